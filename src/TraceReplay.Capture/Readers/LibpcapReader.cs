@@ -1,0 +1,102 @@
+using System.Runtime.InteropServices;
+using SharpPcap;
+using SharpPcap.LibPcap;
+
+namespace TraceReplay.Capture.Readers;
+
+/// <summary>
+/// Classic pcap files through libpcap (SharpPcap's <see cref="CaptureFileReaderDevice"/>), opened with
+/// nanosecond precision so both magic numbers keep their full resolution. Records are read with
+/// pcap_next_ex into libpcap's own buffer (<see cref="PcapDevice.GetNextPacketPointers"/>): SharpPcap's
+/// GetNextPacket would allocate a header and a timeval object per packet.
+/// </summary>
+public sealed unsafe partial class LibpcapReader : CaptureReader
+{
+    private const int PcapHeaderSize = 24;
+    private const int RecordHeaderSize = 16;
+
+    private readonly CaptureFileReaderDevice _device;
+    private readonly CaptureInterface[] _interfaces;
+    private readonly nint _file;
+    private readonly int _snapLength;
+    private byte* _data;
+    private long _nextOffset = PcapHeaderSize;
+    private long _records;
+
+    internal LibpcapReader(string path, BadRecordPolicy policy, CaptureFormat format, LinkType linkType, int snapLength)
+        : base(path, policy)
+    {
+        Format = format;
+        _snapLength = snapLength;
+        _interfaces = [new CaptureInterface(0, linkType, snapLength, null, null)];
+        _device = new CaptureFileReaderDevice(path);
+        try
+        {
+            _device.Open(new DeviceConfiguration { TimestampResolution = TimestampResolution.Nanosecond });
+        }
+        catch (PcapException e)
+        {
+            _device.Dispose();
+            throw new CaptureFormatException(path, 0, 0, "libpcap cannot open it: " + e.Message) { Fatal = true };
+        }
+        _file = pcap_file(_device.Handle.DangerousGetHandle());
+    }
+
+    public override CaptureFormat Format { get; }
+    public override IReadOnlyList<CaptureInterface> Interfaces => _interfaces;
+    public override ReadOnlySpan<byte> Data => new(_data, _current.CapturedLength);
+
+    protected override bool ReadRecord()
+    {
+        nint header = 0, data = 0;
+        _current.RecordNumber = ++_records;
+        _current.ByteOffset = _nextOffset;
+        int status = _device.GetNextPacketPointers(ref header, ref data);
+        if (status == -2)
+            return false; // PCAP_ERROR_BREAK: end of file
+        if (status != 1)
+            throw Bad("libpcap: " + (_device.LastError is { Length: > 0 } err ? err : "read error " + status), fatal: true);
+
+        // struct pcap_pkthdr on LP64 Linux: struct timeval (two longs; tv_usec holds nanoseconds
+        // because the file was opened with PCAP_TSTAMP_PRECISION_NANO), caplen, len.
+        var h = (long*)header;
+        uint caplen = *(uint*)(header + 16);
+        uint len = *(uint*)(header + 20);
+        _data = (byte*)data;
+        _current.TimestampNs = (h[0] * 1_000_000_000L) + h[1];
+        _current.CapturedLength = (int)caplen;
+        _current.WireLength = (int)len;
+        _current.LinkType = _interfaces[0].LinkType;
+        _current.InterfaceIndex = 0;
+        _current.Direction = PacketDirection.Unknown;
+        _nextOffset += RecordHeaderSize + caplen;
+
+        // libpcap quietly cuts a record longer than the file's snap length to the snap length (and skips
+        // the rest). Only then can the record's true size differ from what it returned, so only then
+        // ask the stdio stream where libpcap really is.
+        if (caplen == _snapLength && _file != 0)
+        {
+            long position = ftell(_file);
+            if (position >= 0 && position != _nextOffset)
+            {
+                long trueLength = position - _current.ByteOffset - RecordHeaderSize;
+                _nextOffset = position;
+                throw Bad($"captured length {trueLength} is larger than the snap length {_snapLength}");
+            }
+        }
+        return true;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _device.Dispose();
+        base.Dispose(disposing);
+    }
+
+    [LibraryImport("libpcap.so.0.8")]
+    private static partial nint pcap_file(nint pcap);
+
+    [LibraryImport("libc.so.6")]
+    private static partial long ftell(nint stream);
+}
