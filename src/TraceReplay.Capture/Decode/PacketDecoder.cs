@@ -655,7 +655,9 @@ public static class PacketDecoder
         d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
         int length = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 4)..]);
         // UDP-Lite's field is the checksum coverage, 0 meaning all; a bad length is still a decodable header.
-        if (protocol == L4Protocol.Udp && (length < 8 || (o + length > f.Length && (d.Flags & PacketFlags.Truncated) == 0)))
+        // A first fragment holds only part of the datagram its length describes.
+        bool partial = (d.Flags & (PacketFlags.Truncated | PacketFlags.MoreFragments)) != 0;
+        if (protocol == L4Protocol.Udp && (length < 8 || (o + length > f.Length && !partial)))
         {
             SetPayload(ref d, o + 8, f.Length);
             Malformed(ref d, DecodeIssue.UdpLength);

@@ -1,0 +1,22 @@
+using BenchmarkDotNet.Running;
+using TraceReplay.Benchmarks;
+
+const string Usage = """
+    usage: TraceReplay.Benchmarks micro [BenchmarkDotNet arguments...]
+           TraceReplay.Benchmarks pipeline [--packets N] [--dir DIR]
+           TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
+    """;
+
+switch (args.FirstOrDefault())
+{
+    case "micro":
+        BenchmarkSwitcher.FromTypes([typeof(DecodeBenchmarks)]).Run(args[1..]);
+        return 0;
+    case "pipeline":
+        return PipelineRun.Run(args[1..]);
+    case "fuzz":
+        return FuzzRun.Run(args[1..]);
+    default:
+        Console.Error.WriteLine(Usage);
+        return 2;
+}
