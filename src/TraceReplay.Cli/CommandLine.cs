@@ -25,6 +25,16 @@ public sealed class UsageException(string message) : Exception(message)
 
 public static class CommandLine
 {
+    public static RootCommand CreateRoot()
+    {
+        var root = new RootCommand("TraceReplay: replay packet captures through a simulation of a Linux host's netfilter, offline.");
+        root.Subcommands.Add(Commands.CapinfoCommand.Create());
+        return root;
+    }
+
+    /// <summary>Runs the command line with the default root.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(CreateRoot(), args, stdout, stderr);
+
     public static int Run(RootCommand root, string[] args, TextWriter stdout, TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(root);
