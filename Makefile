@@ -1,0 +1,63 @@
+# Two commands on a fresh Debian machine: `make demo` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+# libpcap: the capture readers. tcpdump: a witness in tests, the floor in benchmarks.
+# iproute2/iptables/conntrack/ebtables/ipset/ping/nc: recording datasets and the kernel tests.
+APT_PACKAGES := libpcap0.8 tcpdump iproute2 iptables conntrack ebtables ipset iputils-ping netcat-openbsd
+
+CLI := src/TraceReplay.Cli/bin/$(CONFIG)/net10.0/linux-x64/tracereplay
+DEMO := datasets/docker-host
+
+.PHONY: all deps build test demo bench bench-micro fuzz clean record-demo
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "make deps: missing Debian packages:$$missing"; \
+	    echo "  run: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+	@command -v $(DOTNET) >/dev/null || { echo "make deps: the .NET 10 SDK is required (no 'dotnet' on PATH)"; exit 1; }
+
+build: deps
+	$(DOTNET) build TraceReplay.sln -c $(CONFIG) -m:2 -v q -clp:NoSummary
+
+test: build
+	@set -o pipefail; \
+	$(DOTNET) test --project tests/TraceReplay.Tests/TraceReplay.Tests.csproj -c $(CONFIG) --no-build 2>&1 | tee /tmp/tracereplay-test.log; \
+	status=$$?; \
+	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "tests: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-test.log; \
+	exit $$status
+
+demo: build
+	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
+
+# Re-records the demo dataset on this machine's kernel (root: network namespaces).
+record-demo: deps
+	$(DEMO)/record.sh
+
+bench: build
+	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- pipeline
+	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- micro --filter '*' --job short --iterationCount 15 --warmupCount 5
+
+fuzz: build
+	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- fuzz --cases 100000
+
+clean:
+	$(DOTNET) clean TraceReplay.sln -v q
+	rm -rf BenchmarkDotNet.Artifacts
