@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace TraceReplay.Capture.Decode;
 
 /// <summary>Which layers of a frame were decoded (present in the captured bytes and well formed).</summary>
@@ -137,8 +139,10 @@ public static class EtherTypes
 /// One frame's headers, decoded in place from the captured bytes (the struct view the pipeline passes
 /// on): offsets into the frame plus the fields every later stage reads, so nothing is parsed twice and
 /// nothing is allocated. Addresses are copied out (32 bytes) because conntrack hashes them.
-/// Fields of layers not in <see cref="Layers"/> are zero.
+/// Fields of layers not in <see cref="Layers"/> are zero. Auto layout packs the fields without padding:
+/// the struct is cleared for every frame, so its size is per-packet cost.
 /// </summary>
+[StructLayout(LayoutKind.Auto)]
 public struct DecodedPacket
 {
     // ---- frame ----

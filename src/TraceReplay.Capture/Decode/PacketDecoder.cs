@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace TraceReplay.Capture.Decode;
 
@@ -90,8 +92,8 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.LinkHeaderShort);
             return;
         }
-        d.DstMac = MacAddr.Read(f);
-        d.SrcMac = MacAddr.Read(f[6..]);
+        d.DstMac = Mac(f, 0);
+        d.SrcMac = Mac(f, 6);
         d.Layers = Layers.Link;
         DecodeEtherType(f, 12, ref d);
     }
@@ -99,7 +101,7 @@ public static class PacketDecoder
     /// <summary>Reads the ethertype at <paramref name="at"/>, walks any 802.1Q/802.1ad tags, and decodes the payload.</summary>
     private static void DecodeEtherType(ReadOnlySpan<byte> f, int at, ref DecodedPacket d)
     {
-        ushort type = BinaryPrimitives.ReadUInt16BigEndian(f[at..]);
+        ushort type = U16(f, at);
         int offset = at + 2;
         while (type is EtherTypes.Vlan or EtherTypes.QinQ or EtherTypes.QinQLegacy)
         {
@@ -109,7 +111,7 @@ public static class PacketDecoder
                 Short(ref d, DecodeIssue.VlanTagShort);
                 return;
             }
-            ushort tci = BinaryPrimitives.ReadUInt16BigEndian(f[offset..]);
+            ushort tci = U16(f, offset);
             if (d.VlanCount == 0)
             {
                 d.OuterVlanTpid = type;
@@ -121,7 +123,7 @@ public static class PacketDecoder
             }
             d.VlanCount++;
             d.Layers |= Layers.Vlan;
-            type = BinaryPrimitives.ReadUInt16BigEndian(f[(offset + 2)..]);
+            type = U16(f, offset + 2);
             offset += 4;
             if (d.VlanCount == MaxVlanTags)
                 break;
@@ -157,11 +159,11 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.LinkHeaderShort);
             return;
         }
-        d.LinkIfIndex = BinaryPrimitives.ReadInt32BigEndian(f[4..]);
-        d.ArpHardwareType = BinaryPrimitives.ReadUInt16BigEndian(f[8..]);
+        d.LinkIfIndex = (int)U32(f, 4);
+        d.ArpHardwareType = U16(f, 8);
         d.LinkPacketType = f[10];
         if (f[11] == 6)
-            d.SrcMac = MacAddr.Read(f[12..]);
+            d.SrcMac = Mac(f, 12);
         d.Layers = Layers.Link;
         DecodeCookedPayload(f, 0, 20, ref d);
     }
@@ -174,10 +176,10 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.LinkHeaderShort);
             return;
         }
-        d.LinkPacketType = (byte)BinaryPrimitives.ReadUInt16BigEndian(f);
-        d.ArpHardwareType = BinaryPrimitives.ReadUInt16BigEndian(f[2..]);
-        if (BinaryPrimitives.ReadUInt16BigEndian(f[4..]) == 6)
-            d.SrcMac = MacAddr.Read(f[6..]);
+        d.LinkPacketType = (byte)U16(f, 0);
+        d.ArpHardwareType = U16(f, 2);
+        if (U16(f, 4) == 6)
+            d.SrcMac = Mac(f, 6);
         d.Layers = Layers.Link;
         DecodeCookedPayload(f, 14, 16, ref d);
     }
@@ -187,7 +189,7 @@ public static class PacketDecoder
         const ushort ArphrdNetlink = 824;
         if (d.ArpHardwareType == ArphrdNetlink)
             return; // netlink monitor frames on nlmon: not IP
-        ushort protocol = BinaryPrimitives.ReadUInt16BigEndian(f[protocolAt..]);
+        ushort protocol = U16(f, protocolAt);
         if (protocol is EtherTypes.Vlan or EtherTypes.QinQ or EtherTypes.QinQLegacy)
         {
             DecodeEtherType(f, protocolAt, ref d);
@@ -205,7 +207,7 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.LinkHeaderShort);
             return;
         }
-        uint family = BinaryPrimitives.ReadUInt32BigEndian(f);
+        uint family = U32(f, 0);
         if (lt == LinkType.Null && (family & 0xFFFF) == 0)
             family = BinaryPrimitives.ReadUInt32LittleEndian(f);
         d.Layers = Layers.Link;
@@ -313,10 +315,10 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.ArpShort);
             return;
         }
-        d.ArpOperation = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 6)..]);
+        d.ArpOperation = U16(f, o + 6);
         byte hlen = f[o + 4], plen = f[o + 5];
-        ushort htype = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-        ushort ptype = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
+        ushort htype = U16(f, o);
+        ushort ptype = U16(f, o + 2);
         d.Layers |= Layers.Arp;
         if (htype != 1 || ptype != EtherTypes.Ipv4 || hlen != 6 || plen != 4)
             return; // only Ethernet/IPv4 ARP carries addresses arptables-style matches use
@@ -326,10 +328,10 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.ArpShort);
             return;
         }
-        d.ArpSenderMac = MacAddr.Read(f[(o + 8)..]);
-        d.ArpSenderIp = IpAddr.ReadV4(f[(o + 14)..]);
-        d.ArpTargetMac = MacAddr.Read(f[(o + 18)..]);
-        d.ArpTargetIp = IpAddr.ReadV4(f[(o + 24)..]);
+        d.ArpSenderMac = Mac(f, o + 8);
+        d.ArpSenderIp = V4(f, o + 14);
+        d.ArpTargetMac = Mac(f, o + 18);
+        d.ArpTargetIp = V4(f, o + 24);
     }
 
     /// <param name="end">Where the datagram's container ends (the frame end unless a TLV bounds it).</param>
@@ -349,7 +351,7 @@ public static class PacketDecoder
             return;
         }
         int ihl = (vihl & 0xF) * 4;
-        int total = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
+        int total = U16(f, o + 2);
         if (ihl < 20 || total < ihl)
         {
             Malformed(ref d, ihl < 20 ? DecodeIssue.Ipv4HeaderLength : DecodeIssue.Ipv4TotalLength);
@@ -365,8 +367,8 @@ public static class PacketDecoder
         d.IpHeaderLength = (ushort)ihl;
         d.IpTotalLength = total;
         d.Tos = f[o + 1];
-        d.IpId = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 4)..]);
-        ushort frag = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 6)..]);
+        d.IpId = U16(f, o + 4);
+        ushort frag = U16(f, o + 6);
         d.FragmentOffset = (frag & 0x1FFF) * 8;
         if ((frag & 0x4000) != 0)
             d.Flags |= PacketFlags.DontFragment;
@@ -376,8 +378,8 @@ public static class PacketDecoder
             d.Flags |= PacketFlags.Fragment;
         d.Ttl = f[o + 8];
         d.Protocol = f[o + 9];
-        d.Src = IpAddr.ReadV4(f[(o + 12)..]);
-        d.Dst = IpAddr.ReadV4(f[(o + 16)..]);
+        d.Src = V4(f, o + 12);
+        d.Dst = V4(f, o + 16);
         if (ihl > 20)
         {
             d.Ipv4OptionsLength = (byte)(ihl - 20);
@@ -410,21 +412,21 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.Ipv6PayloadLength);
             return;
         }
-        uint first = BinaryPrimitives.ReadUInt32BigEndian(f[o..]);
+        uint first = U32(f, o);
         if (first >> 28 != 6)
         {
             Malformed(ref d, DecodeIssue.IpVersionMismatch);
             return;
         }
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 4)..]);
+        int payloadLength = U16(f, o + 4);
         d.L3Offset = (ushort)o;
         d.IpVersion = 6;
         d.Tos = (byte)(first >> 20);
         d.FlowLabel = first & 0xFFFFF;
         d.IpTotalLength = 40 + payloadLength;
         d.Ttl = f[o + 7];
-        d.Src = IpAddr.ReadV6(f[(o + 8)..]);
-        d.Dst = IpAddr.ReadV6(f[(o + 24)..]);
+        d.Src = V6(f, o + 8);
+        d.Dst = V6(f, o + 24);
         d.Layers |= Layers.Ip;
 
         int datagramEnd = o + 40 + payloadLength;
@@ -478,9 +480,9 @@ public static class PacketDecoder
                         return;
                     }
                     d.ExtHeaders |= Ipv6ExtHeaders.Fragment;
-                    ushort fo = BinaryPrimitives.ReadUInt16BigEndian(f[(at + 2)..]);
+                    ushort fo = U16(f, at + 2);
                     d.FragmentOffset = fo & 0xFFF8;
-                    d.IpId = BinaryPrimitives.ReadUInt32BigEndian(f[(at + 4)..]);
+                    d.IpId = U32(f, at + 4);
                     if ((fo & 1) != 0)
                         d.Flags |= PacketFlags.MoreFragments | PacketFlags.Fragment;
                     else if (d.FragmentOffset == 0)
@@ -503,7 +505,7 @@ public static class PacketDecoder
                         return;
                     }
                     d.ExtHeaders |= Ipv6ExtHeaders.Authentication;
-                    d.Spi = BinaryPrimitives.ReadUInt32BigEndian(f[(at + 4)..]);
+                    d.Spi = U32(f, at + 4);
                     length = (f[at + 1] + 2) * 4;
                     break;
                 case L4Protocol.NoNext:
@@ -559,9 +561,9 @@ public static class PacketDecoder
                     Short(ref d, DecodeIssue.SctpShort);
                     return;
                 }
-                d.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-                d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
-                d.Spi = BinaryPrimitives.ReadUInt32BigEndian(f[(o + 4)..]);
+                d.SrcPort = U16(f, o);
+                d.DstPort = U16(f, o + 2);
+                d.Spi = U32(f, o + 4);
                 SetPayload(ref d, o + 12, f.Length);
                 break;
             case L4Protocol.Gre:
@@ -573,7 +575,7 @@ public static class PacketDecoder
                     Short(ref d, DecodeIssue.EspShort);
                     return;
                 }
-                d.Spi = BinaryPrimitives.ReadUInt32BigEndian(f[o..]);
+                d.Spi = U32(f, o);
                 SetPayload(ref d, o + 8, f.Length);
                 break;
             case L4Protocol.Ah:
@@ -582,7 +584,7 @@ public static class PacketDecoder
                     Short(ref d, DecodeIssue.EspShort);
                     return;
                 }
-                d.Spi = BinaryPrimitives.ReadUInt32BigEndian(f[(o + 4)..]);
+                d.Spi = U32(f, o + 4);
                 SetPayload(ref d, o + ((f[o + 1] + 2) * 4), f.Length);
                 break;
             default:
@@ -608,19 +610,19 @@ public static class PacketDecoder
             // The ports alone are enough for conntrack and most matches: keep them when present.
             if (f.Length >= o + 4)
             {
-                d.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-                d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
+                d.SrcPort = U16(f, o);
+                d.DstPort = U16(f, o + 2);
             }
             Short(ref d, DecodeIssue.TcpHeaderShort);
             return;
         }
-        d.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-        d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
-        d.TcpSeq = BinaryPrimitives.ReadUInt32BigEndian(f[(o + 4)..]);
-        d.TcpAck = BinaryPrimitives.ReadUInt32BigEndian(f[(o + 8)..]);
+        d.SrcPort = U16(f, o);
+        d.DstPort = U16(f, o + 2);
+        d.TcpSeq = U32(f, o + 4);
+        d.TcpAck = U32(f, o + 8);
         byte offsetByte = f[o + 12];
         d.TcpFlags = (TcpFlags)(f[o + 13] | ((offsetByte & 1) << 8));
-        d.TcpWindow = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 14)..]);
+        d.TcpWindow = U16(f, o + 14);
         int hl = (offsetByte >> 4) * 4;
         d.TcpHeaderLength = (byte)hl;
         if (hl < 20)
@@ -645,15 +647,15 @@ public static class PacketDecoder
         {
             if (f.Length >= o + 4)
             {
-                d.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-                d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
+                d.SrcPort = U16(f, o);
+                d.DstPort = U16(f, o + 2);
             }
             Short(ref d, DecodeIssue.UdpLength);
             return;
         }
-        d.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
-        d.DstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
-        int length = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 4)..]);
+        d.SrcPort = U16(f, o);
+        d.DstPort = U16(f, o + 2);
+        int length = U16(f, o + 4);
         // UDP-Lite's field is the checksum coverage, 0 meaning all; a bad length is still a decodable header.
         // A first fragment holds only part of the datagram its length describes.
         bool partial = (d.Flags & (PacketFlags.Truncated | PacketFlags.MoreFragments)) != 0;
@@ -698,8 +700,8 @@ public static class PacketDecoder
         }
         if (HasIcmpId(protocol, d.IcmpType))
         {
-            d.IcmpId = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 4)..]);
-            d.IcmpSeq = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 6)..]);
+            d.IcmpId = U16(f, o + 4);
+            d.IcmpSeq = U16(f, o + 6);
         }
         SetPayload(ref d, o + 8, f.Length);
         if (IsIcmpError(protocol, d.IcmpType))
@@ -724,10 +726,10 @@ public static class PacketDecoder
             if (ihl < 20 || f.Length < o + ihl)
                 return;
             d.InnerProtocol = f[o + 9];
-            d.InnerSrc = IpAddr.ReadV4(f[(o + 12)..]);
-            d.InnerDst = IpAddr.ReadV4(f[(o + 16)..]);
+            d.InnerSrc = V4(f, o + 12);
+            d.InnerDst = V4(f, o + 16);
             at = o + ihl;
-            if ((BinaryPrimitives.ReadUInt16BigEndian(f[(o + 6)..]) & 0x1FFF) != 0)
+            if ((U16(f, o + 6) & 0x1FFF) != 0)
             {
                 d.Layers |= Layers.InnerIp;
                 return;
@@ -737,8 +739,8 @@ public static class PacketDecoder
         {
             if (f.Length < o + 40 || f[o] >> 4 != 6)
                 return;
-            d.InnerSrc = IpAddr.ReadV6(f[(o + 8)..]);
-            d.InnerDst = IpAddr.ReadV6(f[(o + 24)..]);
+            d.InnerSrc = V6(f, o + 8);
+            d.InnerDst = V6(f, o + 24);
             byte next = f[o + 6];
             at = o + 40;
             for (int i = 0; i < MaxIpv6ExtHeaders && next is L4Protocol.HopByHop or L4Protocol.Routing or L4Protocol.DestinationOptions or L4Protocol.Fragment; i++)
@@ -757,13 +759,13 @@ public static class PacketDecoder
         switch (d.InnerProtocol)
         {
             case L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.UdpLite or L4Protocol.Sctp:
-                d.InnerSrcPort = BinaryPrimitives.ReadUInt16BigEndian(f[at..]);
-                d.InnerDstPort = BinaryPrimitives.ReadUInt16BigEndian(f[(at + 2)..]);
+                d.InnerSrcPort = U16(f, at);
+                d.InnerDstPort = U16(f, at + 2);
                 d.Layers |= Layers.InnerTransport;
                 break;
             case L4Protocol.Icmp or L4Protocol.Icmpv6:
                 d.InnerIcmpType = f[at];
-                d.InnerIcmpId = BinaryPrimitives.ReadUInt16BigEndian(f[(at + 4)..]);
+                d.InnerIcmpId = U16(f, at + 4);
                 d.Layers |= Layers.InnerTransport;
                 break;
         }
@@ -776,9 +778,9 @@ public static class PacketDecoder
             Short(ref d, DecodeIssue.GreShort);
             return;
         }
-        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(f[o..]);
+        ushort flags = U16(f, o);
         d.GreVersion = (byte)(flags & 7);
-        d.GreProtocol = BinaryPrimitives.ReadUInt16BigEndian(f[(o + 2)..]);
+        d.GreProtocol = U16(f, o + 2);
         int at = o + 4;
         if ((flags & 0x8000) != 0)
             at += 4; // checksum + reserved
@@ -790,7 +792,7 @@ public static class PacketDecoder
                 Short(ref d, DecodeIssue.GreShort);
                 return;
             }
-            d.Spi = BinaryPrimitives.ReadUInt32BigEndian(f[at..]);
+            d.Spi = U32(f, at);
             at += 4;
         }
         if ((flags & 0x1000) != 0)
@@ -799,4 +801,37 @@ public static class PacketDecoder
             at += 4; // acknowledgement number
         SetPayload(ref d, at, f.Length);
     }
+
+    // Unchecked big-endian reads. Every call site has already checked that the frame holds the
+    // header it reads (the decoder's invariant); the assertion proves it in Debug builds, where the
+    // test suite and its fuzzing run, and the Release hot path pays no second bounds check.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort U16(ReadOnlySpan<byte> f, int at)
+    {
+        Debug.Assert(at >= 0 && at + 2 <= f.Length, "decoder read past the frame");
+        return BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref MemoryMarshal.GetReference(f), at)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint U32(ReadOnlySpan<byte> f, int at)
+    {
+        Debug.Assert(at >= 0 && at + 4 <= f.Length, "decoder read past the frame");
+        return BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref MemoryMarshal.GetReference(f), at)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong U64(ReadOnlySpan<byte> f, int at)
+    {
+        Debug.Assert(at >= 0 && at + 8 <= f.Length, "decoder read past the frame");
+        return BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetReference(f), at)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static MacAddr Mac(ReadOnlySpan<byte> f, int at) => new(((ulong)U32(f, at) << 16) | U16(f, at + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static IpAddr V4(ReadOnlySpan<byte> f, int at) => IpAddr.FromV4(U32(f, at));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static IpAddr V6(ReadOnlySpan<byte> f, int at) => new(U64(f, at), U64(f, at + 8));
 }
