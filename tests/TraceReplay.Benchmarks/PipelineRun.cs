@@ -22,6 +22,7 @@ internal static class PipelineRun
     public static int Run(string[] args)
     {
         long packets = 5_000_000;
+        int snapLength = 262144;
         string? dir = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -33,8 +34,11 @@ internal static class PipelineRun
                 case "--dir" when i + 1 < args.Length:
                     dir = args[++i];
                     break;
+                case "--snaplen" when i + 1 < args.Length:
+                    snapLength = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
                 default:
-                    Console.Error.WriteLine($"pipeline: unexpected argument '{args[i]}' (usage: pipeline [--packets N] [--dir DIR])");
+                    Console.Error.WriteLine($"pipeline: unexpected argument '{args[i]}' (usage: pipeline [--packets N] [--snaplen N] [--dir DIR])");
                     return 2;
             }
         }
@@ -49,7 +53,7 @@ internal static class PipelineRun
         Directory.CreateDirectory(work);
         try
         {
-            return Measure(work, packets);
+            return Measure(work, packets, snapLength);
         }
         finally
         {
@@ -58,18 +62,19 @@ internal static class PipelineRun
         }
     }
 
-    private static int Measure(string work, long packets)
+    private static int Measure(string work, long packets, int snapLength)
     {
         string a = Path.Combine(work, "a.pcap"), b = Path.Combine(work, "b.pcap");
         var generate = Stopwatch.StartNew();
         long countA = (packets + 1) / 2, countB = packets / 2;
-        Generate(a, countA, offsetUs: 0, seed: 1);
-        Generate(b, countB, offsetUs: 1, seed: 2);
+        Generate(a, countA, offsetUs: 0, seed: 1, snapLength);
+        Generate(b, countB, offsetUs: 1, seed: 2, snapLength);
         generate.Stop();
         long inputBytes = new FileInfo(a).Length + new FileInfo(b).Length;
         CaptureSource[] sources = [new(a, null), new(b, null)];
 
         Print("packets", packets);
+        Print("snaplen", snapLength);
         Print("input_mb", inputBytes / 1e6, "F1");
         Print("generate_seconds", generate.Elapsed.TotalSeconds, "F2");
 
@@ -112,15 +117,16 @@ internal static class PipelineRun
         return 0;
     }
 
-    private static void Generate(string path, long count, int offsetUs, int seed)
+    /// <param name="snapLength">Frames are cut to it as `tcpdump -s N` would (headers-only captures are common for firewall forensics).</param>
+    private static void Generate(string path, long count, int offsetUs, int seed, int snapLength)
     {
         var rng = new Random(seed);
         var frame = new byte[Frames.MaxLength];
-        using var writer = PcapWriter.Create(path, LinkType.Ethernet);
+        using var writer = PcapWriter.Create(path, LinkType.Ethernet, snapLength);
         for (long i = 0; i < count; i++)
         {
             int length = Frames.WriteTraffic(frame, rng, out _);
-            writer.Write(StartNs + (((2 * i) + offsetUs) * 1000), frame.AsSpan(0, length));
+            writer.Write(StartNs + (((2 * i) + offsetUs) * 1000), frame.AsSpan(0, Math.Min(length, snapLength)), length);
         }
     }
 

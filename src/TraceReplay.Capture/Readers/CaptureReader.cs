@@ -21,7 +21,10 @@ public abstract class CaptureReader : IDisposable
     public BadRecordPolicy Policy { get; }
     public CaptureProblems Problems { get; } = new();
     public abstract CaptureFormat Format { get; }
-    public abstract IReadOnlyList<CaptureInterface> Interfaces { get; }
+    public IReadOnlyList<CaptureInterface> Interfaces => InterfaceList;
+
+    /// <summary>The interfaces described so far (pcapng describes them as it goes).</summary>
+    private protected List<CaptureInterface> InterfaceList { get; } = [];
 
     public ref readonly CaptureRecord Current => ref _current;
 
@@ -76,13 +79,25 @@ public abstract class CaptureReader : IDisposable
     private void Validate()
     {
         ref var r = ref _current;
+        var iface = InterfaceList[r.InterfaceIndex];
+        if (iface.Decodable && r.CapturedLength > 0 && r.CapturedLength <= r.WireLength
+            && (iface.SnapLength <= 0 || r.CapturedLength <= iface.SnapLength))
+        {
+            return;
+        }
+        ValidateSlow(iface.SnapLength);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ValidateSlow(int snap)
+    {
+        ref var r = ref _current;
         if (!LinkTypes.IsSupported(r.LinkType))
             throw Bad($"link type {(ushort)r.LinkType} ({LinkTypes.Name(r.LinkType)}) is not one this tool decodes (Ethernet, Linux SLL/SLL2, raw IPv4/IPv6, NULL/LOOP, NFLOG)");
         if (r.CapturedLength == 0)
             throw Bad($"zero-length record (original length {r.WireLength})");
         if (r.CapturedLength > r.WireLength)
             throw Bad($"captured length {r.CapturedLength} is larger than the original length {r.WireLength}");
-        int snap = Interfaces[r.InterfaceIndex].SnapLength;
         if (snap > 0 && r.CapturedLength > snap)
             throw Bad($"captured length {r.CapturedLength} is larger than the snap length {snap}");
     }

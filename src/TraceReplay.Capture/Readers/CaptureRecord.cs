@@ -27,7 +27,11 @@ public struct CaptureRecord
 }
 
 /// <summary>An interface a capture file describes: one per pcapng IDB, a single one for classic pcap.</summary>
-public sealed record CaptureInterface(int Index, LinkType LinkType, int SnapLength, string? Name, string? Description);
+public sealed record CaptureInterface(int Index, LinkType LinkType, int SnapLength, string? Name, string? Description)
+{
+    /// <summary>Whether the decoder understands <see cref="LinkType"/>; decided once, not per record.</summary>
+    public bool Decodable { get; } = LinkTypes.IsSupported(LinkType);
+}
 
 public enum CaptureFormat
 {

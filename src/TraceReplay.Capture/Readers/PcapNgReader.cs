@@ -22,7 +22,6 @@ public sealed class PcapNgReader : CaptureReader
     private const int MaxBlockLength = 16 << 20;
 
     private readonly FileStream _stream;
-    private readonly List<CaptureInterface> _interfaces = [];
     private readonly List<InterfaceClock> _clocks = [];
     private readonly List<int> _sectionInterfaces = [];
     private byte[] _buffer = new byte[1 << 20];
@@ -43,7 +42,6 @@ public sealed class PcapNgReader : CaptureReader
     }
 
     public override CaptureFormat Format => CaptureFormat.PcapNg;
-    public override IReadOnlyList<CaptureInterface> Interfaces => _interfaces;
     public override ReadOnlySpan<byte> Data => _buffer.AsSpan(_dataOffset, _current.CapturedLength);
 
     /// <summary>Sections seen so far (SHBs).</summary>
@@ -165,8 +163,8 @@ public sealed class PcapNgReader : CaptureReader
                     break;
             }
         }
-        _sectionInterfaces.Add(_interfaces.Count);
-        _interfaces.Add(new CaptureInterface(_interfaces.Count, linkType, snap, name, description));
+        _sectionInterfaces.Add(InterfaceList.Count);
+        InterfaceList.Add(new CaptureInterface(InterfaceList.Count, linkType, snap, name, description));
         _clocks.Add(new InterfaceClock(binary, exponent, offsetSeconds));
     }
 
@@ -214,7 +212,7 @@ public sealed class PcapNgReader : CaptureReader
         uint wirelen = ReadU32At(start + 8);
         // An SPB has no captured length: it is what fits, bounded by the original length and the snap length.
         long caplen = Math.Min(wirelen, (uint)(length - 16));
-        int snap = _interfaces[iface].SnapLength;
+        int snap = InterfaceList[iface].SnapLength;
         if (snap > 0)
             caplen = Math.Min(caplen, snap);
         // SPBs carry no timestamp: keep the file's clock where it was so the merge order is unchanged.
@@ -239,7 +237,7 @@ public sealed class PcapNgReader : CaptureReader
     private void SetPacket(int iface, ulong ticks, int caplen, uint wirelen, int dataAt)
     {
         _current.InterfaceIndex = iface;
-        _current.LinkType = _interfaces[iface].LinkType;
+        _current.LinkType = InterfaceList[iface].LinkType;
         _current.CapturedLength = caplen;
         _current.WireLength = (int)Math.Min(wirelen, int.MaxValue);
         _current.Direction = PacketDirection.Unknown;
