@@ -40,7 +40,7 @@ build: deps
 	$(DOTNET) build TraceReplay.sln -c $(CONFIG) -m:2 -v q -clp:NoSummary
 
 test: deps
-	$(DOTNET) build tests/TraceReplay.Tests/TraceReplay.Tests.csproj -c $(TEST_CONFIG) -m:2 -v q -clp:NoSummary
+	$(DOTNET) build TraceReplay.sln -c $(TEST_CONFIG) -m:2 -v q -clp:NoSummary
 	@set -o pipefail; \
 	$(DOTNET) test --project tests/TraceReplay.Tests/TraceReplay.Tests.csproj -c $(TEST_CONFIG) --no-build 2>&1 | tee /tmp/tracereplay-test.log; \
 	status=$$?; \
