@@ -1,0 +1,30 @@
+namespace TraceReplay.Host.Iptables.Extensions.Matches;
+
+/// <summary>`-m comment --comment TEXT` (extensions/libxt_comment.c; kernel xt_comment.c always matches). At most 255 characters (XT_MAX_COMMENT_LEN).</summary>
+[XtMatch("comment")]
+public sealed class CommentMatch : XtMatch
+{
+    public string Comment { get; private set; } = string.Empty;
+    private bool _given;
+
+    protected internal override bool Parse(XtOption o)
+    {
+        if (o.Name != "--comment")
+            return false;
+        o.NoInvert();
+        string text = o.Arg("the comment text");
+        if (text.Length > 255)
+            throw o.Fail($"comment is {text.Length} characters long", text[..20] + "…", "at most 255 characters");
+        Comment = text;
+        _given = true;
+        return true;
+    }
+
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
+    {
+        if (!_given)
+            throw check.Fail("needs --comment TEXT", "--comment TEXT");
+    }
+
+    public override void Save(SaveWriter w) => w.OptString("--comment", Comment);
+}

@@ -1,0 +1,105 @@
+namespace TraceReplay.Host.Iptables.Extensions.Matches;
+
+/// <summary>
+/// `-m tcp` (extensions/libxt_tcp.c; kernel xt_tcpudp.c tcp_mt): source/destination port ranges,
+/// `--tcp-flags MASK COMP`, `--syn`, `--tcp-option N`.
+/// </summary>
+[XtMatch("tcp")]
+public sealed class TcpMatch : XtMatch
+{
+    public XtRange SourcePorts { get; private set; } = new(0, 65535);
+    public bool InvertSourcePorts { get; private set; }
+    public XtRange DestinationPorts { get; private set; } = new(0, 65535);
+    public bool InvertDestinationPorts { get; private set; }
+
+    /// <summary>TCP flag bits (FIN 0x01 … URG 0x20) to look at, and the value they must have.</summary>
+    public byte FlagMask { get; private set; }
+    public byte FlagCompare { get; private set; }
+    public bool InvertFlags { get; private set; }
+
+    /// <summary>A TCP option kind that must be present (0: not tested).</summary>
+    public byte Option { get; private set; }
+    public bool InvertOption { get; private set; }
+
+    private static readonly (string Name, byte Flag)[] FlagNames =
+        [("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20), ("ALL", 0x3F), ("NONE", 0)];
+
+    protected internal override bool Parse(XtOption o)
+    {
+        switch (o.Name)
+        {
+            case "--sport":
+            case "--source-port":
+                SourcePorts = o.PortRange(o.Arg("PORT[:PORT]"));
+                InvertSourcePorts = o.Invert;
+                return true;
+            case "--dport":
+            case "--destination-port":
+                DestinationPorts = o.PortRange(o.Arg("PORT[:PORT]"));
+                InvertDestinationPorts = o.Invert;
+                return true;
+            case "--syn":
+                FlagMask = 0x17; // FIN,SYN,RST,ACK
+                FlagCompare = 0x02;
+                InvertFlags = o.Invert;
+                return true;
+            case "--tcp-flags":
+                FlagMask = ParseFlags(o, o.Arg("MASK COMP, e.g. SYN,ACK SYN"));
+                FlagCompare = ParseFlags(o, o.Arg("COMP, e.g. SYN"));
+                InvertFlags = o.Invert;
+                return true;
+            case "--tcp-option":
+                Option = (byte)o.UInt32(o.Arg("a TCP option number 1-255"), 1, 255);
+                InvertOption = o.Invert;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static byte ParseFlags(XtOption o, string text)
+    {
+        byte flags = 0;
+        foreach (var part in text.Split(','))
+        {
+            int k = Array.FindIndex(FlagNames, f => string.Equals(f.Name, part, StringComparison.OrdinalIgnoreCase));
+            if (k < 0)
+                throw o.Fail("unknown TCP flag", part, "FIN, SYN, RST, PSH, ACK, URG, ALL or NONE, separated by commas");
+            flags |= FlagNames[k].Flag;
+        }
+        return flags;
+    }
+
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) => check.RequireProtocol(Protocols.Tcp);
+
+    public override void Save(SaveWriter w)
+    {
+        SavePorts(w, "--sport", SourcePorts, InvertSourcePorts);
+        SavePorts(w, "--dport", DestinationPorts, InvertDestinationPorts);
+        if (Option != 0 || InvertOption)
+            w.Opt("--tcp-option", Option, InvertOption);
+        if (FlagMask != 0 || InvertFlags)
+            w.Opt("--tcp-flags", InvertFlags).Raw(" ").Raw(FlagText(FlagMask)).Raw(" ").Raw(FlagText(FlagCompare));
+    }
+
+    /// <summary>tcp_save/udp_save: a range is printed when it is not 0:65535 or when it is inverted.</summary>
+    internal static void SavePorts(SaveWriter w, string name, XtRange ports, bool invert)
+    {
+        if (ports.Min != 0 || ports.Max != 65535 || invert)
+            w.Opt(name, ports.ToString(':'), invert);
+    }
+
+    /// <summary>print_tcpf: names in FIN…URG order joined by commas, NONE for none.</summary>
+    public static string FlagText(byte flags)
+    {
+        if (flags == 0)
+            return "NONE";
+        var names = new List<string>();
+        foreach (var (name, flag) in FlagNames.AsSpan(0, 6))
+        {
+            if ((flags & flag) != 0)
+                names.Add(name);
+        }
+        return string.Join(',', names);
+    }
+}

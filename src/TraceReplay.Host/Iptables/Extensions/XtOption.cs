@@ -1,0 +1,226 @@
+using System.Globalization;
+using TraceReplay.Host.Net;
+using TraceReplay.Host.Parsing;
+
+namespace TraceReplay.Host.Iptables.Extensions;
+
+/// <summary>
+/// One option being handed to an extension: its name, whether `!` preceded it, and a cursor over its
+/// arguments — the role of libxtables' `struct xt_option_call`. Every error names the argument's
+/// file:line:column.
+/// </summary>
+public sealed class XtOption
+{
+    private readonly IReadOnlyList<RuleToken> _tokens;
+    private readonly SourceLocation _line;
+    private string? _attached;
+    private int _attachedColumn;
+
+    internal XtOption(IReadOnlyList<RuleToken> tokens, int next, SourceLocation line, string name, bool invert, int column, string? attached, XtRuleContext rule)
+    {
+        _tokens = tokens;
+        Next = next;
+        _line = line;
+        Name = name;
+        Invert = invert;
+        Column = column;
+        _attached = attached;
+        _attachedColumn = column + name.Length + 1;
+        Rule = rule;
+    }
+
+    /// <summary>The option as written, with its dashes: `--dport`.</summary>
+    public string Name { get; }
+    public bool Invert { get; private set; }
+    public int Column { get; }
+    public XtRuleContext Rule { get; }
+    public IptFamily Family => Rule.Family;
+
+    /// <summary>Index of the first token not consumed.</summary>
+    internal int Next { get; private set; }
+
+    public SourceLocation Location => _line with { Column = Column };
+
+    private SourceLocation ArgLocation(int column) => _line with { Column = column };
+
+    /// <summary>The next argument; getopt hands it over whatever it looks like. `--opt ! value` (the pre-1.4.3 spelling) inverts.</summary>
+    public string Arg(string expected)
+    {
+        if (_attached is { } a)
+        {
+            _attached = null;
+            LastColumn = _attachedColumn;
+            return a;
+        }
+        if (Next < _tokens.Count && _tokens[Next].Text == "!" && Next + 1 < _tokens.Count)
+        {
+            Invert = !Invert;
+            Next++;
+        }
+        if (Next >= _tokens.Count)
+            throw new HostParseException(Location, $"option {Name} requires an argument", Name, expected);
+        var t = _tokens[Next++];
+        LastColumn = t.Column;
+        return t.Text;
+    }
+
+    /// <summary>An argument that may be left out: taken when the next word is not another option.</summary>
+    public string? OptionalArg()
+    {
+        if (_attached is not null)
+            return Arg(string.Empty);
+        if (Next < _tokens.Count && !IsOptionLike(_tokens[Next].Text))
+        {
+            var t = _tokens[Next++];
+            LastColumn = t.Column;
+            return t.Text;
+        }
+        return null;
+    }
+
+    internal static bool IsOptionLike(string s) => s == "!" || (s.Length > 1 && s[0] == '-' && !char.IsDigit(s[1]));
+
+    /// <summary>Column of the argument last taken, for errors about its value.</summary>
+    public int LastColumn { get; private set; }
+
+    public HostParseException Fail(string problem, string? token, string? expected) =>
+        new(ArgLocation(LastColumn == 0 ? Column : LastColumn), $"{Name}: {problem}", token, expected);
+
+    /// <summary>Options xtables declares without XTOPT_INVERT refuse `!`.</summary>
+    public void NoInvert()
+    {
+        if (Invert)
+            throw new HostParseException(Location, $"{Name} cannot be inverted", "!", $"{Name} without '!'");
+    }
+
+    public uint UInt32(string text, uint min = 0, uint max = uint.MaxValue) =>
+        XtValues.TryParseUInt(text, out ulong v) && v >= min && v <= max
+            ? (uint)v
+            : throw Fail("not a number in range", text, $"an integer from {min} to {max}");
+
+    public ulong UInt64(string text, ulong max = ulong.MaxValue) =>
+        XtValues.TryParseUInt(text, out ulong v) && v <= max ? v : throw Fail("not a number in range", text, $"an integer from 0 to {max}");
+
+    /// <summary>`MIN[:MAX]` with either side optional, as xtables_parse_range does for ports and similar.</summary>
+    public XtRange Range(string text, uint max, char separator = ':')
+    {
+        int sep = text.IndexOf(separator, StringComparison.Ordinal);
+        uint lo, hi;
+        if (sep < 0)
+        {
+            lo = hi = UInt32(text, 0, max);
+        }
+        else
+        {
+            lo = sep == 0 ? 0 : UInt32(text[..sep], 0, max);
+            hi = sep == text.Length - 1 ? max : UInt32(text[(sep + 1)..], 0, max);
+        }
+        if (lo > hi)
+            throw Fail("range start is above its end", text, $"MIN{separator}MAX with MIN <= MAX");
+        return new XtRange(lo, hi);
+    }
+
+    /// <summary>A port by number or service name (`--dport ssh`), as xtables_parse_port does.</summary>
+    public ushort Port(string text, string protocol = "tcp")
+    {
+        if (XtValues.TryParseUInt(text, out ulong v) && v <= 65535 && !text.StartsWith('-'))
+            return (ushort)v;
+        if (Services.TryGetPort(text, protocol, out ushort p))
+            return p;
+        throw Fail("not a port number or known service name", text, "a port 0-65535 or a service name");
+    }
+
+    /// <summary>`PORT[:PORT]` with open ends, as libxt_tcp's parse_tcp_ports does.</summary>
+    public XtRange PortRange(string text, string protocol = "tcp")
+    {
+        int sep = text.IndexOf(':', StringComparison.Ordinal);
+        if (sep < 0)
+        {
+            ushort p = Port(text, protocol);
+            return new XtRange(p, p);
+        }
+        uint lo = sep == 0 ? 0u : Port(text[..sep], protocol);
+        uint hi = sep == text.Length - 1 ? 65535u : Port(text[(sep + 1)..], protocol);
+        if (lo > hi)
+            throw Fail("port range start is above its end", text, "MIN:MAX with MIN <= MAX");
+        return new XtRange(lo, hi);
+    }
+
+    /// <summary>`VALUE[/MASK]` (marks, connmarks): the mask defaults to all ones.</summary>
+    public XtMarkMask MarkMask(string text, uint defaultMask = uint.MaxValue)
+    {
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+            return new XtMarkMask(UInt32(text), defaultMask, false);
+        return new XtMarkMask(UInt32(text[..slash]), UInt32(text[(slash + 1)..]), true);
+    }
+
+    public IpNetwork Network(string text)
+    {
+        if (!IpNetwork.TryParse(text, out var n) || n.IsV6 != (Family == IptFamily.IPv6))
+            throw Fail("not an address or network of this family", text, Family == IptFamily.IPv6 ? "an IPv6 ADDR[/LEN]" : "an IPv4 ADDR[/LEN|/MASK]");
+        return n;
+    }
+
+    public Capture.Decode.IpAddr Address(string text)
+    {
+        if (!System.Net.IPAddress.TryParse(text, out var ip) || (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) != (Family == IptFamily.IPv6)
+            || (Family == IptFamily.IPv4 && text.Count(c => c == '.') != 3))
+            throw Fail("not an address of this family", text, Family == IptFamily.IPv6 ? "an IPv6 address" : "an IPv4 address");
+        return Capture.Decode.IpAddr.FromIPAddress(ip);
+    }
+
+    /// <summary>A value from a fixed set of names (case-insensitive unless <paramref name="caseSensitive"/>).</summary>
+    public T Choice<T>(string text, IReadOnlyDictionary<string, T> names, bool caseSensitive = false)
+    {
+        foreach (var (k, v) in names)
+        {
+            if (string.Equals(k, text, caseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase))
+                return v;
+        }
+        throw Fail("unknown value", text, "one of " + string.Join(", ", names.Keys));
+    }
+}
+
+/// <summary>An inclusive range of unsigned numbers (ports, lengths, expiry times).</summary>
+public readonly record struct XtRange(uint Min, uint Max)
+{
+    public bool Contains(uint v) => v >= Min && v <= Max;
+
+    /// <summary>`N` when both ends agree, else `MIN:MAX`.</summary>
+    public string ToString(char separator) => Min == Max ? Min.ToString(CultureInfo.InvariantCulture) : $"{Min}{separator}{Max}";
+
+    public override string ToString() => ToString(':');
+}
+
+/// <summary>A value with a mask (`--mark 0x1/0xff`); <see cref="MaskGiven"/> keeps whether the rule spelled the mask.</summary>
+public readonly record struct XtMarkMask(uint Value, uint Mask, bool MaskGiven)
+{
+    public bool Matches(uint mark) => (mark & Mask) == Value;
+}
+
+/// <summary>Number parsing as strtoul with base 0 (decimal, 0x hex, 0 octal), which xtables_strtoui uses.</summary>
+public static class XtValues
+{
+    public static bool TryParseUInt(string text, out ulong value)
+    {
+        value = 0;
+        if (string.IsNullOrEmpty(text))
+            return false;
+        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return text.Length > 2 && ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        if (text.Length > 1 && text[0] == '0')
+        {
+            foreach (char c in text)
+            {
+                if (c is < '0' or > '7' || value > ulong.MaxValue / 8)
+                    return false;
+                value = (value * 8) + (ulong)(c - '0');
+            }
+            return true;
+        }
+        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+
+    public static string Hex(uint v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+}
