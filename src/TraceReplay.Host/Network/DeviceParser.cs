@@ -84,7 +84,10 @@ public static class DeviceParser
             if (a.Flag(word))
                 flags |= bit;
         }
-        return new IfAddress(dev, v6, local, len, a.Address("address"), a.Address("broadcast"),
+        var peer = a.Address("address");
+        if (peer is { } p && p.IsV4 != local.IsV4)
+            throw a.Error("address", "the peer's family differs from the local address's", p.ToString(), $"an {family} address");
+        return new IfAddress(dev, v6, local, len, peer, a.Address("broadcast"),
             ParseScope(a.String("scope") ?? "global", a, "scope"), a.String("label"), flags);
     }
 
@@ -311,6 +314,8 @@ public static class DeviceParser
             var peerNet = line.Prefix(peerWord, "PEER/PREFIXLEN");
             peer = Unmasked(peerWord.Text);
             prefixLen = peerNet.PrefixLength;
+            if (peerNet.IsV6 == local.IsV4)
+                throw line.Error(peerWord, "the peer's family differs from the local address's", "a peer of the same family");
         }
         else
         {
