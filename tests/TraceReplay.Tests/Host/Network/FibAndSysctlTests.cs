@@ -131,3 +131,27 @@ public sealed class FibAndSysctlTests
         Assert.Null(new NetworkConfig([], [], []).SelectSourceAddressV4("eth0", Ip("192.0.2.1")));
     }
 }
+
+public sealed class FibAllocationTests
+{
+    [Fact]
+    public void Lookup_allocates_nothing()
+    {
+        // The simulator routes every packet: a lookup must not allocate (DESIGN.md: hot paths allocate nothing).
+        var routes = Enumerable.Range(0, 256).Select(i => $"10.{i}.0.0/16 via 192.0.2.1 dev eth0 metric {i % 3}")
+            .Append("default via 192.0.2.254 dev eth0").Append("10.1.2.0/24 dev eth1 scope link");
+        var table = new Fib(RouteParser.ParseText(string.Join('\n', routes), "r.txt")).Table("main");
+        var a = IpAddr.Parse("10.1.2.3");
+        var b = IpAddr.Parse("8.8.8.8");
+        table.Lookup(a);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int hits = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            if (table.Lookup((i & 1) == 0 ? a : b) is not null)
+                hits++;
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_000, hits);
+    }
+}
