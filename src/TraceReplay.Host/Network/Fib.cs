@@ -34,14 +34,19 @@ public sealed class FibTable
     /// <summary>Every route whose prefix contains <paramref name="dst"/>, best first (for suppress_prefixlength and diagnostics).</summary>
     public IEnumerable<Route> Matches(IpAddr dst) => dst.IsV4 ? _v4.Matches(dst) : _v6.Matches(dst);
 
+    /// <summary>One family's routes by prefix length. IPv4 keys are the 32-bit address, so a probe hashes one uint.</summary>
     private sealed class Family
     {
         private readonly int[] _lengths;
         private readonly IpAddr[] _masks;
+        private readonly uint[] _masks4;
         private readonly Dictionary<IpAddr, Route[]>[] _byLength;
+        private readonly Dictionary<uint, Route[]>[] _byLength4;
+        private readonly bool _v6;
 
         public Family(IEnumerable<Route> routes, bool v6)
         {
+            _v6 = v6;
             var groups = routes
                 .Select((r, i) => (Route: r, Order: i))
                 .GroupBy(x => x.Route.Dst.PrefixLength)
@@ -49,13 +54,28 @@ public sealed class FibTable
                 .ToList();
             _lengths = [.. groups.Select(g => g.Key)];
             _masks = [.. _lengths.Select(l => v6 ? IpNetwork.V6Mask(l) : IpNetwork.V4Mask(l))];
-            _byLength = [.. groups.Select(g => g
+            _masks4 = [.. _masks.Select(m => (uint)m.Lo)];
+            // Within one prefix: lowest metric first, then the order the dump listed them in.
+            var sorted = groups.Select(g => g
                 .GroupBy(x => x.Route.Dst.Address)
-                .ToDictionary(p => p.Key, p => p.OrderBy(x => x.Route.Metric).ThenBy(x => x.Order).Select(x => x.Route).ToArray()))];
+                .Select(p => (p.Key, Routes: p.OrderBy(x => x.Route.Metric).ThenBy(x => x.Order).Select(x => x.Route).ToArray()))
+                .ToList()).ToList();
+            _byLength = v6 ? [.. sorted.Select(l => l.ToDictionary(p => p.Key, p => p.Routes))] : [];
+            _byLength4 = v6 ? [] : [.. sorted.Select(l => l.ToDictionary(p => (uint)p.Key.Lo, p => p.Routes))];
         }
 
         public Route? Lookup(IpAddr dst)
         {
+            if (!_v6)
+            {
+                uint a = (uint)dst.Lo;
+                for (int i = 0; i < _lengths.Length; i++)
+                {
+                    if (_byLength4[i].TryGetValue(a & _masks4[i], out var routes))
+                        return routes[0];
+                }
+                return null;
+            }
             for (int i = 0; i < _lengths.Length; i++)
             {
                 var m = _masks[i];
@@ -70,9 +90,13 @@ public sealed class FibTable
             for (int i = 0; i < _lengths.Length; i++)
             {
                 var m = _masks[i];
-                if (_byLength[i].TryGetValue(new IpAddr(dst.Hi & m.Hi, dst.Lo & m.Lo), out var routes))
+                Route[]? routes;
+                bool found = _v6
+                    ? _byLength[i].TryGetValue(new IpAddr(dst.Hi & m.Hi, dst.Lo & m.Lo), out routes)
+                    : _byLength4[i].TryGetValue((uint)dst.Lo & _masks4[i], out routes);
+                if (found)
                 {
-                    foreach (var r in routes)
+                    foreach (var r in routes!)
                         yield return r;
                 }
             }
