@@ -143,15 +143,22 @@ public sealed class FibAllocationTests
         var table = new Fib(RouteParser.ParseText(string.Join('\n', routes), "r.txt")).Table("main");
         var a = IpAddr.Parse("10.1.2.3");
         var b = IpAddr.Parse("8.8.8.8");
-        table.Lookup(a);
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // Tiered compilation's own bookkeeping may allocate in early rounds on a loaded machine; a per-lookup
+        // allocation would show in every round (at least 24 B × 10,000), so the quietest round must be 0.
+        long quietest = long.MaxValue;
         int hits = 0;
-        for (int i = 0; i < 10_000; i++)
+        for (int round = 0; round < 6; round++)
         {
-            if (table.Lookup((i & 1) == 0 ? a : b) is not null)
-                hits++;
+            hits = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                if (table.Lookup((i & 1) == 0 ? a : b) is not null)
+                    hits++;
+            }
+            quietest = Math.Min(quietest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, quietest);
         Assert.Equal(10_000, hits);
     }
 }
