@@ -17,15 +17,16 @@ public static class Protocols
         ("esp", 50), ("ah", 51), ("ipv6-mh", 135), ("mh", 135), ("all", 0),
     ];
 
-    // Debian's /etc/protocols names that rule sets use (netbase), for reading only.
+    // Debian's /etc/protocols (netbase), in its order: what getprotobyname/getprotobynumber answer.
     private static readonly (string Name, byte Number)[] EtcProtocols =
     [
-        ("ip", 0), ("hopopt", 0), ("igmp", 2), ("ggp", 3), ("ipencap", 4), ("st", 5), ("egp", 8), ("igp", 9), ("pup", 12),
+        ("ip", 0), ("hopopt", 0), ("icmp", 1), ("igmp", 2), ("ggp", 3), ("ipencap", 4), ("st", 5), ("tcp", 6), ("egp", 8), ("igp", 9), ("pup", 12), ("udp", 17),
         ("hmp", 20), ("xns-idp", 22), ("rdp", 27), ("iso-tp4", 29), ("dccp", 33), ("xtp", 36), ("ddp", 37), ("idpr-cmtp", 38),
-        ("ipv6", 41), ("ipv6-route", 43), ("ipv6-frag", 44), ("idrp", 45), ("rsvp", 46), ("gre", 47), ("skip", 57),
+        ("ipv6", 41), ("ipv6-route", 43), ("ipv6-frag", 44), ("idrp", 45), ("rsvp", 46), ("gre", 47), ("esp", 50), ("ah", 51), ("skip", 57), ("ipv6-icmp", 58),
         ("ipv6-nonxt", 59), ("ipv6-opts", 60), ("rspf", 73), ("vmtp", 81), ("eigrp", 88), ("ospf", 89), ("ax.25", 93),
         ("ipip", 94), ("etherip", 97), ("encap", 98), ("pim", 103), ("ipcomp", 108), ("vrrp", 112), ("l2tp", 115),
-        ("isis", 124), ("fc", 133), ("mpls-in-ip", 137), ("manet", 138), ("hip", 139), ("shim6", 140), ("wesp", 141), ("rohc", 142),
+        ("isis", 124), ("sctp", 132), ("fc", 133), ("mobility-header", 135), ("udplite", 136), ("mpls-in-ip", 137), ("manet", 138), ("hip", 139), ("shim6", 140), ("wesp", 141),
+        ("rohc", 142), ("ethernet", 143),
     ];
 
     /// <summary>Reads `-p` as xtables_parse_protocol does: a number, or a name (case-insensitive).</summary>
@@ -56,10 +57,23 @@ public static class Protocols
         return false;
     }
 
-    /// <summary>The name iptables-save prints (proto_to_name with nolookup), or the number.</summary>
+    /// <summary>
+    /// The name iptables-save prints, or the number. iptables 1.8.9's print_proto asks
+    /// getprotobynumber first and falls back to xtables_chain_protos, so with Debian's netbase
+    /// 58 prints as `ipv6-icmp`, 135 as `mobility-header`, 47 as `gre` (witnessed with the installed
+    /// iptables-save and ip6tables-save; iptables' own .t vectors expect the same).
+    /// </summary>
     public static string Name(byte protocol, IptFamily family)
     {
         _ = family;
+        if (protocol != 0)
+        {
+            foreach (var (name, number) in EtcProtocols)
+            {
+                if (number == protocol)
+                    return name;
+            }
+        }
         foreach (var (name, number) in ChainProtos)
         {
             if (number == protocol)
