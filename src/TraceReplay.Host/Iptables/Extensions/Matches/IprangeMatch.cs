@@ -9,6 +9,14 @@ public readonly record struct IpRange(IpAddr Min, IpAddr Max)
     public bool Contains(IpAddr a) => a.CompareTo(Min) >= 0 && a.CompareTo(Max) <= 0;
 
     public override string ToString() => $"{Min}-{Max}";
+
+    /// <summary>
+    /// As xtables_ip6addr_to_numeric / xtables_ipaddr_to_numeric print it. IpAddr holds IPv4 as
+    /// IPv4-mapped, so in an ip6tables rule a mapped address is printed the way inet_ntop does.
+    /// </summary>
+    public string ToString(IptFamily family) => family == IptFamily.IPv6 ? $"{V6(Min)}-{V6(Max)}" : ToString();
+
+    private static string V6(IpAddr a) => a.IsV4 ? "::ffff:" + a : a.ToString();
 }
 
 /// <summary>
@@ -68,8 +76,8 @@ public sealed class IprangeMatch : XtMatch
     public override void Save(SaveWriter w)
     {
         if (Source is { } s)
-            w.Opt("--src-range", s.ToString(), InvertSource);
+            w.Opt("--src-range", s.ToString(w.Family), InvertSource);
         if (Destination is { } d)
-            w.Opt("--dst-range", d.ToString(), InvertDestination);
+            w.Opt("--dst-range", d.ToString(w.Family), InvertDestination);
     }
 }
