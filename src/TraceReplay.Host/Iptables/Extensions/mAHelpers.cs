@@ -9,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions;
 /// declared `.excl` of each other cannot be combined. One bit per option id, as the O_/F_ enums of
 /// each libxt_*.c.
 /// </summary>
-public struct XtOptionFlags
+internal struct XtOptionFlags
 {
     private uint _seen;
 
@@ -30,11 +30,8 @@ public struct XtOptionFlags
 }
 
 /// <summary>Small number formats the save hooks use that SaveWriter does not have.</summary>
-public static class XtFormat
+internal static class XtFormat
 {
     /// <summary>printf("0x%02x").</summary>
     public static string Hex2(uint v) => "0x" + v.ToString("x2", CultureInfo.InvariantCulture);
-
-    /// <summary>printf("%u") / printf("%u:%u") of a range (tcpmss, length).</summary>
-    public static string Range(XtRange r) => r.ToString(':');
 }

@@ -35,6 +35,8 @@ public sealed class mAModuleTests
     [InlineData("-p udp -m multiport ! --sports 0x10,020,5:6", "-p udp -m multiport ! --sports 16,16,5:6")]
     [InlineData("-p tcp -m multiport --source-ports 22 -m multiport --destination-ports 80,443", "-p tcp -m multiport --sports 22 -m multiport --dports 80,443")]
     [InlineData("-p tcp -m multiport --dports ssh,http", "-p tcp -m multiport --dports 22,80")]
+    [InlineData("-p tcp -m multiport --ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14:15", "-p tcp -m multiport --ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14:15")]
+    [InlineData("-p icmp -m icmp --icmp-type 3/4:2", "-p icmp -m icmp --icmp-type 3/4")]
     [InlineData("-p udplite -m multiport ! --ports 1,2:3", "-p udplite -m multiport ! --ports 1,2:3")]
     [InlineData("-p sctp -m sctp --sport 0:65535 ! --dport 5:6", "-p sctp -m sctp --sport 0:65535 ! --dport 5:6")]
     [InlineData("-p sctp -m sctp --chunk-types any ALL", "-p sctp -m sctp --chunk-types any ALL")]
@@ -87,6 +89,18 @@ public sealed class mAModuleTests
     [InlineData("-m tos --tos 0x10", "-m tos --tos 0x10/0xff")]
     public void IPv6_rule_saves_as_ip6tables_1_8_9_does(string rule, string saved) =>
         Assert.Equal(saved, Rule(rule, IptFamily.IPv6).Text);
+
+    /// <summary>Rules the same iptables 1.8.9 refused (its message in the comment).</summary>
+    [Theory]
+    [InlineData("-p tcp -m multiport --ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16")] // too many ports specified
+    [InlineData("-p tcp -m multiport --ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15:16")] // too many ports specified
+    [InlineData("-p tcp -m multiport --ports 5:5")] // invalid portrange specified
+    [InlineData("-p tcp -m multiport --ports 5:")] // invalid port/service `' specified
+    [InlineData("-p sctp -m sctp --chunk-types any DATA:X")] // Invalid flags for chunk type 0
+    [InlineData("-p icmp -m icmp --icmp-type 3:4")] // ICMP type range not supported
+    [InlineData("-m addrtype --src-type ,LOCAL")] // addrtype: bad type `,LOCAL'
+    [InlineData("-m ttl ! --ttl-gt 5")] // ttl: option "--ttl-gt" cannot be inverted.
+    public void Refused_as_iptables_1_8_9_refuses(string rule) => Bad(rule);
 
     [Fact]
     public void Icmp_names_and_codes_become_type_and_code_range()

@@ -117,4 +117,4 @@ public sealed class IcmpMatch : XtMatch
 }
 
 /// <summary>One entry of struct xt_icmp_names.</summary>
-public readonly record struct IcmpName(string Name, byte Type, byte CodeMin, byte CodeMax);
+internal readonly record struct IcmpName(string Name, byte Type, byte CodeMin, byte CodeMax);
