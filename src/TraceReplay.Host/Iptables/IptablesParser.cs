@@ -48,7 +48,7 @@ public static class IptablesParser
         var ruleset = new IptRuleset(family, file);
         IptTable? table = null;
         int tableLine = 0;
-        int lineNo = 0;
+        int lineNo = 0, lastContent = 0;
         foreach (var rawLine in text.Split('\n'))
         {
             lineNo++;
@@ -57,6 +57,7 @@ public static class IptablesParser
             string trimmed = line.TrimStart(' ', '\t');
             if (trimmed.Length == 0 || trimmed[0] == '#')
                 continue;
+            lastContent = lineNo;
             int indent = line.Length - trimmed.Length;
             if (trimmed[0] == '*')
             {
@@ -89,7 +90,7 @@ public static class IptablesParser
             ParseCommand(line, loc, table, ruleset, strict);
         }
         if (table is not null)
-            throw new HostParseException(new SourceLocation(file, lineNo, 0), $"table '{table.Name}' (line {tableLine}) has no COMMIT: iptables-restore would not load it", null, "COMMIT");
+            throw new HostParseException(new SourceLocation(file, lastContent, 0), $"table '{table.Name}' (line {tableLine}) has no COMMIT: iptables-restore would not load it", null, "COMMIT");
         return ruleset;
     }
 
