@@ -234,6 +234,8 @@ public static class RuleParser
                 {
                     if (!name.StartsWith("--", StringComparison.Ordinal))
                         throw new HostParseException(at, "unknown option", name, "a rule option (-s -d -i -o -p -f -m -j -g -c) or a module's --option");
+                    // Extensions may look at the header while reading options (NAT port ranges need -p).
+                    rule.Header = header;
                     DispatchExtensionOption(tokens, ref i, line, tok, name, attached, invert, rule, extensions, matches, header);
                     break;
                 }
