@@ -76,11 +76,11 @@ public sealed class EcnTarget : XtTarget
             RequireProtocol(this, rule, "the kernel: \"cannot use operation on non-tcp rule\"", Protocols.Tcp);
     }
 
-    /// <summary>ECN_save: both TCP bits cleared print as --ecn-tcp-remove; then ece, cwr, ip-ect.</summary>
+    /// <summary>ECN_save: exactly "clear ECE and CWR" prints as --ecn-tcp-remove; otherwise ece, cwr, then ip-ect.</summary>
     public override void Save(SaveWriter w)
     {
-        bool tcp = (Operations & (EcnOperations.SetEce | EcnOperations.SetCwr)) == (EcnOperations.SetEce | EcnOperations.SetCwr);
-        if (tcp && !Ece && !Cwr)
+        // ECN_save compares the whole operation: with --ecn-ip-ect as well, the TCP bits print one by one.
+        if (Operations == (EcnOperations.SetEce | EcnOperations.SetCwr) && !Ece && !Cwr)
         {
             w.Opt("--ecn-tcp-remove");
         }

@@ -135,6 +135,9 @@ public sealed class HMarkTarget : XtTarget
             throw Missing(this, "--hmark-rnd is mandatory", "--hmark-rnd VALUE");
         if ((Fields & HMarkFields.SpiMask) != 0 && (Fields & (HMarkFields.SourcePortMask | HMarkFields.DestinationPortMask)) != 0)
             throw new HostParseException(Location, $"{Name}: you cannot use --hmark-spi-mask and --hmark-?port-mask at the same time", "--hmark-spi-mask", "either the SPI mask or the port masks");
+        // hmark_tg_check: an SPI value cannot be ORed in beside port values either.
+        if ((Fields & HMarkFields.Spi) != 0 && (Fields & (HMarkFields.SourcePort | HMarkFields.DestinationPort)) != 0)
+            throw new HostParseException(Location, $"{Name}: --hmark-spi cannot be used with --hmark-sport/--hmark-dport (the kernel refuses it)", "--hmark-spi", "either the SPI value or the port values");
         if ((Fields & (PacketFields | HMarkFields.Conntrack)) == 0)
             throw Missing(this, "you have to specify --hmark-tuple at least", "--hmark-tuple or a --hmark-*-prefix/-mask option");
     }
