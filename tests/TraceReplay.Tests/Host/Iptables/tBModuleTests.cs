@@ -3,6 +3,7 @@ using TraceReplay.Host.Iptables;
 using TraceReplay.Host.Iptables.Extensions;
 using TraceReplay.Host.Iptables.Extensions.Targets;
 using TraceReplay.Host.Parsing;
+using TraceReplay.Tests.Support;
 
 namespace TraceReplay.Tests.Host.Iptables;
 
@@ -207,6 +208,51 @@ public sealed class tBModuleTests
         {
             Assert.StartsWith(File + ":3:", e.Message, StringComparison.Ordinal);
         }
+    }
+
+    private static readonly string[] GroupTargets =
+    [
+        "TCPMSS", "DSCP", "TOS", "CLASSIFY", "TTL", "HL", "NFQUEUE", "SET", "SECMARK", "CONNSECMARK", "AUDIT", "CHECKSUM", "TEE",
+        "TPROXY", "IDLETIMER", "LED", "HMARK", "SYNPROXY", "TCPOPTSTRIP", "ECN", "RATEEST", "DNPT", "SNPT",
+    ];
+
+    /// <summary>
+    /// Every rule of the shared iptables-save corpus that uses one of these targets was printed by a
+    /// real iptables-save, so it must read and print back unchanged (in its own table and chain).
+    /// </summary>
+    [Fact]
+    public void Corpus_dump_rules_print_back_unchanged()
+    {
+        string folder = Path.Combine(Corpus.External, "iptables-save");
+        if (!Directory.Exists(folder))
+            Assert.Skip($"iptables-save corpus not found at {folder}");
+        int seen = 0;
+        foreach (var path in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            string table = "filter";
+            foreach (var raw in System.IO.File.ReadLines(path))
+            {
+                string line = raw.Trim();
+                if (line.StartsWith('*'))
+                    table = line[1..];
+                if (line.StartsWith('[') && line.IndexOf("] ", StringComparison.Ordinal) is int close and > 0)
+                    line = line[(close + 2)..]; // iptables-save -c counters
+                if (!line.StartsWith("-A ", StringComparison.Ordinal))
+                    continue;
+                int j = line.IndexOf(" -j ", StringComparison.Ordinal);
+                if (j < 0 || !GroupTargets.Contains(line[(j + 4)..].Split(' ')[0]))
+                    continue;
+                string chain = line.Split(' ')[1];
+                string spec = line[(4 + chain.Length)..];
+                bool builtin = IptablesParser.BuiltinChains.TryGetValue(table, out var b) && b.Contains(chain);
+                var family = path.Contains("ip6tables", StringComparison.Ordinal) ? IptFamily.IPv6 : IptFamily.IPv4;
+                var rs = IptablesParser.Parse($"*{table}\n:{chain} {(builtin ? "ACCEPT" : "-")} [0:0]\n-A {chain} {spec}\nCOMMIT\n", path, family);
+                Assert.Equal(spec, Assert.Single(rs.Table(table)!.Chain(chain)!.Rules).Text);
+                seen++;
+            }
+        }
+        // 16 + 1 CHECKSUM and 1 TCPMSS rule in the corpus (grep -rE -- '-j (CHECKSUM|TCPMSS)').
+        Assert.True(seen >= 18, $"only {seen} rules with these targets found");
     }
 
     /// <summary>One malformed line per family of targets: the message names file:line:column and the token.</summary>
