@@ -29,6 +29,8 @@ public static class CommandLine
     {
         var root = new RootCommand("TraceReplay: replay packet captures through a simulation of a Linux host's netfilter, offline.");
         root.Subcommands.Add(Commands.CapinfoCommand.Create());
+        root.Subcommands.Add(Commands.RulesCommand.Create());
+        root.Subcommands.Add(Commands.SnapshotCommand.Create());
         return root;
     }
 
@@ -65,6 +67,11 @@ public static class CommandLine
         {
             stderr.WriteLine("error: " + e.Message);
             stderr.WriteLine("(use --skip-bad to count bad records and go on)");
+            return ExitCodes.BadInput;
+        }
+        catch (TraceReplay.Host.Parsing.HostParseException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
             return ExitCodes.BadInput;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)

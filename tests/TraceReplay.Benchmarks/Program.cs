@@ -5,6 +5,7 @@ const string Usage = """
     usage: TraceReplay.Benchmarks micro [BenchmarkDotNet arguments...]
            TraceReplay.Benchmarks pipeline [--packets N] [--dir DIR]
            TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
+           TraceReplay.Benchmarks host [--runs N] [--dir DIR]
     """;
 
 switch (args.FirstOrDefault())
@@ -16,6 +17,8 @@ switch (args.FirstOrDefault())
         return PipelineRun.Run(args[1..]);
     case "fuzz":
         return FuzzRun.Run(args[1..]);
+    case "host":
+        return HostParseRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;

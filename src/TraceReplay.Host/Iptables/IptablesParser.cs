@@ -48,7 +48,7 @@ public static class IptablesParser
         var ruleset = new IptRuleset(family, file);
         IptTable? table = null;
         int tableLine = 0;
-        int lineNo = 0;
+        int lineNo = 0, lastContent = 0;
         foreach (var rawLine in text.Split('\n'))
         {
             lineNo++;
@@ -57,6 +57,7 @@ public static class IptablesParser
             string trimmed = line.TrimStart(' ', '\t');
             if (trimmed.Length == 0 || trimmed[0] == '#')
                 continue;
+            lastContent = lineNo;
             int indent = line.Length - trimmed.Length;
             if (trimmed[0] == '*')
             {
@@ -89,7 +90,7 @@ public static class IptablesParser
             ParseCommand(line, loc, table, ruleset, strict);
         }
         if (table is not null)
-            throw new HostParseException(new SourceLocation(file, lineNo, 0), $"table '{table.Name}' (line {tableLine}) has no COMMIT: iptables-restore would not load it", null, "COMMIT");
+            throw new HostParseException(new SourceLocation(file, lastContent, 0), $"table '{table.Name}' (line {tableLine}) has no COMMIT: iptables-restore would not load it", null, "COMMIT");
         return ruleset;
     }
 
@@ -132,16 +133,8 @@ public static class IptablesParser
     /// <summary>The kernel has every built-in chain of a table whether the dump declared it or not.</summary>
     private static void Commit(IptTable table)
     {
-        var builtins = BuiltinChains[table.Name];
-        for (int k = builtins.Length - 1; k >= 0; k--)
-        {
-            if (table.Chain(builtins[k]) is null)
-            {
-                var c = table.Add(new IptChain(builtins[k], ChainPolicy.Accept, default, default));
-                table.Chains.Remove(c);
-                table.Chains.Insert(0, c);
-            }
-        }
+        foreach (var b in BuiltinChains[table.Name].Where(b => table.Chain(b) is null))
+            table.Add(new IptChain(b, ChainPolicy.Accept, default, default) { IsImplicit = true });
     }
 
     private static void ParseChainLine(string line, SourceLocation loc, IptTable table, IptRuleset ruleset)
@@ -163,8 +156,9 @@ public static class IptablesParser
             "-" => ChainPolicy.None,
             _ => throw new HostParseException(loc with { Column = loc.Column + policyTok.Column - 1 }, "bad chain policy", policyTok.Text, builtin ? "ACCEPT or DROP" : "'-' for a user-defined chain"),
         };
+        // iptables-restore reads '-' on a built-in chain as "leave the policy as it is" (kube-proxy writes ':INPUT - [0:0]').
         if (builtin && policy == ChainPolicy.None)
-            throw new HostParseException(loc with { Column = loc.Column + policyTok.Column - 1 }, $"built-in chain {name} of table {table.Name} needs a policy", "-", "ACCEPT or DROP");
+            policy = table.Chain(name)?.Policy ?? ChainPolicy.Accept;
         if (!builtin && policy != ChainPolicy.None)
             throw new HostParseException(loc with { Column = loc.Column + policyTok.Column - 1 }, $"'{name}' is not a built-in chain of table {table.Name}: user chains have no policy", policyTok.Text, "'-'");
         XtCounters counters = default;
@@ -178,6 +172,7 @@ public static class IptablesParser
         // iptables-restore flushes a chain that is declared again (kube-proxy relies on it with --noflush).
         if (table.Chain(name) is { } existing)
         {
+            existing.IsImplicit = false;
             existing.Rules.Clear();
             existing.Policy = policy;
             existing.PolicyCounters = counters;
@@ -238,7 +233,9 @@ public static class IptablesParser
             return null;
         }
         IptChain Existing(string name, int column) =>
-            table.Chain(name) ?? throw new HostParseException(loc with { Column = column }, $"no chain '{name}' in table {table.Name}", name, "a chain declared with ':NAME' or -N before use");
+            table.Chain(name)
+            ?? (Array.IndexOf(BuiltinChains[table.Name], name) >= 0 ? table.Add(new IptChain(name, ChainPolicy.Accept, default, loc with { Column = column }) { IsImplicit = true }) : null)
+            ?? throw new HostParseException(loc with { Column = column }, $"no chain '{name}' in table {table.Name}", name, "a chain declared with ':NAME' or -N before use");
 
         switch (command)
         {

@@ -98,6 +98,13 @@ public sealed class IptChain(string name, ChainPolicy policy, XtCounters policyC
     public XtCounters PolicyCounters { get; internal set; } = policyCounters;
     public SourceLocation Location { get; } = location;
     public bool IsBuiltin => Policy != ChainPolicy.None;
+
+    /// <summary>
+    /// A built-in chain the dump did not declare (an old kernel's nat table without INPUT, a restore
+    /// file that only appends): the kernel has it with policy ACCEPT; the printer leaves it out while
+    /// it is still empty, so a dump prints back as it was.
+    /// </summary>
+    public bool IsImplicit { get; internal set; }
     public List<IptRule> Rules { get; } = [];
 }
 

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace TraceReplay.Host.Iptables;
 
 /// <summary>
-/// IP protocol names as iptables reads and prints them: xtables_chain_protos for printing (save uses
-/// only that table, never /etc/protocols), plus the common /etc/protocols names for reading.
+/// IP protocol names as iptables reads and prints them: the names of /etc/protocols (netbase) and
+/// xtables_chain_protos (icmpv6, ipv6-mh, mh, all) for reading.
 /// </summary>
 public static class Protocols
 {
@@ -17,15 +17,17 @@ public static class Protocols
         ("esp", 50), ("ah", 51), ("ipv6-mh", 135), ("mh", 135), ("all", 0),
     ];
 
-    // Debian's /etc/protocols names that rule sets use (netbase), for reading only.
+    // Debian's /etc/protocols (netbase), in its order: iptables-save names a protocol with
+    // getprotobynumber, so the first name of a number is the one printed (58 is "ipv6-icmp").
     private static readonly (string Name, byte Number)[] EtcProtocols =
     [
-        ("ip", 0), ("hopopt", 0), ("igmp", 2), ("ggp", 3), ("ipencap", 4), ("st", 5), ("egp", 8), ("igp", 9), ("pup", 12),
-        ("hmp", 20), ("xns-idp", 22), ("rdp", 27), ("iso-tp4", 29), ("dccp", 33), ("xtp", 36), ("ddp", 37), ("idpr-cmtp", 38),
-        ("ipv6", 41), ("ipv6-route", 43), ("ipv6-frag", 44), ("idrp", 45), ("rsvp", 46), ("gre", 47), ("skip", 57),
-        ("ipv6-nonxt", 59), ("ipv6-opts", 60), ("rspf", 73), ("vmtp", 81), ("eigrp", 88), ("ospf", 89), ("ax.25", 93),
-        ("ipip", 94), ("etherip", 97), ("encap", 98), ("pim", 103), ("ipcomp", 108), ("vrrp", 112), ("l2tp", 115),
-        ("isis", 124), ("fc", 133), ("mpls-in-ip", 137), ("manet", 138), ("hip", 139), ("shim6", 140), ("wesp", 141), ("rohc", 142),
+        ("ip", 0), ("hopopt", 0), ("icmp", 1), ("igmp", 2), ("ggp", 3), ("ipencap", 4), ("st", 5), ("tcp", 6), ("egp", 8), ("igp", 9),
+        ("pup", 12), ("udp", 17), ("hmp", 20), ("xns-idp", 22), ("rdp", 27), ("iso-tp4", 29), ("dccp", 33), ("xtp", 36), ("ddp", 37),
+        ("idpr-cmtp", 38), ("ipv6", 41), ("ipv6-route", 43), ("ipv6-frag", 44), ("idrp", 45), ("rsvp", 46), ("gre", 47), ("esp", 50),
+        ("ah", 51), ("skip", 57), ("ipv6-icmp", 58), ("ipv6-nonxt", 59), ("ipv6-opts", 60), ("rspf", 73), ("vmtp", 81), ("eigrp", 88),
+        ("ospf", 89), ("ax.25", 93), ("ipip", 94), ("etherip", 97), ("encap", 98), ("pim", 103), ("ipcomp", 108), ("vrrp", 112),
+        ("l2tp", 115), ("isis", 124), ("sctp", 132), ("fc", 133), ("mobility-header", 135), ("udplite", 136), ("mpls-in-ip", 137),
+        ("manet", 138), ("hip", 139), ("shim6", 140), ("wesp", 141), ("rohc", 142), ("ethernet", 143),
     ];
 
     /// <summary>Reads `-p` as xtables_parse_protocol does: a number, or a name (case-insensitive).</summary>
@@ -36,7 +38,7 @@ public static class Protocols
             protocol = (byte)n;
             return n <= 255;
         }
-        foreach (var (name, number) in ChainProtos)
+        foreach (var (name, number) in EtcProtocols)
         {
             if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
             {
@@ -44,7 +46,7 @@ public static class Protocols
                 return true;
             }
         }
-        foreach (var (name, number) in EtcProtocols)
+        foreach (var (name, number) in ChainProtos)
         {
             if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
             {
@@ -56,10 +58,15 @@ public static class Protocols
         return false;
     }
 
-    /// <summary>The name iptables-save prints (proto_to_name with nolookup), or the number.</summary>
+    /// <summary>The name iptables-save (1.8.9, Debian) prints: the /etc/protocols name, then xtables_chain_protos, else the number.</summary>
     public static string Name(byte protocol, IptFamily family)
     {
         _ = family;
+        foreach (var (name, number) in EtcProtocols)
+        {
+            if (number == protocol)
+                return name;
+        }
         foreach (var (name, number) in ChainProtos)
         {
             if (number == protocol)

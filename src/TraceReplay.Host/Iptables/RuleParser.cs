@@ -40,7 +40,7 @@ public static class RuleParser
             var tok = tokens[i];
             string text = tok.Text;
             SourceLocation at = line with { Column = tok.Column };
-            if (text == "!")
+            if (Tokenizer.IsBang(tok))
             {
                 if (invert)
                     throw new HostParseException(at, "'!' twice in a row", "!", "an option after '!'");
@@ -49,7 +49,7 @@ public static class RuleParser
                 i++;
                 continue;
             }
-            if (text.Length < 2 || text[0] != '-')
+            if (tok.Quoted || text.Length < 2 || text[0] != '-')
                 throw new HostParseException(at, "a word where an option was expected", text, "an option such as -s, -p, -m or -j");
 
             string? attached = null;
@@ -80,7 +80,7 @@ public static class RuleParser
                     attached = null;
                     return a;
                 }
-                if (i < tokens.Count && tokens[i].Text == "!" && core is "-s" or "-d" or "-i" or "-o" or "-p")
+                if (i < tokens.Count && Tokenizer.IsBang(tokens[i]) && core is "-s" or "-d" or "-i" or "-o" or "-p")
                 {
                     invert = !invert; // `-s ! 1.2.3.4`, the spelling before iptables 1.4.3
                     i++;
@@ -104,6 +104,9 @@ public static class RuleParser
                         if (!IpNetwork.TryParse(part, out var n) || n.IsV6 != (rule.Family == IptFamily.IPv6))
                             throw new HostParseException(ArgAt(), $"{name}: not an {(rule.Family == IptFamily.IPv6 ? "IPv6" : "IPv4")} address or network (host names are not resolved offline)", part, rule.Family == IptFamily.IPv6 ? "ADDR[/LEN]" : "ADDR[/LEN] or ADDR/MASK");
                         list.Add(n);
+                        int slash = part.IndexOf('/', StringComparison.Ordinal);
+                        if (slash > 0 && IpNetwork.TryParse(part.AsSpan(0, slash), out var host) && host.Address != n.Address)
+                            Warn(rule, ArgAt(), $"{name} {part} has host bits set: iptables stores it as {n} (a dump from an older iptables that kept them never matched in the kernel)");
                     }
                     if (core == "-s")
                     {
@@ -231,6 +234,8 @@ public static class RuleParser
                 {
                     if (!name.StartsWith("--", StringComparison.Ordinal))
                         throw new HostParseException(at, "unknown option", name, "a rule option (-s -d -i -o -p -f -m -j -g -c) or a module's --option");
+                    // Extensions may look at the header while reading options (NAT port ranges need -p).
+                    rule.Header = header;
                     DispatchExtensionOption(tokens, ref i, line, tok, name, attached, invert, rule, extensions, matches, header);
                     break;
                 }

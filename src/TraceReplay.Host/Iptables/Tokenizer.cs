@@ -4,7 +4,8 @@ using TraceReplay.Host.Parsing;
 namespace TraceReplay.Host.Iptables;
 
 /// <summary>A word of a rule line and the 1-based column it starts at.</summary>
-public readonly record struct RuleToken(string Text, int Column);
+/// <param name="Quoted">Whether any part was in quotes: a quoted `"!"` is text, not negation.</param>
+public readonly record struct RuleToken(string Text, int Column, bool Quoted = false);
 
 /// <summary>
 /// Splits an iptables-restore line into words as add_param_to_argv (iptables/xshared.c) does:
@@ -13,11 +14,14 @@ public readonly record struct RuleToken(string Text, int Column);
 /// </summary>
 public static class Tokenizer
 {
+    /// <summary>An unquoted `!`: negation of the next option.</summary>
+    public static bool IsBang(in RuleToken t) => !t.Quoted && t.Text == "!";
+
     public static List<RuleToken> Split(string line, SourceLocation lineLocation)
     {
         var tokens = new List<RuleToken>();
         var word = new StringBuilder();
-        bool inWord = false, quoted = false;
+        bool inWord = false, quoted = false, wasQuoted = false;
         int start = 0, quoteColumn = 0;
         for (int i = 0; i < line.Length; i++)
         {
@@ -42,9 +46,10 @@ public static class Tokenizer
             {
                 if (inWord)
                 {
-                    tokens.Add(new RuleToken(word.ToString(), start + 1));
+                    tokens.Add(new RuleToken(word.ToString(), start + 1, wasQuoted));
                     word.Clear();
                     inWord = false;
+                    wasQuoted = false;
                 }
                 continue;
             }
@@ -56,6 +61,7 @@ public static class Tokenizer
             if (c == '"')
             {
                 quoted = true;
+                wasQuoted = true;
                 quoteColumn = i + 1;
             }
             else
@@ -66,7 +72,7 @@ public static class Tokenizer
         if (quoted)
             throw new HostParseException(lineLocation with { Column = quoteColumn }, "unterminated quote", "\"", "a closing '\"' before the end of the line");
         if (inWord)
-            tokens.Add(new RuleToken(word.ToString(), start + 1));
+            tokens.Add(new RuleToken(word.ToString(), start + 1, wasQuoted));
         return tokens;
     }
 }

@@ -99,7 +99,8 @@ public readonly record struct IpNetwork(IpAddr Address, IpAddr Mask, bool IsV6)
     public override string ToString()
     {
         int len = PrefixLength;
-        string address = Address.ToString();
+        // IpAddr holds IPv4 as ::ffff:a.b.c.d, so a real IPv6 network of that form prints as ip6tables does.
+        string address = IsV6 && Address.IsV4 ? "::ffff:" + IpAddr.FromV4(Address.V4) : Address.ToString();
         if (len >= 0)
             return $"{address}/{len.ToString(CultureInfo.InvariantCulture)}";
         var mask = IsV6 ? Mask : IpAddr.FromV4((uint)Mask.Lo);

@@ -1,7 +1,7 @@
 namespace TraceReplay.Host.Iptables.Extensions;
 
 /// <summary>An option of an extension this build does not know, kept as written so it prints back unchanged.</summary>
-public sealed record RawOption(string Name, bool Invert, IReadOnlyList<string> Args);
+public sealed record RawOption(string Name, bool Invert, IReadOnlyList<string> Args, IReadOnlyList<bool> Quoted);
 
 /// <summary>
 /// A match module this build does not know. It is kept with its options as written (and a warning),
@@ -38,9 +38,13 @@ internal static class RawOptions
     public static bool Take(XtOption o, List<RawOption> into)
     {
         var args = new List<string>();
+        var quoted = new List<bool>();
         while (o.OptionalArg() is { } a)
+        {
             args.Add(a);
-        into.Add(new RawOption(o.Name, o.Invert, args));
+            quoted.Add(o.LastQuoted);
+        }
+        into.Add(new RawOption(o.Name, o.Invert, args, quoted));
         return true;
     }
 
@@ -49,8 +53,16 @@ internal static class RawOptions
         foreach (var opt in options)
         {
             w.Opt(opt.Name, opt.Invert);
-            foreach (var a in opt.Args)
-                w.Quoted(a);
+            for (int k = 0; k < opt.Args.Count; k++)
+            {
+                // Without the module we cannot know how its save hook quotes: keep the dump's quoting,
+                // and quote anyway what would not read back as the same single word.
+                string a = opt.Args[k];
+                if (!opt.Quoted[k] && a.Length > 0 && a.IndexOfAny([' ', '\t', '"', '\\', '\'']) < 0)
+                    w.Raw(" ").Raw(a);
+                else
+                    w.Quoted(a);
+            }
         }
     }
 }

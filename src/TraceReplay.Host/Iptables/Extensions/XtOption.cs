@@ -50,9 +50,10 @@ public sealed class XtOption
         {
             _attached = null;
             LastColumn = _attachedColumn;
+            LastQuoted = false;
             return a;
         }
-        if (Next < _tokens.Count && _tokens[Next].Text == "!" && Next + 1 < _tokens.Count)
+        if (Next < _tokens.Count && Tokenizer.IsBang(_tokens[Next]) && Next + 1 < _tokens.Count)
         {
             Invert = !Invert;
             Next++;
@@ -61,6 +62,7 @@ public sealed class XtOption
             throw new HostParseException(Location, $"option {Name} requires an argument", Name, expected);
         var t = _tokens[Next++];
         LastColumn = t.Column;
+        LastQuoted = t.Quoted;
         return t.Text;
     }
 
@@ -69,16 +71,23 @@ public sealed class XtOption
     {
         if (_attached is not null)
             return Arg(string.Empty);
-        if (Next < _tokens.Count && !IsOptionLike(_tokens[Next].Text))
+        if (Next < _tokens.Count && (_tokens[Next].Quoted || !IsOptionLike(_tokens[Next].Text)))
         {
             var t = _tokens[Next++];
             LastColumn = t.Column;
+            LastQuoted = t.Quoted;
             return t.Text;
         }
         return null;
     }
 
+    /// <summary>The next word if it is plain text (not an option, not `!`), without taking it.</summary>
+    public string? PeekPlainWord() => _attached is null && Next < _tokens.Count && !_tokens[Next].Quoted && !IsOptionLike(_tokens[Next].Text) ? _tokens[Next].Text : null;
+
     internal static bool IsOptionLike(string s) => s == "!" || (s.Length > 1 && s[0] == '-' && !char.IsDigit(s[1]));
+
+    /// <summary>Whether the argument last taken was written in quotes.</summary>
+    public bool LastQuoted { get; private set; }
 
     /// <summary>Column of the argument last taken, for errors about its value.</summary>
     public int LastColumn { get; private set; }

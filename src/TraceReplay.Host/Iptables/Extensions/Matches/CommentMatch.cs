@@ -13,6 +13,20 @@ public sealed class CommentMatch : XtMatch
             return false;
         o.NoInvert();
         string text = o.Arg("the comment text");
+        // kube-proxy's test fixtures write `--comment kubernetes service portals` unquoted; iptables-restore
+        // would refuse the line, kube-proxy's own test parser reads the words as one comment. Read them
+        // the same way, and say so (an error under --strict).
+        var more = new List<string>();
+        while (o.PeekPlainWord() is not null)
+            more.Add(o.Arg("a word"));
+        if (more.Count > 0)
+        {
+            text = text + " " + string.Join(' ', more);
+            var warning = new Parsing.ParseWarning(o.Location, $"--comment with unquoted spaces read as one comment \"{text}\" (iptables-restore would refuse this line)");
+            if (o.Rule.Strict)
+                throw new Parsing.HostParseException(o.Location, warning.Message + " (--strict)");
+            o.Rule.Warnings.Add(warning);
+        }
         if (text.Length > 255)
             throw o.Fail($"comment is {text.Length} characters long", text[..20] + "…", "at most 255 characters");
         Comment = text;

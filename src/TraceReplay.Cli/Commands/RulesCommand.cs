@@ -1,0 +1,229 @@
+using System.CommandLine;
+using System.Text.Json;
+using TraceReplay.Host;
+using TraceReplay.Host.Iptables;
+
+namespace TraceReplay.Cli.Commands;
+
+/// <summary>`tracereplay rules check|show`: validate a snapshot's rule files as the kernel would at load time, and print them canonically.</summary>
+internal static class RulesCommand
+{
+    public static Command Create()
+    {
+        var rules = new Command("rules", "Rule sets of a host snapshot: check them as the kernel would at load time, or print them in canonical form.");
+        rules.Subcommands.Add(CreateCheck());
+        rules.Subcommands.Add(CreateShow());
+        return rules;
+    }
+
+    private static Argument<string[]> Paths() => new("PATH")
+    {
+        Arity = ArgumentArity.OneOrMore,
+        Description = "A snapshot folder (its iptables.rules, ip6tables.rules, ebtables.rules, ipset.save) or rule files (iptables-save, ip6tables-save, ebtables-save, ipset save output, or iptables-restore input).",
+    };
+
+    private static Option<bool> Strict() => new("--strict") { Description = "Treat a module or target this build does not know as an error, not a warning." };
+
+    private static Command CreateCheck()
+    {
+        var paths = Paths();
+        var json = CommonOptions.Json();
+        var strict = Strict();
+        var command = new Command("check", "Validate rule files as iptables-restore and the kernel would: jumps to missing chains, targets outside their table or chain, loops, missing sets. Summarises tables, chains, rules and modules. Exit code 1 when anything would be refused.")
+        {
+            paths, json, strict,
+        };
+        command.SetAction((parse, _) =>
+        {
+            var reports = LoadAll(parse.GetValue(paths)!, parse.GetValue(strict));
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+                WriteJson(output, reports);
+            else
+                WriteText(output, reports);
+            return Task.FromResult(reports.Any(r => r.Problems.Count > 0) ? ExitCodes.BadInput : ExitCodes.Success);
+        });
+        return command;
+    }
+
+    private static Command CreateShow()
+    {
+        var paths = Paths();
+        var counters = new Option<bool>("--counters") { Description = "Print [packets:bytes] counters as iptables-save -c does." };
+        var strict = Strict();
+        var command = new Command("show", "Print rule files in canonical iptables-save form (what the simulator will run).") { paths, counters, strict };
+        command.SetAction((parse, _) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            foreach (var (path, kind, text) in Files(parse.GetValue(paths)!))
+            {
+                switch (kind)
+                {
+                    case RuleFileKind.Iptables or RuleFileKind.Ip6tables:
+                        var rs = IptablesParser.Parse(text, path, kind == RuleFileKind.Ip6tables ? IptFamily.IPv6 : IptFamily.IPv4, parse.GetValue(strict));
+                        foreach (var w in rs.Warnings)
+                            parse.InvocationConfiguration.Error.WriteLine(w.ToString());
+                        output.Write(IptablesPrinter.Print(rs, parse.GetValue(counters)));
+                        break;
+                    default:
+                        throw new UsageException($"{path}: printing {kind} files is not supported yet");
+                }
+            }
+            return Task.FromResult(ExitCodes.Success);
+        });
+        return command;
+    }
+
+    /// <summary>The files to read: a folder gives its snapshot rule files that exist; a file is taken as it is.</summary>
+    private static List<(string Path, RuleFileKind Kind, string Text)> Files(IEnumerable<string> paths)
+    {
+        var files = new List<(string, RuleFileKind, string)>();
+        foreach (var p in paths)
+        {
+            if (Directory.Exists(p))
+            {
+                int before = files.Count;
+                foreach (var (file, kind) in RuleFiles.SnapshotFiles)
+                {
+                    string f = Path.Combine(p, file);
+                    if (File.Exists(f))
+                        files.Add((f, kind, File.ReadAllText(f)));
+                }
+                if (files.Count == before)
+                    throw new UsageException($"{p}: no rule files in this folder (looked for {string.Join(", ", RuleFiles.SnapshotFiles.Select(s => s.File))})");
+            }
+            else if (File.Exists(p))
+            {
+                string text = File.ReadAllText(p);
+                files.Add((p, RuleFiles.Detect(p, text), text));
+            }
+            else
+            {
+                throw new UsageException($"{p}: no such file or folder");
+            }
+        }
+        return files;
+    }
+
+    private static List<RuleFileReport> LoadAll(IEnumerable<string> paths, bool strict)
+    {
+        var reports = new List<RuleFileReport>();
+        foreach (var (path, kind, text) in Files(paths))
+        {
+            switch (kind)
+            {
+                case RuleFileKind.Iptables or RuleFileKind.Ip6tables:
+                    var rs = IptablesParser.Parse(text, path, kind == RuleFileKind.Ip6tables ? IptFamily.IPv6 : IptFamily.IPv4, strict);
+                    reports.Add(RuleFiles.Report(path, rs));
+                    break;
+                default:
+                    throw new UsageException($"{path}: checking {kind} files is not supported yet");
+            }
+        }
+        return reports;
+    }
+
+    private static void WriteText(TextWriter o, List<RuleFileReport> reports)
+    {
+        foreach (var r in reports)
+        {
+            o.WriteLine($"{r.Path} ({Kind(r.Kind)}): {r.Tables.Count} tables, {r.Tables.Sum(t => t.Chains)} chains, {r.Rules} rules");
+            foreach (var t in r.Tables)
+                o.WriteLine($"  {t.Name,-10} {t.Chains,5} chains {t.Rules,7} rules");
+            o.WriteLine("  matches:     " + (r.Matches.Count == 0 ? "-" : string.Join(", ", r.Matches.Select(m => $"{m.Key} {m.Value}"))));
+            o.WriteLine("  targets:     " + (r.Targets.Count == 0 ? "-" : string.Join(", ", r.Targets.Select(m => $"{m.Key} {m.Value}"))));
+            o.WriteLine("  unsupported: " + (r.Unsupported.Count == 0 ? "none" : string.Join(", ", r.Unsupported) + " (kept, evaluated as unknown)"));
+            foreach (var w in r.Warnings)
+                o.WriteLine("  " + w);
+            if (r.Problems.Count == 0)
+            {
+                o.WriteLine("  check:       ok (the kernel would load it)");
+            }
+            else
+            {
+                o.WriteLine($"  check:       {r.Problems.Count} problem{(r.Problems.Count == 1 ? string.Empty : "s")} the kernel would refuse:");
+                foreach (var p in r.Problems)
+                    o.WriteLine("    " + p);
+            }
+            o.WriteLine();
+        }
+    }
+
+    private static string Kind(RuleFileKind k) => k switch
+    {
+        RuleFileKind.Iptables => "iptables",
+        RuleFileKind.Ip6tables => "ip6tables",
+        RuleFileKind.Ebtables => "ebtables",
+        _ => "ipset",
+    };
+
+    private static void WriteJson(TextWriter output, List<RuleFileReport> reports)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("ok", reports.All(r => r.Problems.Count == 0));
+            w.WriteStartArray("files");
+            foreach (var r in reports)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", r.Path);
+                w.WriteString("kind", Kind(r.Kind));
+                w.WriteNumber("rules", r.Rules);
+                w.WriteStartArray("tables");
+                foreach (var t in r.Tables)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", t.Name);
+                    w.WriteNumber("chains", t.Chains);
+                    w.WriteNumber("rules", t.Rules);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                Counts(w, "matches", r.Matches);
+                Counts(w, "targets", r.Targets);
+                w.WriteStartArray("unsupported");
+                foreach (var u in r.Unsupported)
+                    w.WriteStringValue(u);
+                w.WriteEndArray();
+                w.WriteStartArray("warnings");
+                foreach (var x in r.Warnings)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("file", x.Location.File);
+                    w.WriteNumber("line", x.Location.Line);
+                    w.WriteNumber("column", x.Location.Column);
+                    w.WriteString("message", x.Message);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("problems");
+                foreach (var p in r.Problems)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("file", p.Location.File);
+                    w.WriteNumber("line", p.Location.Line);
+                    w.WriteNumber("column", p.Location.Column);
+                    w.WriteString("table", p.Table);
+                    w.WriteString("chain", p.Chain);
+                    w.WriteString("message", p.Message);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private static void Counts(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, int> counts)
+    {
+        w.WriteStartObject(name);
+        foreach (var (k, v) in counts)
+            w.WriteNumber(k, v);
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,313 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using TraceReplay.Capture.Decode;
+
+namespace TraceReplay.Host.Iptables.Extensions;
+
+/// <summary>The `flags` of `struct nf_nat_range2` (include/uapi/linux/netfilter/nf_nat.h), same bit values.</summary>
+[Flags]
+public enum NfNatRangeFlags : uint
+{
+    None = 0,
+
+    /// <summary>NF_NAT_RANGE_MAP_IPS: rewrite the address into MinAddr..MaxAddr.</summary>
+    MapIps = 1 << 0,
+
+    /// <summary>NF_NAT_RANGE_PROTO_SPECIFIED: rewrite the port into MinProto..MaxProto.</summary>
+    ProtoSpecified = 1 << 1,
+
+    /// <summary>NF_NAT_RANGE_PROTO_RANDOM (`--random`).</summary>
+    ProtoRandom = 1 << 2,
+
+    /// <summary>NF_NAT_RANGE_PERSISTENT (`--persistent`).</summary>
+    Persistent = 1 << 3,
+
+    /// <summary>NF_NAT_RANGE_PROTO_RANDOM_FULLY (`--random-fully`).</summary>
+    ProtoRandomFully = 1 << 4,
+
+    /// <summary>NF_NAT_RANGE_PROTO_OFFSET (`:MIN-MAX/BASE`): shift the port by (port - BaseProto) into the range.</summary>
+    ProtoOffset = 1 << 5,
+
+    /// <summary>NF_NAT_RANGE_NETMAP (set by nft only; kept for completeness).</summary>
+    Netmap = 1 << 6,
+}
+
+/// <summary>
+/// A NAT mapping as the kernel's NAT core reads it, mirroring `struct nf_nat_range2`: addresses are
+/// IPv4-mapped for iptables, ports are in host order. Without <see cref="NfNatRangeFlags.MapIps"/> the
+/// address is left alone (MASQUERADE and REDIRECT fill it from the interface at packet time).
+/// </summary>
+public readonly record struct NfNatRange2(NfNatRangeFlags Flags, IpAddr MinAddr, IpAddr MaxAddr, ushort MinProto, ushort MaxProto, ushort BaseProto)
+{
+    public bool MapsIps => (Flags & NfNatRangeFlags.MapIps) != 0;
+
+    public bool ProtoSpecified => (Flags & NfNatRangeFlags.ProtoSpecified) != 0;
+
+    public bool Has(NfNatRangeFlags flag) => (Flags & flag) == flag;
+}
+
+/// <summary>
+/// Shared pieces of the common targets (group T-A): libxtables' once/exclusive option bookkeeping
+/// (xtables_option_parse, xtables_options_fcheck) and libxt_NAT.c's range parser and printer.
+/// </summary>
+internal static class TaHelpers
+{
+    /// <summary>xtables_option_parse: an option without XTOPT_MULTI may appear once; target options never take `!`.</summary>
+    public static void Once(ref uint seen, int id, XtOption o)
+    {
+        o.NoInvert();
+        if ((seen & (1u << id)) != 0)
+            throw new Parsing.HostParseException(o.Location, $"option {o.Name} can only be used once", o.Name, $"one {o.Name}");
+        seen |= 1u << id;
+    }
+
+    /// <summary>xtables_options_fcheck's `.excl`: options that cannot be combined with one seen earlier.</summary>
+    public static void Exclusive(uint seen, uint excl, XtOption o, Func<int, string> nameOf)
+    {
+        uint clash = seen & excl;
+        if (clash == 0)
+            return;
+        int other = System.Numerics.BitOperations.TrailingZeroCount(clash);
+        throw new Parsing.HostParseException(o.Location, $"option {o.Name} cannot be used together with {nameOf(other)}", o.Name, $"either {o.Name} or {nameOf(other)}");
+    }
+
+    /// <summary>XTTYPE_STRING with `.min = 1`.</summary>
+    public static string NonEmpty(XtOption o, string text)
+    {
+        if (text.Length == 0)
+            throw o.Fail("argument must have a minimum length of 1 characters", text, "a non-empty string");
+        return text;
+    }
+
+    /// <summary>XTOPT_PUT of a string into a fixed char array: longer input is cut to the array size minus the NUL, silently, as xtopt_parse_string does.</summary>
+    public static string Truncate(string text, int arraySize) => text.Length >= arraySize ? text[..(arraySize - 1)] : text;
+
+    /// <summary>__NAT_parse's portok: only these protocols have ports the NAT core can map (ICMP maps its id).</summary>
+    public static bool PortOk(byte protocol) =>
+        protocol is Protocols.Tcp or Protocols.Udp or Protocols.Sctp or Protocols.Dccp or Protocols.Icmp;
+
+    /// <summary>
+    /// __NAT_parse's portok, checked once the rule header is complete (the core hands extensions the
+    /// header only at the final check): a port mapping needs a protocol with ports.
+    /// </summary>
+    public static void RequirePortProtocol(XtRuleContext rule, in NfNatRange2 range, Parsing.SourceLocation at, string token)
+    {
+        if (range.ProtoSpecified && !PortOk(rule.Header.Protocol))
+            throw new Parsing.HostParseException(at, "a port mapping needs -p tcp, udp, sctp or dccp in the rule (iptables: \"Need TCP, UDP, SCTP or DCCP with port specification\")", token, "-p tcp|udp|sctp|dccp in the rule");
+    }
+
+    /// <summary>strtoumax with base 0 over a prefix of <paramref name="s"/> (as xtables_strtoui with an end pointer): digits read, value, and where it stopped.</summary>
+    public static bool TryStrtoul(string s, int start, uint min, uint max, out uint value, out int end)
+    {
+        value = 0;
+        end = start;
+        int i = start;
+        if (i < s.Length && s[i] == '+')
+            i++;
+        int radix = 10;
+        if (i + 1 < s.Length && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') && i + 2 < s.Length && Uri.IsHexDigit(s[i + 2]))
+        {
+            radix = 16;
+            i += 2;
+        }
+        else if (i < s.Length && s[i] == '0')
+        {
+            radix = 8;
+        }
+        int digitsStart = i;
+        ulong v = 0;
+        bool overflow = false;
+        for (; i < s.Length; i++)
+        {
+            int d = s[i] switch
+            {
+                >= '0' and <= '9' => s[i] - '0',
+                >= 'a' and <= 'f' => s[i] - 'a' + 10,
+                >= 'A' and <= 'F' => s[i] - 'A' + 10,
+                _ => 99,
+            };
+            if (d >= radix)
+                break;
+            v = (v * (ulong)radix) + (ulong)d;
+            if (v > uint.MaxValue)
+                overflow = true;
+        }
+        if (i == digitsStart)
+            return false;
+        end = i;
+        if (overflow || v < min || v > max)
+            return false;
+        value = (uint)v;
+        return true;
+    }
+
+    /// <summary>
+    /// libxt_NAT.c parse_ports: `PORT[-PORT[/BASE]]`; a single port may be a service name, the
+    /// range ends may not. Ports need a protocol that has them.
+    /// </summary>
+    public static void ParsePorts(XtOption o, string arg, ref NfNatRange2 range, bool allowOffset = true)
+    {
+        var flags = range.Flags | NfNatRangeFlags.ProtoSpecified;
+        int end;
+        if (!TryStrtoul(arg, 0, 0, ushort.MaxValue, out uint port, out end))
+        {
+            if (!Services.TryGetPort(arg, "tcp", out ushort p))
+                throw o.Fail($"port '{arg}' not valid", arg, "a port 0-65535 or a service name, or PORT-PORT");
+            port = p;
+            end = arg.Length;
+        }
+        if (end == arg.Length)
+        {
+            range = range with { Flags = flags, MinProto = (ushort)port, MaxProto = (ushort)port };
+            return;
+        }
+        if (arg[end] == ':')
+            throw o.Fail("invalid port:port syntax - use dash", arg, "PORT-PORT");
+        if (arg[end] != '-')
+            throw o.Fail($"garbage after port value: '{arg[end..]}'", arg, "PORT or PORT-PORT");
+        if (!TryStrtoul(arg, end + 1, 0, ushort.MaxValue, out uint maxPort, out int end2))
+            throw o.Fail($"port '{arg[(end + 1)..]}' not valid (a range takes numbers, not service names)", arg, "PORT-PORT with numbers 0-65535");
+        if (maxPort < port)
+            throw o.Fail($"port range '{arg}' funky: its end is below its start", arg, "MIN-MAX with MIN <= MAX");
+        range = range with { Flags = flags, MinProto = (ushort)port, MaxProto = (ushort)maxPort };
+        if (end2 == arg.Length)
+            return;
+        if (arg[end2] != '/')
+            throw o.Fail($"garbage after port range: '{arg[end2..]}'", arg, "MIN-MAX or MIN-MAX/BASE");
+        if (!allowOffset)
+            throw o.Fail("shifted portmap ranges (/BASE) are not supported by this target (iptables: \"Shifted portmap ranges not supported with this kernel\")", arg, "PORT or MIN-MAX");
+        string baseText = arg[(end2 + 1)..];
+        if (!TryStrtoul(baseText, 0, 1, ushort.MaxValue, out uint basePort, out _))
+        {
+            if (!Services.TryGetPort(baseText, "tcp", out ushort b) || b == 0)
+                throw o.Fail($"port '{baseText}' not valid", baseText, "a base port 1-65535 or a service name");
+            basePort = b;
+        }
+        range = range with { Flags = range.Flags | NfNatRangeFlags.ProtoOffset, BaseProto = (ushort)basePort };
+    }
+
+    /// <summary>
+    /// libxt_NAT.c parse_to: `[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]`; ip6tables puts the addresses in
+    /// brackets when a port follows (an unbracketed IPv6 text with more than one colon is all address).
+    /// </summary>
+    public static NfNatRange2 ParseTo(XtOption o, string arg, IptFamily family, bool allowOffset = true)
+    {
+        var range = default(NfNatRange2);
+        int lb = arg.IndexOf('[', StringComparison.Ordinal);
+        int start, addrEnd, colon;
+        if (lb < 0)
+        {
+            start = 0;
+            colon = arg.IndexOf(':', StringComparison.Ordinal);
+            if (colon >= 0 && arg.IndexOf(':', colon + 1) >= 0)
+                colon = -1;
+            addrEnd = colon < 0 ? arg.Length : colon;
+        }
+        else
+        {
+            start = lb + 1;
+            int rb = arg.IndexOf(']', start);
+            if (rb < 0 || family == IptFamily.IPv4)
+                throw o.Fail("invalid address format" + (family == IptFamily.IPv4 ? " (brackets are for IPv6 addresses)" : ": '[' without ']'"), arg, family == IptFamily.IPv4 ? "ADDR[-ADDR][:PORT[-PORT]]" : "[ADDR[-ADDR]]:PORT[-PORT]");
+            addrEnd = rb;
+            colon = arg.IndexOf(':', rb + 1);
+        }
+        if (colon >= 0)
+        {
+            ParsePorts(o, arg[(colon + 1)..], ref range, allowOffset);
+            // parse_to: "Starts with colon or [] colon? No IP info..."
+            if (colon == 0 || colon == 2)
+                return range;
+        }
+        string addresses = arg[start..addrEnd];
+        int dash = addresses.IndexOf('-', StringComparison.Ordinal);
+        string minText = dash < 0 ? addresses : addresses[..dash];
+        var min = ParseAddress(o, minText, family);
+        var max = dash < 0 ? min : ParseAddress(o, addresses[(dash + 1)..], family);
+        return range with { Flags = range.Flags | NfNatRangeFlags.MapIps, MinAddr = min, MaxAddr = max };
+    }
+
+    /// <summary>inet_pton for the rule's family: dotted quad for IPv4, plain IPv6 text (no scope, no brackets) for IPv6.</summary>
+    public static IpAddr ParseAddress(XtOption o, string text, IptFamily family)
+    {
+        bool ok;
+        IPAddress? ip = null;
+        if (family == IptFamily.IPv4)
+        {
+            ok = text.Count(c => c == '.') == 3 && text.All(c => char.IsAsciiDigit(c) || c == '.') && IPAddress.TryParse(text, out ip);
+        }
+        else
+        {
+            ok = text.Contains(':', StringComparison.Ordinal) && !text.Contains('%', StringComparison.Ordinal) && !text.Contains('[', StringComparison.Ordinal)
+                && IPAddress.TryParse(text, out ip) && ip.AddressFamily == AddressFamily.InterNetworkV6;
+        }
+        if (!ok || ip is null)
+            throw o.Fail($"bad IP address \"{text}\"", text, family == IptFamily.IPv4 ? "an IPv4 address (host names are not resolved)" : "an IPv6 address");
+        return IpAddr.FromIPAddress(ip);
+    }
+
+    /// <summary>inet_ntop of the family: an ip6tables address that happens to be IPv4-mapped still prints as IPv6.</summary>
+    public static string FormatAddress(IpAddr a, IptFamily family)
+    {
+        if (family == IptFamily.IPv6 && a.IsV4)
+            return "::ffff:" + a.ToString();
+        return a.ToString();
+    }
+
+    /// <summary>libxt_NAT.c sprint_range: `[MIN-MAX]:PORT-PORT/BASE`, brackets only for IPv6 with ports.</summary>
+    public static string RangeText(in NfNatRange2 r, IptFamily family)
+    {
+        var sb = new StringBuilder();
+        bool brackets = family == IptFamily.IPv6 && r.ProtoSpecified;
+        if (r.MapsIps)
+        {
+            if (brackets)
+                sb.Append('[');
+            sb.Append(FormatAddress(r.MinAddr, family));
+            if (r.MinAddr != r.MaxAddr)
+                sb.Append('-').Append(FormatAddress(r.MaxAddr, family));
+            if (brackets)
+                sb.Append(']');
+        }
+        if (r.ProtoSpecified)
+        {
+            sb.Append(':').Append(r.MinProto.ToString(CultureInfo.InvariantCulture));
+            if (r.MaxProto != r.MinProto)
+                sb.Append('-').Append(r.MaxProto.ToString(CultureInfo.InvariantCulture));
+            if (r.Has(NfNatRangeFlags.ProtoOffset))
+                sb.Append('/').Append(r.BaseProto.ToString(CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>libxt_NAT.c __NAT_print in save form.</summary>
+    public static void SaveRange(SaveWriter w, in NfNatRange2 r, string rangeOption, bool skipColon)
+    {
+        string text = RangeText(r, w.Family);
+        if (text.Length > 0)
+        {
+            if (skipColon && text[0] == ':')
+                text = text[1..];
+            w.Opt(rangeOption, text);
+        }
+        if (r.Has(NfNatRangeFlags.ProtoRandom))
+            w.Opt("--random");
+        if (r.Has(NfNatRangeFlags.ProtoRandomFully))
+            w.Opt("--random-fully");
+        if (r.Has(NfNatRangeFlags.Persistent))
+            w.Opt("--persistent");
+    }
+}
+
+/// <summary>Table and hook names targets are restricted to, as their kernel modules declare them in `.table` / `.hooks` (xt_nat.c, xt_MASQUERADE.c, xt_REDIRECT.c, xt_NETMAP.c, ipt_REJECT.c, xt_CT.c, xt_TRACE.c).</summary>
+internal static class TaChains
+{
+    public static readonly string[] Nat = ["nat"];
+    public static readonly string[] PreroutingOutput = ["PREROUTING", "OUTPUT"];
+    public static readonly string[] PostroutingInput = ["POSTROUTING", "INPUT"];
+    public static readonly string[] Postrouting = ["POSTROUTING"];
+    public static readonly string[] InputForwardOutput = ["INPUT", "FORWARD", "OUTPUT"];
+    public static readonly string[] Raw = ["raw"];
+}
