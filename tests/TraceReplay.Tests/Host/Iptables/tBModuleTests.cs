@@ -160,6 +160,7 @@ public sealed class tBModuleTests
     [InlineData(4, "mangle", "PREROUTING", "-p tcp -j TCPOPTSTRIP --strip-options mss,wscale,sack-permitted,sack,timestamp,md5", "-p tcp -j TCPOPTSTRIP --strip-options 2,3,4,5,8,19")]
     [InlineData(4, "filter", "INPUT", "-j RATEEST --rateest-name x --rateest-interval 2 --rateest-ewmalog 16", "-j RATEEST --rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 2.0s")]
     [InlineData(4, "filter", "INPUT", "-j RATEEST --rateest-name x --rateest-interval 1s --rateest-ewmalog 4s", "-j RATEEST --rateest-name x --rateest-interval 1.0s --rateest-ewmalog 4.0s")]
+    [InlineData(4, "filter", "INPUT", "-j RATEEST --rateest-name r --rateest-interval 1e6 --rateest-ewmalog 4s", "-j RATEEST --rateest-name r --rateest-interval 1.0s --rateest-ewmalog 4.0s")]
     [InlineData(4, "filter", "INPUT", "-j HMARK --hmark-tuple src,dst,sport --hmark-rnd 1 --hmark-mod 1", "-j HMARK --hmark-src-prefix 32 --hmark-dst-prefix 32 --hmark-sport-mask 0xffff --hmark-rnd 0x00000001 --hmark-mod 1")]
     [InlineData(4, "mangle", "FORWARD", "-j SET --map-set foo dst --map-mark --map-prio --map-queue --del-set bar src,dst --timeout 5 --exist --add-set foo src", "-j SET --add-set foo src --exist --timeout 5 --del-set bar src,dst --map-set foo dst --map-mark --map-prio --map-queue")]
     [InlineData(4, "filter", "INPUT", "-j SET --add-set foo src --exist --timeout 0x10", "-j SET --add-set foo src --exist --timeout 16")]
@@ -196,6 +197,12 @@ public sealed class tBModuleTests
     [InlineData(4, "filter", "INPUT", "-j SET --timeout 3")]
     [InlineData(4, "filter", "FORWARD", "-j SET --map-set foo dst --map-mark --map-prio --map-queue")] // mangle only
     [InlineData(4, "mangle", "INPUT", "-j SET --map-set foo dst --map-queue")] // hook
+    [InlineData(6, "mangle", "OUTPUT", "-j SNPT --src-pfx dead::/64 --dst-pfx 1c3::/64")] // SNPT hooks INPUT, POSTROUTING
+    [InlineData(6, "mangle", "INPUT", "-j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/64")] // DNPT hooks PREROUTING, OUTPUT
+    [InlineData(4, "mangle", "FORWARD", "-j TOS --set-tos 0x100")]
+    [InlineData(4, "mangle", "FORWARD", "-j CLASSIFY --set-class 1")]
+    [InlineData(4, "mangle", "FORWARD", "-j DSCP --set-dscp-class ef --set-dscp-class cs1")]
+    [InlineData(4, "filter", "INPUT", "-j LED --led-trigger-id 12345678901234567")] // at most 16 characters
     public void Refuses_what_the_real_iptables_refuses(int family, string table, string chain, string rule)
     {
         var f = family == 6 ? IptFamily.IPv6 : IptFamily.IPv4;

@@ -64,7 +64,7 @@ public sealed class RateEstTarget : XtTarget
     private static uint ParseTime(XtOption o, string text)
     {
         int end = 0;
-        while (end < text.Length && (char.IsAsciiDigit(text[end]) || text[end] is '.' or '+' or '-'))
+        while (end < text.Length && (char.IsAsciiDigit(text[end]) || text[end] is '.' or '+' or '-' or 'e' or 'E'))
             end++;
         if (end == 0 || !double.TryParse(text.AsSpan(0, end), NumberStyles.Float, CultureInfo.InvariantCulture, out double t) || t < 0)
             throw o.Fail("bad time value", text, "a number with an optional unit s, ms or us");
