@@ -1,0 +1,74 @@
+using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+
+namespace TraceReplay.Host.Iptables.Extensions.Targets;
+
+/// <summary>
+/// `-j IDLETIMER --timeout SECONDS --label NAME [--alarm]` revision 1 (extensions/libxt_IDLETIMER.c;
+/// kernel xt_IDLETIMER.c idletimer_tg): restarts a named timer whose expiry userspace watches in
+/// sysfs, and goes on. The packet is not affected.
+/// </summary>
+[XtTarget("IDLETIMER")]
+public sealed class IdleTimerTarget : XtTarget
+{
+    private const uint FTimeout = 1, FLabel = 2, FAlarm = 4;
+    private const int LabelMax = 27; // MAX_IDLETIMER_LABEL_SIZE - 1
+    private uint _seen;
+
+    public uint Timeout { get; private set; }
+
+    /// <summary>The timer's name (its sysfs attribute).</summary>
+    public string Label { get; private set; } = string.Empty;
+
+    /// <summary>XT_IDLETIMER_ALARM: an alarm timer, which also runs while the system sleeps.</summary>
+    public bool Alarm { get; private set; }
+
+    public override bool IsTerminating => false;
+
+    protected internal override bool Parse(XtOption o)
+    {
+        switch (o.Name)
+        {
+            case "--timeout":
+                Take(o, ref _seen, FTimeout);
+                Timeout = o.UInt32(o.Arg("a timeout in seconds"));
+                return true;
+            case "--label":
+            {
+                Take(o, ref _seen, FLabel);
+                string label = o.Arg("a timer label");
+                if (label.Length > LabelMax)
+                    throw o.Fail($"label is {label.Length} characters long", label, $"at most {LabelMax} characters (MAX_IDLETIMER_LABEL_SIZE)");
+                Label = label;
+                return true;
+            }
+            case "--alarm":
+                Take(o, ref _seen, FAlarm);
+                Alarm = true;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
+    {
+        if ((_seen & FTimeout) == 0)
+            throw Missing(this, "option --timeout must be specified", "--timeout SECONDS");
+        if ((_seen & FLabel) == 0)
+            throw Missing(this, "option --label must be specified", "--label NAME");
+        // idletimer_tg_checkentry: a zero or too large timeout, an empty label and the sysfs name "power" are refused.
+        if (Timeout == 0 || Timeout >= int.MaxValue / 1000)
+            throw Missing(this, $"timeout {Timeout} is refused by the kernel", $"a timeout from 1 to {(int.MaxValue / 1000) - 1} seconds");
+        if (Label.Length == 0 || Label == "power")
+            throw Missing(this, $"label '{Label}' is refused by the kernel", "a non-empty label other than 'power'");
+    }
+
+    /// <summary>idletimer_tg_save: label with %s, unquoted.</summary>
+    public override void Save(SaveWriter w)
+    {
+        w.Opt("--timeout", Timeout);
+        w.Opt("--label", Label);
+        if (Alarm)
+            w.Opt("--alarm");
+    }
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+using TraceReplay.Host.Parsing;
+
+namespace TraceReplay.Host.Iptables.Extensions;
+
+/// <summary>
+/// What libxtables' option machinery (xtables_option_parse, xtables_option_tfcall in
+/// libxtables/xtoptions.c) does for every target of group T-B: refuse `!` on options declared
+/// without XTOPT_INVERT, refuse an option given twice, refuse options declared `.excl` of each
+/// other, and complain about XTOPT_MAND options left out. Kept in one place so every target words
+/// these errors alike.
+/// </summary>
+internal static class XtTargetOptions
+{
+    /// <summary>Built-in chains by hook, as the kernel's `.hooks` masks name them.</summary>
+    public const string PreRouting = "PREROUTING", Input = "INPUT", Forward = "FORWARD", Output = "OUTPUT", PostRouting = "POSTROUTING";
+
+    /// <summary>`.table = "mangle"` in the kernel's xt_target registration.</summary>
+    public static readonly IReadOnlyCollection<string> MangleOnly = ["mangle"];
+
+    /// <summary>xtables_option_parse's checks before a value is read: no `!` (no target option has XTOPT_INVERT) and no repeat.</summary>
+    public static void Take(XtOption o, ref uint seen, uint bit)
+    {
+        o.NoInvert();
+        if ((seen & bit) != 0)
+            throw new HostParseException(o.Location, $"{o.Name} given twice (iptables: \"option {o.Name} can only be used once\")", o.Name, "one " + o.Name);
+        seen |= bit;
+    }
+
+    /// <summary>The `.excl` check: the option being read may not stand beside any of <paramref name="excluded"/> already seen.</summary>
+    public static void Exclusive(XtOption o, uint seen, uint excluded, string others)
+    {
+        if ((seen & excluded) != 0)
+            throw new HostParseException(o.Location, $"{o.Name} cannot be used together with {others}", o.Name, $"only one of {o.Name}, {others}");
+    }
+
+    /// <summary>A final-check failure located at `-j NAME`, naming the target as the token.</summary>
+    public static HostParseException Missing(XtExtension target, string problem, string expected) =>
+        new(target.Location, $"{target.Name}: {problem}", "-j " + target.Name, expected);
+
+    /// <summary>printf("0x%02x") and friends: lower-case hex, zero-padded to <paramref name="digits"/>.</summary>
+    public static string Hex(uint value, int digits) => "0x" + value.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>The `PROTO` rule-header check of xt_check_target for a target registered with `.proto`: `-p PROTO` present and not inverted.</summary>
+    public static void RequireProtocol(XtExtension target, XtRuleContext rule, string why, params byte[] protocols)
+    {
+        var h = rule.Header;
+        if (h.InvertProtocol || Array.IndexOf(protocols, h.Protocol) < 0)
+        {
+            string names = string.Join(" or ", protocols.Select(p => "-p " + Protocols.Name(p, rule.Family)));
+            throw new HostParseException(target.Location, $"{target.Name}: target needs {names} in the rule ({why})", "-j " + target.Name, names + " before -j " + target.Name);
+        }
+    }
+}
+
+/// <summary>The three modes of `-j TTL` and `-j HL` (IPT_TTL_SET/INC/DEC, IP6T_HL_SET/INC/DEC).</summary>
+public enum HopLimitMode : byte
+{
+    Set = 0,
+    Increment = 1,
+    Decrement = 2,
+}
+
+/// <summary>
+/// libipt_TTL.c and libip6t_HL.c are the same parser over different option names: one of
+/// `--X-set 0-255`, `--X-inc 1-255`, `--X-dec 1-255` (all `.excl` of each other, one required);
+/// the kernel (xt_HL.c ttl_tg_check/hl_tg6_check) takes them only in the mangle table.
+/// </summary>
+public abstract class HopLimitTarget(string prefix, string field) : XtTarget
+{
+    private uint _seen;
+
+    public HopLimitMode Mode { get; private set; }
+
+    /// <summary>The value set, or the amount added or taken away.</summary>
+    public byte Value { get; private set; }
+
+    public override bool IsTerminating => false;
+
+    public override IReadOnlyCollection<string>? Tables => XtTargetOptions.MangleOnly;
+
+    protected internal override bool Parse(XtOption o)
+    {
+        HopLimitMode mode;
+        if (o.Name == $"--{prefix}-set")
+            mode = HopLimitMode.Set;
+        else if (o.Name == $"--{prefix}-inc")
+            mode = HopLimitMode.Increment;
+        else if (o.Name == $"--{prefix}-dec")
+            mode = HopLimitMode.Decrement;
+        else
+            return false;
+        uint bit = 1u << (int)mode;
+        if (_seen != 0 && (_seen & bit) == 0)
+            XtTargetOptions.Exclusive(o, _seen, 7, $"--{prefix}-set/--{prefix}-inc/--{prefix}-dec");
+        XtTargetOptions.Take(o, ref _seen, bit);
+        // An increment or decrement of 0 is refused by the parser (.min = 1) and the kernel alike.
+        uint min = mode == HopLimitMode.Set ? 0u : 1u;
+        Value = (byte)o.UInt32(o.Arg($"a {field} value {min}-255"), min, 255);
+        Mode = mode;
+        return true;
+    }
+
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
+    {
+        if (_seen == 0)
+            throw XtTargetOptions.Missing(this, "you must specify an action", $"--{prefix}-set, --{prefix}-inc or --{prefix}-dec");
+    }
+
+    public override void Save(SaveWriter w)
+    {
+        string suffix = Mode switch { HopLimitMode.Set => "-set", HopLimitMode.Increment => "-inc", _ => "-dec" };
+        w.Opt($"--{prefix}{suffix}", Value);
+    }
+}
+
+/// <summary>
+/// libip6t_DNPT.c and libip6t_SNPT.c: `--src-pfx PREFIX/LEN --dst-pfx PREFIX/LEN`, both mandatory,
+/// for RFC 6296 prefix translation (kernel ip6t_NPT.c). ip6t_npt_checkentry refuses prefixes longer
+/// than 64 bits and prefixes with host bits set; both only in the mangle table.
+/// </summary>
+public abstract class Ip6tNptTarget : XtTarget
+{
+    private uint _seen;
+
+    /// <summary>The prefix rewritten from.</summary>
+    public Net.IpNetwork SourcePrefix { get; private set; }
+
+    /// <summary>The prefix rewritten to.</summary>
+    public Net.IpNetwork DestinationPrefix { get; private set; }
+
+    public override bool IsTerminating => false;
+
+    public override IReadOnlyCollection<string>? Tables => XtTargetOptions.MangleOnly;
+
+    protected internal override bool Parse(XtOption o)
+    {
+        switch (o.Name)
+        {
+            case "--src-pfx":
+                XtTargetOptions.Take(o, ref _seen, 1);
+                SourcePrefix = ParsePrefix(o, o.Arg("an IPv6 PREFIX/LEN, LEN at most 64"));
+                return true;
+            case "--dst-pfx":
+                XtTargetOptions.Take(o, ref _seen, 2);
+                DestinationPrefix = ParsePrefix(o, o.Arg("an IPv6 PREFIX/LEN, LEN at most 64"));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>XTTYPE_HOSTMASK (no `/LEN` means /128), then the kernel's checks.</summary>
+    private static Net.IpNetwork ParsePrefix(XtOption o, string text)
+    {
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        string addressText = slash < 0 ? text : text[..slash];
+        int len = 128;
+        if (slash >= 0 && (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out len) || len > 128))
+            throw o.Fail("bad prefix length", text, "PREFIX/LEN with LEN 0-128");
+        var address = o.Address(addressText);
+        var network = Net.IpNetwork.Create(address, Net.IpNetwork.V6Mask(len), true);
+        if (len > 64)
+            throw o.Fail($"prefix length {len} is longer than 64 bits (the kernel refuses it)", text, "PREFIX/LEN with LEN at most 64");
+        if (network.Address != address)
+            throw o.Fail("the prefix has bits set beyond its length (the kernel refuses it)", text, $"{network.Address}/{len}");
+        return network;
+    }
+
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
+    {
+        if ((_seen & 1) == 0)
+            throw XtTargetOptions.Missing(this, "option --src-pfx must be specified", "--src-pfx PREFIX/LEN");
+        if ((_seen & 2) == 0)
+            throw XtTargetOptions.Missing(this, "option --dst-pfx must be specified", "--dst-pfx PREFIX/LEN");
+    }
+
+    /// <summary>DNPT_save/SNPT_save: ` --src-pfx %s/%u --dst-pfx %s/%u`.</summary>
+    public override void Save(SaveWriter w)
+    {
+        w.Opt("--src-pfx", SourcePrefix.ToString());
+        w.Opt("--dst-pfx", DestinationPrefix.ToString());
+    }
+}
