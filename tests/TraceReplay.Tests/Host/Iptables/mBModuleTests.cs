@@ -126,6 +126,21 @@ public sealed class MbModuleTests
     }
 
     [Fact]
+    public void Ipvs_cluster_rateest_typed_values()
+    {
+        // Service names resolve as iptables does (http = 80); GATE is direct routing, IP_VS_CONN_F_DROUTE = 3.
+        var v = Match<IpvsMatch>("-m ipvs --vproto tcp --vport http --vmethod GATE --vaddr 10.0.0.1/16");
+        Assert.Equal((6, 80, IpvsMatch.ForwardMethod.DirectRoute), (v.Protocol, v.VirtualPort, v.Forwarding));
+        Assert.True(v.VirtualAddress.Matches(IpAddr.Parse("10.0.200.1")));
+        Assert.True(v.IsOfflineUnknowable);
+        // Node n is bit n-1 of the mask.
+        Assert.Equal(0b100u, Match<ClusterMatch>("-m cluster --cluster-total-nodes 3 --cluster-local-node 3 --cluster-hash-seed 7").NodeMask);
+        // 5kbit = 5000 bit/s = 625 bytes/s (xt_rateest_match_info holds bytes per second).
+        var r = Match<RateestMatch>("-m rateest --rateest RE1 --rateest-gt --rateest-bps 5kbit");
+        Assert.Equal((625u, RateestMode.Gt, false), (r.Bps2, r.Mode, r.Relative));
+    }
+
+    [Fact]
     public void Kube_proxy_restore_input_prints_in_canonical_order()
     {
         // kube-proxy writes --name before --rcheck and 10 decimals; iptables-save orders and formats them its way.
@@ -150,6 +165,8 @@ public sealed class MbModuleTests
     [InlineData("-m connlimit --connlimit-above -1", "-1", "-1")]
     [InlineData("-m physdev --physdev-in abcdefghijklmnopq", "abcdefghijklmnopq", "abcdefghijklmnopq")]
     [InlineData("-m owner --uid-owner somebody", "somebody", "somebody")]
+    [InlineData("-m rateest --rateest RE1 --rateest-gt --rateest-bps 5furlongs", "5furlongs", "5furlongs")]
+    [InlineData("-m ipvs --vmethod TELEPORT", "TELEPORT", "TELEPORT")]
     public void Bad_values_name_file_line_column_and_token(string spec, string argument, string token)
     {
         var e = Bad(spec, spec.Contains("owner", StringComparison.Ordinal) ? "OUTPUT" : "FORWARD");

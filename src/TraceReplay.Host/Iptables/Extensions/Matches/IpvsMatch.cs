@@ -19,6 +19,9 @@ public sealed class IpvsMatch : XtMatch
         DirectRoute = 3,
     }
 
+    /// <summary>The IPVS connection table is not part of the host snapshot: evaluated as unknown.</summary>
+    public override bool IsOfflineUnknowable => true;
+
     public byte Bitmask { get; private set; }
     public byte InvertMask { get; private set; }
     public byte Protocol { get; private set; }

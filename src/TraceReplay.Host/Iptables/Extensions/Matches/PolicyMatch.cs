@@ -46,6 +46,9 @@ public sealed class PolicyMatch : XtMatch
     /// <summary>The elements (empty for --pol none).</summary>
     public IReadOnlyList<PolicyElement> Elements => PolicyNone ? [] : _elements;
 
+    /// <summary>The host snapshot has no xfrm states or policies, so whether IPsec applied cannot be known offline.</summary>
+    public override bool IsOfflineUnknowable => true;
+
     private static readonly string[] InHooks = ["PREROUTING", "INPUT", "FORWARD"];
     private static readonly string[] OutHooks = ["FORWARD", "OUTPUT", "POSTROUTING"];
 
