@@ -1,4 +1,5 @@
 using TraceReplay.Host.Iptables;
+using TraceReplay.Host.Iptables.Extensions.Matches;
 using TraceReplay.Host.Parsing;
 
 namespace TraceReplay.Tests.Support;
@@ -35,6 +36,7 @@ public static class IptablesTestVectors
         var results = new List<LineResult>();
         string table = "filter";
         string[] chains = ["INPUT"];
+        var nfacctObjects = new HashSet<string>(StringComparer.Ordinal);
         int lineNo = 0;
         foreach (var raw in File.ReadAllLines(path))
         {
@@ -52,18 +54,32 @@ public static class IptablesTestVectors
                 table = line[1..];
                 continue;
             }
+            if (line[0] == '@')
+            {
+                // iptables-test.py runs `@` lines as commands; `@nfacct add NAME` / `del NAME` create and remove the objects -m nfacct needs.
+                string[] cmd = line[1..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (cmd.Length == 3 && cmd[0] == "nfacct" && cmd[1] == "add")
+                    nfacctObjects.Add(cmd[2]);
+                else if (cmd.Length == 3 && cmd[0] == "nfacct" && cmd[1] == "del")
+                    nfacctObjects.Remove(cmd[2]);
+                continue;
+            }
             string[] f = line.Split(';');
             if (f.Length < 3 || f.Length > 3)
                 continue;
             bool ok = f[2] == "OK";
             string? expected = ok ? (f[1] == "=" ? f[0] : f[1]) : null;
             foreach (var chain in chains)
-                results.Add(RunOne(name, lineNo, family, table, chain, f[0], ok, expected));
+                results.Add(RunOne(name, lineNo, family, table, chain, f[0], ok, expected, nfacctObjects));
         }
         return results;
     }
 
-    public static LineResult RunOne(string file, int line, IptFamily family, string table, string chain, string rule, bool ok, string? expected)
+    /// <summary>
+    /// One vector line. The tests run in a fresh namespace: no ipsets exist (libxt_set.t / libxt_SET.t
+    /// expect `foo` to be refused), and nfacct objects only when an `@nfacct add` line made them.
+    /// </summary>
+    public static LineResult RunOne(string file, int line, IptFamily family, string table, string chain, string rule, bool ok, string? expected, IReadOnlySet<string>? nfacctObjects = null)
     {
         string text;
         try
@@ -77,6 +93,8 @@ public static class IptablesTestVectors
                 return new LineResult(file, line, table, chain, rule, ok, expected, !ok, "refused by check: " + problems[0].Message);
             }
             var rules = rs.Table(table)!.Chain(chain)!.Rules;
+            if (rules.SelectMany(r => r.Matches).OfType<NfacctMatch>().FirstOrDefault(m => !(nfacctObjects?.Contains(m.ObjectName) ?? true)) is { } missing)
+                return new LineResult(file, line, table, chain, rule, ok, expected, !ok, $"refused: nfacct object '{missing.ObjectName}' does not exist");
             text = string.Join(" | ", rules.Select(r => r.Text));
         }
         catch (HostParseException e)
