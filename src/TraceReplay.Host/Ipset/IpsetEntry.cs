@@ -1,0 +1,55 @@
+using TraceReplay.Capture.Decode;
+
+namespace TraceReplay.Host.Ipset;
+
+/// <summary>
+/// The hashed part of an element — what the kernel's mtype_data_equal compares. Addresses are held
+/// masked to their prefix (<see cref="Cidr"/>, <see cref="Cidr2"/> as 0..32 for IPv4, 0..128 for IPv6),
+/// so a lookup masks the packet's address and compares. Fields a type does not use stay zero.
+/// </summary>
+public readonly record struct IpsetElem(
+    IpAddr Ip,
+    byte Cidr,
+    IpAddr Ip2,
+    byte Cidr2,
+    byte Proto,
+    ushort Port,
+    ulong Mac,
+    uint Mark,
+    string? Iface,
+    bool Physdev);
+
+/// <summary>
+/// One member with its extensions (struct ip_set_ext: timeout, counters, comment, skbinfo) and the
+/// nomatch flag of hash:net* types. <see cref="Timeout"/> is the seconds left when the snapshot was
+/// taken, as `ipset save` prints it (0: permanent).
+/// </summary>
+public sealed class IpsetEntry
+{
+    internal IpsetEntry(IpsetElem elem) => Elem = elem;
+
+    public IpsetElem Elem { get; internal set; }
+
+    /// <summary>bitmap:ip,mac: the MAC, or null when added without one (the kernel fills it on the first packet).</summary>
+    public MacAddr? Mac { get; internal set; }
+
+    /// <summary>list:set: the member set.</summary>
+    public IpSet? Member { get; internal set; }
+
+    public uint? Timeout { get; internal set; }
+    public bool NoMatch { get; internal set; }
+    public ulong? Packets { get; internal set; }
+    public ulong? Bytes { get; internal set; }
+    public string? Comment { get; internal set; }
+    public uint? SkbMark { get; internal set; }
+    public uint SkbMarkMask { get; internal set; } = uint.MaxValue;
+    public uint? SkbPrio { get; internal set; }
+    public ushort? SkbQueue { get; internal set; }
+
+    /// <summary>
+    /// Whether the entry has timed out at <paramref name="nowUs"/> on the capture clock, the snapshot
+    /// having been taken at <paramref name="snapshotUs"/> (ip_set_timeout_expired).
+    /// </summary>
+    public bool IsExpired(long nowUs, long snapshotUs) =>
+        Timeout is uint t && t != 0 && nowUs - snapshotUs >= t * 1_000_000L;
+}
