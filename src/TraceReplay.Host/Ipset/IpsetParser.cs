@@ -93,6 +93,10 @@ internal sealed class IpsetParser
             case "test" or "t" or "-T" or "--test":
                 _registry.AddWarning(new ParseWarning(At(cmd.Column), "'test' line has no effect on the snapshot; ignored"));
                 break;
+            case "COMMIT":
+                // ipset 4.x ended each restore batch with COMMIT; ipset 7 still accepts and ignores it.
+                NoMore(1, "end of line");
+                break;
             case "quit":
                 return false;
             default:
