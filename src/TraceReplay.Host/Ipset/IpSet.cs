@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Host.Net;
 
@@ -21,6 +22,9 @@ public sealed class IpSet
     private readonly List<IpsetEntry?> _entries = [];
     private readonly Dictionary<IpsetElem, int> _index = [];
     private readonly List<IpsetEntry> _members = [];
+
+    // hash:net,iface (IP_SET_HASH_WITH_MULTI): how many entries share a network, whatever their interface.
+    private readonly Dictionary<(IpAddr, byte), int> _netUse = [];
     private readonly int[][] _cidrUse = [new int[129], new int[129]];
     private readonly byte[][] _cidrs = [[], []];
     private readonly byte[][] _hostCidr = [[32], [32]];
@@ -131,6 +135,8 @@ public sealed class IpSet
         _index.Add(entry.Elem, _entries.Count);
         _entries.Add(entry);
         _count++;
+        if (Type == IpsetType.HashNetIface)
+            _netUse[(entry.Elem.Ip, entry.Elem.Cidr)] = _netUse.GetValueOrDefault((entry.Elem.Ip, entry.Elem.Cidr)) + 1;
         if (_ip1IsNet)
             UseCidr(0, entry.Elem.Cidr, +1);
         if (_ip2IsNet)
@@ -143,6 +149,8 @@ public sealed class IpSet
             return false;
         _entries[i] = null;
         _count--;
+        if (Type == IpsetType.HashNetIface && --CollectionsMarshal.GetValueRefOrNullRef(_netUse, (elem.Ip, elem.Cidr)) == 0)
+            _netUse.Remove((elem.Ip, elem.Cidr));
         if (_ip1IsNet)
             UseCidr(0, elem.Cidr, -1);
         if (_ip2IsNet)
@@ -157,6 +165,7 @@ public sealed class IpSet
         _entries.Clear();
         _index.Clear();
         _members.Clear();
+        _netUse.Clear();
         _count = 0;
         for (int n = 0; n < 2; n++)
         {
@@ -261,7 +270,14 @@ public sealed class IpSet
                     slot > 1 ? Mask(ip2, c2, v6) : default, slot > 1 ? c2 : (byte)0,
                     proto, port, mac, mark, iface, false);
                 if (!_index.TryGetValue(e, out int idx))
+                {
+                    // hash_netiface data_equal counts a network hit before comparing the interface, and
+                    // mtype_test_cidrs stops walking prefixes once that count is non-zero: an entry for
+                    // the same network on another interface hides the less specific prefixes.
+                    if (_netUse.Count > 0 && _netUse.ContainsKey((e.Ip, e.Cidr)))
+                        return false;
                     continue;
+                }
                 var entry = _entries[idx]!;
                 if (nowUs != long.MinValue && entry.IsExpired(nowUs, SnapshotTimeUs))
                     continue;

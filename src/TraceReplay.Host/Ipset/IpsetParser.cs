@@ -18,6 +18,7 @@ internal sealed class IpsetParser
     private const uint MaxTimeout = 2147483; // UINT_MAX / MSEC_PER_SEC, libipset's limit
     private const int MaxNameLength = 31;    // IPSET_MAXNAMELEN - 1
     private const int MaxIfaceLength = 15;   // IFNAMSIZ - 1
+    private const int MaxCommentLength = 255; // IPSET_MAX_COMMENT_SIZE
 
     private readonly IpsetRegistry _registry;
     private readonly string _file;
@@ -207,7 +208,11 @@ internal sealed class IpsetParser
                     set.InitVal = UInt(Next(ref i, "hash initial value"), 0, uint.MaxValue);
                     break;
                 case "probes" or "resize" when type.Method == IpsetMethod.Hash:
-                    UInt(Next(ref i, opt + " value"), 0, uint.MaxValue); // ipset 4.x options, accepted and ignored by ipset 7
+                    // ipset 4.x options: ipset 7 warns "Option … is ignored. Please upgrade your syntax."
+                    Ignored(optTok, UInt(Next(ref i, opt + " value"), 0, uint.MaxValue).ToString(CultureInfo.InvariantCulture));
+                    break;
+                case "from" or "to" or "network" when type.Method == IpsetMethod.Hash && type.Dims[0] == IpsetDim.Ip && type != IpsetType.HashIp:
+                    Ignored(optTok, Next(ref i, opt + " value").Text);
                     break;
                 case "forceadd" when type.Method == IpsetMethod.Hash:
                     set.ForceAdd = true;
@@ -279,6 +284,9 @@ internal sealed class IpsetParser
         }
         _registry.AddSet(set);
     }
+
+    private void Ignored(IpsetToken option, string value) =>
+        _registry.AddWarning(new ParseWarning(At(option.Column), $"option '{option.Text} {value}' is ignored (ipset 4.x syntax)"));
 
     private static string CreateOptions(IpsetType type) => type.Method switch
     {
@@ -356,9 +364,14 @@ internal sealed class IpsetParser
                     bytesGiven = true;
                     break;
                 case "comment":
-                    RequireExt(set.Comment, optTok, "comment");
-                    proto.Comment = Next(ref i, "comment text").Text;
-                    break;
+                    {
+                        RequireExt(set.Comment, optTok, "comment");
+                        var c = Next(ref i, "comment text");
+                        if (c.Text.Length > MaxCommentLength)
+                            throw Error(c, "comment too long", $"at most {MaxCommentLength} characters");
+                        proto.Comment = c.Text;
+                        break;
+                    }
                 case "skbmark":
                     {
                         RequireExt(set.SkbInfo, optTok, "skbinfo");
@@ -415,12 +428,24 @@ internal sealed class IpsetParser
 
         if (set.Type.Method == IpsetMethod.List)
         {
+            // ipset 6 spelled the position inside the element: NAME,before,REF or NAME,after,REF.
+            var parts = elemTok.Text.Split(',');
+            if (parts.Length == 3 && parts[1] is "before" or "after" && before is null && after is null)
+            {
+                var refTok = new IpsetToken(parts[2], elemTok.Column + parts[0].Length + parts[1].Length + 2);
+                ListAddOrDel(set, add, new IpsetToken(parts[0], elemTok.Column), proto, refTok, parts[1] == "before");
+                return;
+            }
             ListAddOrDel(set, add, elemTok, proto, before ?? after, before is not null);
             return;
         }
 
+        bool zeroForbidden = set.Type == IpsetType.HashIp || set.Type == IpsetType.HashIpPort;
         foreach (var (elem, mac) in Expand(set, elemTok))
         {
+            // hash_ip4/6_uadt and hash_ipport: an all-zero address cannot be stored ("Null-valued element").
+            if (add && zeroForbidden && (elem.Ip.IsV4 ? elem.Ip.V4 == 0 : elem.Ip == default))
+                throw Error(elemTok, "null-valued element cannot be stored in a hash set", "a non-zero address");
             var existing = set.Find(elem);
             if (!add)
             {
@@ -435,6 +460,12 @@ internal sealed class IpsetParser
             }
             if (existing is not null)
             {
+                // bitmap_ipmac_do_add: giving the MAC of an element added without one fills it in.
+                if (existing.Mac is null && mac is not null && !_exist)
+                {
+                    existing.Mac = mac;
+                    continue;
+                }
                 if (!_exist)
                     throw Error(elemTok, "element is already in the set", "a new element (or -exist)");
                 CopyExtensions(proto, existing);
@@ -568,8 +599,11 @@ internal sealed class IpsetParser
                         throw Error(tok, off, part, "invalid interface name", $"an interface name of 1-{MaxIfaceLength} characters");
                     break;
                 case IpsetDim.Mac:
-                    if (!MacAddr.TryParse(part, out var m))
+                    if (!TryParseMac(part, out var m))
                         throw Error(tok, off, part, "invalid MAC address", "a MAC address like 00:11:22:33:44:55");
+                    // hash_mac4_uadt / hash_ipmac: an all-zero MAC is -EINVAL.
+                    if (m.Value == 0 && type != IpsetType.BitmapIpMac)
+                        throw Error(tok, off, part, "all-zero MAC address", "a non-zero MAC address");
                     if (type == IpsetType.BitmapIpMac)
                         ipMac = m;
                     else
@@ -600,6 +634,24 @@ internal sealed class IpsetParser
                 }
             }
         }
+    }
+
+    /// <summary>ether_aton: six groups of one or two hex digits (ipset accepts 0:1:2:3:4:5).</summary>
+    internal static bool TryParseMac(string text, out MacAddr mac)
+    {
+        mac = default;
+        var groups = text.Split(':');
+        if (groups.Length != 6)
+            return false;
+        ulong v = 0;
+        foreach (var g in groups)
+        {
+            if (g.Length is 0 or > 2 || !byte.TryParse(g, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
+                return false;
+            v = (v << 8) | b;
+        }
+        mac = new MacAddr(v);
+        return true;
     }
 
     private static bool LastAddressDimIsNet(IpsetType type)
@@ -673,7 +725,8 @@ internal sealed class IpsetParser
     {
         var (lo, hi, cidr) = ParseAddress(tok, off, part, set.IsV6);
         int host = set.IsV6 ? 128 : 32;
-        if (cidr == 0 && set.Type != IpsetType.HashNetIface)
+        // Only hash:net,iface and hash:net,port,net take a /0 (the other *_uadt reject a zero CIDR).
+        if (cidr == 0 && set.Type != IpsetType.HashNetIface && set.Type != IpsetType.HashNetPortNet)
             throw Error(tok, off, part, "prefix length 0 is not allowed in this set type", $"a prefix length of 1-{host}");
         if (lo != hi)
             return new IpPart(lo, hi, -1); // an IPv4 range: split into CIDR blocks
@@ -710,8 +763,10 @@ internal sealed class IpsetParser
 
     private IpAddr OneAddress(IpsetToken tok, int off, string text, bool v6, string expected)
     {
-        if (text.Contains('%', StringComparison.Ordinal) || !IPAddress.TryParse(text, out var ip)
-            || (ip.AddressFamily == AddressFamily.InterNetwork && text.Count(ch => ch == '.') != 3))
+        // libipset resolves with getaddrinfo, which takes inet_aton's short forms (10.1 = 10.0.0.1, 0 =
+        // 0.0.0.0) but never a scope id; host names are refused here (a snapshot is not resolved).
+        if (text.Length == 0 || text.Contains('%', StringComparison.Ordinal) || !IPAddress.TryParse(text, out var ip)
+            || (ip.AddressFamily == AddressFamily.InterNetwork && !text.All(ch => char.IsAsciiDigit(ch) || ch == '.')))
             throw Error(tok, off, text, "invalid address", expected);
         bool isV6 = ip.AddressFamily == AddressFamily.InterNetworkV6;
         if (isV6 != v6)

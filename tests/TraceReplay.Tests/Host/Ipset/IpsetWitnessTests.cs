@@ -191,7 +191,7 @@ public sealed partial class IpsetWitnessTests
                     break;
                 case IpsetDim.Mac:
                     flags |= (byte)(1 << i);
-                    Assert.True(MacAddr.TryParse(p, out var mac));
+                    Assert.True(IpsetParser.TryParseMac(p, out var mac));
                     key = key with { SrcMac = mac, HasMac = true };
                     break;
                 case IpsetDim.Mark:
