@@ -191,20 +191,50 @@ public sealed class IpSet
     }
 
     /// <summary>Whether the packet is in the set, all entries taken as live (no clock).</summary>
-    public bool Test(in SetKey key, SetDirections directions) => Test(in key, directions, long.MinValue);
+    public bool Test(in SetKey key, SetDirections directions) => Test(in key, directions, long.MinValue, false, out _);
 
     /// <summary>
     /// ip_set_test: whether the packet is in the set at <paramref name="nowUs"/> on the capture clock
     /// (entries whose timeout has run out since <see cref="SnapshotTimeUs"/> are skipped, as the kernel
     /// skips SET_ELEM_EXPIRED entries). <paramref name="nowUs"/> = long.MinValue ignores timeouts.
     /// </summary>
-    public bool Test(in SetKey key, SetDirections directions, long nowUs)
+    public bool Test(in SetKey key, SetDirections directions, long nowUs) => Test(in key, directions, nowUs, false, out _);
+
+    /// <summary>
+    /// The full `-m set` test. <paramref name="returnNomatch"/> is xt_set's --return-nomatch: for types
+    /// with nomatch entries (hash:net*) ip_set_test then inverts — a nomatch entry matches and an ordinary
+    /// one does not. <paramref name="entry"/> is the entry that decided (for list:set, the list's member
+    /// entry), for counters (--update-counters, --packets-gt …) and skbinfo; null when nothing matched.
+    /// </summary>
+    public bool Test(in SetKey key, SetDirections directions, long nowUs, bool returnNomatch, out IpsetEntry? entry)
     {
+        entry = null;
         if (directions.Dim < Type.Dimension || (!Type.FamilyFree && key.IsV6 != IsV6))
             return false;
         if (Type.Method == IpsetMethod.List)
-            return TestList(in key, directions, nowUs);
+        {
+            // list_set_ktest: the first member set that matches decides; expired members are skipped.
+            foreach (var m in _members)
+            {
+                if (nowUs != long.MinValue && m.IsExpired(nowUs, SnapshotTimeUs))
+                    continue;
+                if (m.Member!.Test(in key, directions, nowUs, returnNomatch, out _))
+                {
+                    entry = m;
+                    return true;
+                }
+            }
+            return false;
+        }
+        entry = Lookup(in key, directions, nowUs);
+        if (entry is null)
+            return false;
+        return returnNomatch && Type.NetDims > 0 ? entry.NoMatch : !entry.NoMatch;
+    }
 
+    /// <summary>The kadt lookup: the entry that decides for this packet (possibly a nomatch entry), or null.</summary>
+    private IpsetEntry? Lookup(in SetKey key, SetDirections directions, long nowUs)
+    {
         IpAddr ip1 = default, ip2 = default;
         byte proto = 0;
         ushort port = 0;
@@ -225,22 +255,22 @@ public sealed class IpSet
                     break;
                 case IpsetDim.Port:
                     if (!key.TryGetPort(src, out port))
-                        return false;
+                        return null;
                     proto = Type.Method == IpsetMethod.Bitmap ? (byte)0 : key.Protocol;
                     if (Type.Method == IpsetMethod.Bitmap && (port < PortFrom || port > PortTo))
-                        return false;
+                        return null;
                     break;
                 case IpsetDim.Iface:
                     iface = src ? key.InIface : key.OutIface;
                     if (string.IsNullOrEmpty(iface))
-                        return false;
+                        return null;
                     break;
                 case IpsetDim.Mac:
                     if (!key.HasMac)
-                        return false;
+                        return null;
                     mac = (src ? key.SrcMac : key.DstMac).Value;
                     if (mac == 0)
-                        return false; // is_zero_ether_addr → -EINVAL
+                        return null; // is_zero_ether_addr → -EINVAL
                     break;
                 case IpsetDim.Mark:
                     mark = key.Mark & (MarkMask ?? uint.MaxValue);
@@ -252,7 +282,7 @@ public sealed class IpSet
 
         // bitmap_ip_kadt: an address outside first_ip..last_ip is -IPSET_ERR_BITMAP_RANGE, i.e. no match.
         if (Type.Method == IpsetMethod.Bitmap && slot > 0 && (ip1.CompareTo(RangeFrom) < 0 || ip1.CompareTo(RangeTo) > 0))
-            return false;
+            return null;
 
         if (Type == IpsetType.BitmapIpMac)
             return TestIpMac(ip1, mac, nowUs);
@@ -275,42 +305,29 @@ public sealed class IpSet
                     // mtype_test_cidrs stops walking prefixes once that count is non-zero: an entry for
                     // the same network on another interface hides the less specific prefixes.
                     if (_netUse.Count > 0 && _netUse.ContainsKey((e.Ip, e.Cidr)))
-                        return false;
+                        return null;
                     continue;
                 }
                 var entry = _entries[idx]!;
                 if (nowUs != long.MinValue && entry.IsExpired(nowUs, SnapshotTimeUs))
                     continue;
-                return !entry.NoMatch;
+                return entry;
             }
         }
-        return false;
+        return null;
     }
 
     // bitmap_ipmac_do_test: an entry added without a MAC matches any source and the kernel then
     // learns the MAC (-EAGAIN → IPSET_ADD); the snapshot is read-only here, so it just matches.
-    private bool TestIpMac(IpAddr ip, ulong mac, long nowUs)
+    private IpsetEntry? TestIpMac(IpAddr ip, ulong mac, long nowUs)
     {
         var e = new IpsetElem(Mask(ip, HostCidr, IsV6), HostCidr, default, 0, 0, 0, 0, 0, null, false);
         if (!_index.TryGetValue(e, out int idx))
-            return false;
+            return null;
         var entry = _entries[idx]!;
         if (nowUs != long.MinValue && entry.IsExpired(nowUs, SnapshotTimeUs))
-            return false;
-        return entry.Mac is not MacAddr m || m.Value == mac;
-    }
-
-    // list_set_ktest: the first member set that matches decides; expired members are skipped.
-    private bool TestList(in SetKey key, SetDirections directions, long nowUs)
-    {
-        foreach (var m in _members)
-        {
-            if (nowUs != long.MinValue && m.IsExpired(nowUs, SnapshotTimeUs))
-                continue;
-            if (m.Member!.Test(in key, directions, nowUs))
-                return true;
-        }
-        return false;
+            return null;
+        return entry.Mac is not MacAddr m || m.Value == mac ? entry : null;
     }
 
     public override string ToString() => $"{Name} {Type.Name} ({Count} entries)";

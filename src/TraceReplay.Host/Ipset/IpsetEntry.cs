@@ -47,6 +47,19 @@ public sealed class IpsetEntry
     public ushort? SkbQueue { get; internal set; }
 
     /// <summary>
+    /// ip_set_update_counter: a packet of <paramref name="bytes"/> matched this entry (sets without
+    /// the counters extension keep none).
+    /// </summary>
+    public void CountPacket(ulong bytes)
+    {
+        if (Packets is ulong p)
+        {
+            Packets = p + 1;
+            Bytes = (Bytes ?? 0) + bytes;
+        }
+    }
+
+    /// <summary>
     /// Whether the entry has timed out at <paramref name="nowUs"/> on the capture clock, the snapshot
     /// having been taken at <paramref name="snapshotUs"/> (ip_set_timeout_expired).
     /// </summary>

@@ -277,13 +277,20 @@ internal sealed class IpsetParser
 
         if (_registry.TryGet(name, out var existing))
         {
-            // ip_set_create: -exist makes re-creating the same set a no-op; anything else is an error.
-            if (_exist && existing.Type == type && existing.IsV6 == v6)
+            // ip_set_create: -exist makes re-creating the same set (same type, family and same_set
+            // options) a no-op; anything else is an error.
+            if (_exist && existing.Type == type && existing.IsV6 == v6 && SameSet(existing, set))
                 return;
             throw Error(nameTok, "a set with this name already exists", "a new set name");
         }
         _registry.AddSet(set);
     }
+
+    /// <summary>The types' same_set: what must agree for `create -exist` to accept an existing set.</summary>
+    private static bool SameSet(IpSet a, IpSet b) =>
+        a.Timeout == b.Timeout && a.Counters == b.Counters && a.Comment == b.Comment && a.SkbInfo == b.SkbInfo
+        && a.Capacity == b.Capacity && a.NetMask == b.NetMask && (a.MarkMask ?? uint.MaxValue) == (b.MarkMask ?? uint.MaxValue)
+        && a.RangeFrom == b.RangeFrom && a.RangeTo == b.RangeTo && a.PortFrom == b.PortFrom && a.PortTo == b.PortTo;
 
     private void Ignored(IpsetToken option, string value) =>
         _registry.AddWarning(new ParseWarning(At(option.Column), $"option '{option.Text} {value}' is ignored (ipset 4.x syntax)"));

@@ -224,4 +224,42 @@ public sealed class IpsetMembershipTests
         Assert.Equal(0, allocated);
         Assert.True(hits > 0);
     }
+
+    [Fact]
+    public void Return_nomatch_inverts_for_nomatch_types_and_reports_the_deciding_entry()
+    {
+        // ip_set_test: with IPSET_FLAG_RETURN_NOMATCH and a type with IPSET_TYPE_NOMATCH, a hit on an
+        // ordinary entry (1) becomes -1 (no match) and a nomatch hit (-ENOTEMPTY) becomes a match.
+        var r = IpsetRegistry.Parse("""
+            create n hash:net counters
+            add n 10.0.0.0/8
+            add n 10.1.0.0/16 nomatch
+            create h hash:ip
+            add h 10.1.0.1
+            """, "retnomatch");
+        var n = r["n"];
+        var plain = new SetKey { Src = A("10.2.0.1") };
+        var excluded = new SetKey { Src = A("10.1.0.1") };
+        Assert.True(n.Test(in plain, SetDirections.Src, long.MinValue, false, out var e1));
+        Assert.Equal(8, e1!.Elem.Cidr);
+        Assert.False(n.Test(in plain, SetDirections.Src, long.MinValue, true, out _));
+        Assert.False(n.Test(in excluded, SetDirections.Src, long.MinValue, false, out var e2));
+        Assert.True(e2!.NoMatch);
+        Assert.True(n.Test(in excluded, SetDirections.Src, long.MinValue, true, out _));
+        // hash:ip has no nomatch feature: the flag changes nothing.
+        Assert.True(r["h"].Test(in excluded, SetDirections.Src, long.MinValue, true, out _));
+        e1.CountPacket(60);
+        e1.CountPacket(40);
+        Assert.Equal((2UL, 100UL), (e1.Packets!.Value, e1.Bytes!.Value));
+    }
+
+    [Fact]
+    public void Create_with_exist_accepts_only_the_same_set()
+    {
+        var r = IpsetRegistry.Parse("create s hash:ip timeout 5\ncreate s hash:ip timeout 5 hashsize 2048\n", "same", exist: true);
+        Assert.Single(r.Sets);
+        var ex = Assert.Throws<TraceReplay.Host.Parsing.HostParseException>(
+            () => IpsetRegistry.Parse("create s hash:ip timeout 5\ncreate s hash:ip timeout 6\n", "diff", exist: true));
+        Assert.Equal(2, ex.Location.Line);
+    }
 }
