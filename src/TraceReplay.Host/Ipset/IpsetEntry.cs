@@ -17,7 +17,26 @@ public readonly record struct IpsetElem(
     ulong Mac,
     uint Mark,
     string? Iface,
-    bool Physdev);
+    bool Physdev)
+{
+    // Hand-written because the generated record members go through EqualityComparer<T> per field and
+    // hash the interface name even for types without one: this is the per-packet hot path
+    // (mtype_data_equal / HKEY), up to one probe per prefix length in use.
+    public bool Equals(IpsetElem other) =>
+        Ip.Lo == other.Ip.Lo && Ip.Hi == other.Ip.Hi && Cidr == other.Cidr && Port == other.Port && Proto == other.Proto
+        && Ip2.Lo == other.Ip2.Lo && Ip2.Hi == other.Ip2.Hi && Cidr2 == other.Cidr2 && Mac == other.Mac && Mark == other.Mark
+        && Physdev == other.Physdev && string.Equals(Iface, other.Iface, StringComparison.Ordinal);
+
+    public override int GetHashCode()
+    {
+        const ulong K = 0x9E37_79B9_7F4A_7C15UL; // golden-ratio multiplier: spreads low-entropy fields
+        ulong h = (Ip.Lo ^ (Ip.Hi * K)) * K;
+        h = (h ^ Ip2.Lo ^ (Ip2.Hi * K) ^ ((ulong)Cidr << 56) ^ ((ulong)Cidr2 << 48) ^ ((ulong)Proto << 40) ^ ((ulong)Port << 24)) * K;
+        h = (h ^ Mac ^ ((ulong)Mark << 16)) * K;
+        int hash = (int)(h >> 32) ^ (int)h;
+        return Iface is null ? hash : hash ^ Iface.GetHashCode(StringComparison.Ordinal);
+    }
+}
 
 /// <summary>
 /// One member with its extensions (struct ip_set_ext: timeout, counters, comment, skbinfo) and the
