@@ -262,4 +262,23 @@ public sealed class IpsetMembershipTests
             () => IpsetRegistry.Parse("create s hash:ip timeout 5\ncreate s hash:ip timeout 6\n", "diff", exist: true));
         Assert.Equal(2, ex.Location.Line);
     }
+
+    [Theory]
+    [InlineData("src", 1, 1)]
+    [InlineData("dst", 0, 1)]
+    [InlineData("src,dst,src", 0b101, 3)]
+    [InlineData("dst,dst,dst,dst,dst,src", 0b100000, 6)]
+    public void Directions_parse_like_the_set_match(string text, int flags, int dim)
+    {
+        var d = SetDirections.Parse(text);
+        Assert.Equal(new SetDirections((byte)flags, (byte)dim), d);
+        Assert.Equal(text, d.ToString());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("source")]
+    [InlineData("src,,dst")]
+    [InlineData("src,src,src,src,src,src,src")] // IPSET_DIM_MAX is 6
+    public void Bad_directions_are_refused(string text) => Assert.False(SetDirections.TryParse(text, out _));
 }

@@ -59,6 +59,16 @@ public sealed partial class IpsetWitnessTests
         create bim bitmap:ip,mac range 10.0.0.0/24
         add bim 10.0.0.1,00:11:22:33:44:55
         add bim 10.0.0.2
+        create sk hash:ip skbinfo
+        add sk 1.1.1.1 skbmark 0x10/0xff skbprio 1:2 skbqueue 3
+        add sk 1.1.1.2 skbmark 0x7
+        create p6 hash:ip,port family inet6 timeout 100
+        add p6 2001:db8::1,icmpv6:echo-request timeout 0
+        add p6 2001:db8::1,udp:53 timeout 0
+        add p6 2001:db8::1,icmpv6:1/2 timeout 0
+        create ni6 hash:net,iface family inet6
+        add ni6 2001:db8::/32,eth0
+        add ni6 ::/0,eth1
         create ls list:set size 4
         add ls n4
         add ls hip before n4
@@ -86,6 +96,9 @@ public sealed partial class IpsetWitnessTests
         ("hip6", "2001:db8::ffff:1"), ("hip6", "2001:db8:0:1::1"),
         ("bip", "10.0.3.1"), ("bip", "10.0.4.200"), ("bip", "10.0.5.1"), ("bip", "10.0.6.1"), ("bip", "10.1.0.0"),
         ("bp", "1005"), ("bp", "1011"), ("bp", "1500"), ("bp", "999"),
+        ("p6", "2001:db8::1,icmpv6:128/0"), ("p6", "2001:db8::1,icmpv6:129/0"), ("p6", "2001:db8::1,udp:53"),
+        ("p6", "2001:db8::1,icmpv6:1/2"), ("ni6", "2001:db8::5,eth0"), ("ni6", "2001:db9::5,eth0"), ("ni6", "2001:db8::5,eth1"),
+        ("ni6", "2001:db9::5,eth1"), ("sk", "1.1.1.1"), ("sk", "1.1.1.3"),
         ("bim", "10.0.0.1,00:11:22:33:44:55"), ("bim", "10.0.0.1,00:11:22:33:44:56"), ("bim", "10.0.0.3,00:11:22:33:44:55"),
     ];
 
