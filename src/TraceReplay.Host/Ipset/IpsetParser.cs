@@ -19,6 +19,7 @@ internal sealed class IpsetParser
     private const int MaxNameLength = 31;    // IPSET_MAXNAMELEN - 1
     private const int MaxIfaceLength = 15;   // IFNAMSIZ - 1
     private const int MaxCommentLength = 255; // IPSET_MAX_COMMENT_SIZE
+    private const long MaxRange = 1 << 20;    // IPSET_MAX_RANGE: the most elements one add/del may expand to
 
     private readonly IpsetRegistry _registry;
     private readonly string _file;
@@ -627,7 +628,7 @@ internal sealed class IpsetParser
         // Host parts expand to addresses, net parts to CIDR blocks; then the product with the ports.
         IEnumerable<(IpAddr, byte)> none = [(default, 0)];
         var first = ips.Count > 0 ? Blocks(set, type.Dims[0] == IpsetDim.Net, ips[0]) : none;
-        int count = 0;
+        long count = 0;
         foreach (var (a1, c1) in first)
         {
             var second = ips.Count > 1 ? Blocks(set, LastAddressDimIsNet(type), ips[1]) : none;
@@ -635,7 +636,9 @@ internal sealed class IpsetParser
             {
                 for (uint port = portLo; port <= portHi; port++)
                 {
-                    if (++count > set.Capacity + 1)
+                    if (++count > MaxRange)
+                        throw Error(tok, $"the element expands to more than {MaxRange} elements", "a smaller range");
+                    if (count > set.Capacity + 1L)
                         throw Error(tok, $"the element expands past the set's capacity ({set.Capacity})", "a smaller range or a larger maxelem");
                     yield return (new IpsetElem(a1, c1, a2, c2, proto, (ushort)port, mac, mark, iface, physdev), ipMac);
                 }

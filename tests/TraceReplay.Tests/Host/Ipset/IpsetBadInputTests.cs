@@ -63,6 +63,23 @@ public sealed class IpsetBadInputTests
     }
 
     [Fact]
+    public void One_add_expands_to_at_most_IPSET_MAX_RANGE_elements()
+    {
+        var ex = Assert.Throws<HostParseException>(
+            () => IpsetRegistry.Parse("create s hash:ip maxelem 4294967295\nadd s 0.0.0.1-255.255.255.255\n", "huge"));
+        Assert.Contains("more than 1048576", ex.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Legacy_options_and_test_lines_are_warnings()
+    {
+        var r = IpsetRegistry.Parse("-N s ipporthash --network 2.0.0.0/16 --probes 2\ntest s 1.1.1.1,80\nCOMMIT\n", "old");
+        Assert.Equal("hash:ip,port", r["s"].Type.Name);
+        Assert.Equal([1, 1, 2], r.Warnings.Select(w => w.Location.Line));
+        Assert.All(r.Warnings, w => Assert.StartsWith("old:", w.ToString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Mutated_corpus_lines_raise_only_HostParseException()
     {
         // A deterministic mutation fuzz: lines of the corpus save files (and the witness sample) with
