@@ -63,6 +63,8 @@ public static class RulesetChecker
 
     private static void CheckExtension(XtExtension ext, IptTable table, IptChain chain, IptRule rule, HashSet<string> chainHooks, List<RuleProblem> problems)
     {
+        if (ext.LoadProblem is { } refused)
+            problems.Add(new RuleProblem(ext.Location, table.Name, chain.Name, refused));
         if (ext.Tables is { } tables && !tables.Contains(table.Name))
         {
             problems.Add(new RuleProblem(ext.Location, table.Name, chain.Name, $"{ext.Name} may only be used in table {string.Join("/", tables)} (the kernel refuses it in {table.Name})"));

@@ -47,6 +47,12 @@ public abstract class XtExtension
     /// <summary>Writes the options as iptables-save does, each with its leading space.</summary>
     public abstract void Save(SaveWriter w);
 
+    /// <summary>
+    /// Something a current kernel's checkentry refuses that a dump from an older kernel can still
+    /// hold: the parse keeps the rule (the host ran it), `rules check` reports this.
+    /// </summary>
+    public string? LoadProblem { get; protected set; }
+
     /// <summary>The tables this extension may be used in; null for any (checked by `rules check`, as the kernel's xt_check_match/target does).</summary>
     public virtual IReadOnlyCollection<string>? Tables => null;
 
