@@ -16,6 +16,9 @@ public enum RuleFileKind
 /// <summary>Counts per table, for summaries.</summary>
 public sealed record TableSummary(string Name, int Chains, int Rules);
 
+/// <summary>One ipset, for summaries.</summary>
+public sealed record SetSummary(string Name, string Type, bool IsV6, int Entries);
+
 /// <summary>What `rules check` says of one file: its shape, the modules it uses, what is unsupported, warnings and load-time problems.</summary>
 public sealed record RuleFileReport(
     string Path,
@@ -25,7 +28,8 @@ public sealed record RuleFileReport(
     IReadOnlyDictionary<string, int> Targets,
     IReadOnlyList<string> Unsupported,
     IReadOnlyList<ParseWarning> Warnings,
-    IReadOnlyList<RuleProblem> Problems)
+    IReadOnlyList<RuleProblem> Problems,
+    IReadOnlyList<SetSummary>? Sets = null)
 {
     public int Rules => Tables.Sum(t => t.Rules);
 }
@@ -67,6 +71,14 @@ public static class RuleFiles
             break;
         }
         return IptablesParser.GuessFamily(path, text) == IptFamily.IPv6 ? RuleFileKind.Ip6tables : RuleFileKind.Iptables;
+    }
+
+    /// <summary>The report of an ipset save file (parsed already).</summary>
+    public static RuleFileReport Report(string path, Ipset.IpsetRegistry sets)
+    {
+        ArgumentNullException.ThrowIfNull(sets);
+        var list = sets.Sets.Select(s => new SetSummary(s.Name, s.Type.Name, s.IsV6, s.Count)).ToList();
+        return new RuleFileReport(path, RuleFileKind.Ipset, [], new Dictionary<string, int>(), new Dictionary<string, int>(), [], sets.Warnings, [], list);
     }
 
     /// <summary>The report of an iptables/ip6tables rule set (parsed already).</summary>

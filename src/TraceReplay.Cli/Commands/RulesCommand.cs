@@ -105,29 +105,60 @@ internal static class RulesCommand
         return files;
     }
 
+    /// <summary>
+    /// Parses every file, then checks them: `-m set` / `-j SET` names are looked up in the ipset file
+    /// given alongside (a folder's ipset.save); without one, set names are not checked.
+    /// </summary>
     private static List<RuleFileReport> LoadAll(IEnumerable<string> paths, bool strict)
     {
-        var reports = new List<RuleFileReport>();
-        foreach (var (path, kind, text) in Files(paths))
+        var files = Files(paths);
+        var reports = new RuleFileReport?[files.Count];
+        TraceReplay.Host.Ipset.IpsetRegistry? sets = null;
+        for (int i = 0; i < files.Count; i++)
         {
+            var (path, kind, text) = files[i];
+            if (kind == RuleFileKind.Ipset)
+            {
+                var registry = TraceReplay.Host.Ipset.IpsetRegistry.Parse(text, path);
+                sets ??= registry;
+                reports[i] = RuleFiles.Report(path, registry);
+            }
+        }
+        for (int i = 0; i < files.Count; i++)
+        {
+            var (path, kind, text) = files[i];
             switch (kind)
             {
                 case RuleFileKind.Iptables or RuleFileKind.Ip6tables:
                     var rs = IptablesParser.Parse(text, path, kind == RuleFileKind.Ip6tables ? IptFamily.IPv6 : IptFamily.IPv4, strict);
-                    reports.Add(RuleFiles.Report(path, rs));
+                    var known = sets;
+                    Func<string, bool>? setExists = known is null ? null : name => known.TryGet(name, out _);
+                    reports[i] = RuleFiles.Report(path, rs, setExists);
+                    break;
+                case RuleFileKind.Ipset:
                     break;
                 default:
                     throw new UsageException($"{path}: checking {kind} files is not supported yet");
             }
         }
-        return reports;
+        return [.. reports.Select(r => r!)];
     }
 
     private static void WriteText(TextWriter o, List<RuleFileReport> reports)
     {
         foreach (var r in reports)
         {
-            o.WriteLine($"{r.Path} ({Kind(r.Kind)}): {r.Tables.Count} tables, {r.Tables.Sum(t => t.Chains)} chains, {r.Rules} rules");
+            if (r.Sets is { } sets)
+            {
+                o.WriteLine($"{r.Path} (ipset): {Plural(sets.Count, "set")}, {Plural(sets.Sum(s => s.Entries), "entry", "entries")}");
+                foreach (var s in sets)
+                    o.WriteLine($"  {s.Name,-24} {s.Type,-18} {(s.IsV6 ? "inet6" : "inet"),-6} {s.Entries,8} entries");
+                foreach (var w in r.Warnings)
+                    o.WriteLine("  " + w);
+                o.WriteLine();
+                continue;
+            }
+            o.WriteLine($"{r.Path} ({Kind(r.Kind)}): {Plural(r.Tables.Count, "table")}, {Plural(r.Tables.Sum(t => t.Chains), "chain")}, {Plural(r.Rules, "rule")}");
             foreach (var t in r.Tables)
                 o.WriteLine($"  {t.Name,-10} {t.Chains,5} chains {t.Rules,7} rules");
             o.WriteLine("  matches:     " + (r.Matches.Count == 0 ? "-" : string.Join(", ", r.Matches.Select(m => $"{m.Key} {m.Value}"))));
@@ -148,6 +179,8 @@ internal static class RulesCommand
             o.WriteLine();
         }
     }
+
+    private static string Plural(int n, string one, string? many = null) => $"{n:N0} {(n == 1 ? one : many ?? one + "s")}";
 
     private static string Kind(RuleFileKind k) => k switch
     {
@@ -181,6 +214,20 @@ internal static class RulesCommand
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+                if (r.Sets is { } sets)
+                {
+                    w.WriteStartArray("sets");
+                    foreach (var s in sets)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", s.Name);
+                        w.WriteString("type", s.Type);
+                        w.WriteString("family", s.IsV6 ? "inet6" : "inet");
+                        w.WriteNumber("entries", s.Entries);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
                 Counts(w, "matches", r.Matches);
                 Counts(w, "targets", r.Targets);
                 w.WriteStartArray("unsupported");

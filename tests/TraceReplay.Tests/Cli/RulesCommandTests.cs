@@ -97,6 +97,24 @@ public sealed class RulesCommandTests : IDisposable
     }
 
     [Fact]
+    public void Sets_named_by_rules_are_looked_up_in_the_ipset_file_given_with_them()
+    {
+        string sets = Write("ipset.save", "create blocked hash:net family inet hashsize 1024 maxelem 65536\nadd blocked 10.66.0.0/16\nadd blocked 192.0.2.7\n");
+        string rules = Write("r.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m set --match-set blocked src -j DROP\n-A INPUT -m set --match-set allowed src -j ACCEPT\nCOMMIT\n");
+        var (code, stdout, _) = Run("rules", "check", "--json", sets, rules);
+        Assert.Equal(ExitCodes.BadInput, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var files = doc.RootElement.GetProperty("files");
+        var set = Assert.Single(files[0].GetProperty("sets").EnumerateArray());
+        Assert.Equal("hash:net", set.GetProperty("type").GetString());
+        Assert.Equal(2, set.GetProperty("entries").GetInt32());
+        // 'blocked' exists; 'allowed' (line 4) does not: the kernel's set match refuses the rule (ip_set_nfnl_get_byindex fails).
+        var problem = Assert.Single(files[1].GetProperty("problems").EnumerateArray());
+        Assert.Equal(4, problem.GetProperty("line").GetInt32());
+        Assert.Contains("'allowed'", problem.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_path_is_a_usage_error()
     {
         var (code, _, stderr) = Run("rules", "check", Path.Combine(_dir, "nope"));
