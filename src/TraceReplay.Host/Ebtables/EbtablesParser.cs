@@ -1279,7 +1279,8 @@ public static class EbtablesParser
             var mask = new MacAddr(0xFFFF_FFFF_FFFF);
             if (slash >= 0 && !TryEtherAton(s[(slash + 1)..], out mask))
                 throw Error(a, "bad MAC mask", "MAC/MASK with MASK six hexadecimal bytes separated by ':'");
-            return (mac, mask);
+            // ebt_get_mac_and_mask stores the address already masked, as the kernel compares it.
+            return (new MacAddr(mac.Value & mask.Value), mask);
         }
 
         private uint StrToUl(Token a, string s, string expected)
