@@ -74,14 +74,29 @@ public static class EbtablesParser
 
         public void End(int lineNo)
         {
-            if (commitSeen && table is not null && !tableCommitted)
-                throw new HostParseException(At(lineNo, 0), $"table '{table.Name}' is not closed with COMMIT (the file commits other tables)", "end of file", "COMMIT");
+            CloseTable(At(lineNo, 0), "end of file");
+            if (!commitSeen)
+                return;
+            // ebtables-save never writes COMMIT; a file that commits some tables must commit them all,
+            // or it was cut short (iptables-restore's "COMMIT expected").
+            foreach (var (t, committed, endAt, endToken) in tableEnds)
+            {
+                if (!committed)
+                    throw new HostParseException(endAt, $"table '{t.Name}' is not closed with COMMIT (the file commits other tables)", endToken, "COMMIT");
+            }
+        }
+
+        private readonly List<(EbtablesTable Table, bool Committed, SourceLocation End, string EndToken)> tableEnds = [];
+
+        private void CloseTable(SourceLocation at, string token)
+        {
+            if (table is not null)
+                tableEnds.Add((table, tableCommitted, at, token));
         }
 
         private void StartTable(string trimmed, int lineNo, int col)
         {
-            if (commitSeen && table is not null && !tableCommitted)
-                throw new HostParseException(At(lineNo, col), $"table '{table.Name}' is not closed with COMMIT before the next table (the file commits other tables)", trimmed.TrimEnd(), "COMMIT");
+            CloseTable(At(lineNo, col), trimmed.TrimEnd());
             var name = trimmed[1..].TrimEnd();
             if (!EbtablesTables.TryParse(name, out var kind))
                 throw new HostParseException(At(lineNo, col + 1), "unknown ebtables table", name, "filter, nat or broute");
