@@ -208,7 +208,9 @@ public sealed class EbtLimitMatch : EbtMatch
 {
     public const uint Scale = 10000;
     public override string Name => "limit";
-    public uint Avg { get; internal set; }
+    /// <summary>Defaults to EBT_LIMIT_AVG, "3/hour", when only --limit-burst is given.</summary>
+    public uint Avg { get; internal set; } = Scale * 60 * 60 / 3;
+
     public uint Burst { get; internal set; } = 5;
 }
 
@@ -263,6 +265,15 @@ public sealed class EbtUnknownMatch : EbtMatch
 
     public SourceLocation Location { get; }
     internal List<string> TokenList { get; } = [];
+
+    /// <summary>Which tokens were quoted in the file, so a quoted "-x" value prints back quoted.</summary>
+    internal List<bool> QuotedList { get; } = [];
+
+    internal void Add(string token, bool quoted)
+    {
+        TokenList.Add(token);
+        QuotedList.Add(quoted);
+    }
 
     /// <summary>The tokens as read, `!` included, unquoted.</summary>
     public IReadOnlyList<string> Tokens => TokenList;

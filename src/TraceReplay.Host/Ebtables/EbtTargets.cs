@@ -102,6 +102,15 @@ public sealed class EbtUnknownTarget : EbtTarget
     public override string Name => TargetName;
     public SourceLocation Location { get; }
     internal List<string> TokenList { get; } = [];
+
+    /// <summary>Which tokens were quoted in the file, so a quoted "-x" value prints back quoted.</summary>
+    internal List<bool> QuotedList { get; } = [];
+
+    internal void Add(string token, bool quoted)
+    {
+        TokenList.Add(token);
+        QuotedList.Add(quoted);
+    }
     public IReadOnlyList<string> Tokens => TokenList;
 }
 

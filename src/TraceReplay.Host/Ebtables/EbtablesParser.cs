@@ -120,6 +120,8 @@ public static class EbtablesParser
             var name = tokens[0].Text[1..];
             if (name.Length == 0)
                 throw new HostParseException(At(lineNo, tokens[0].Column), "chain name missing", tokens[0].Text, ":CHAIN POLICY");
+            if (name[0] == '-' || name[0] == '!' || name.Any(c => char.IsWhiteSpace(c) || c is '"' or '\''))
+                throw new HostParseException(At(lineNo, tokens[0].Column + 1), "invalid chain name", name, "a name without blanks or quotes, not starting with '-' or '!'");
             if (name.Length > 31)
                 throw new HostParseException(At(lineNo, tokens[0].Column + 1), "chain name longer than 31 characters", name, "a shorter name (EBT_CHAIN_MAXNAMELEN)");
             if (tokens.Count < 2)
@@ -251,7 +253,8 @@ public static class EbtablesParser
                     i++;
                 }
             }
-            tokens.Add(new Token(sb.ToString(), start + 1, quoted));
+            // Only a token that opens with a quote is a quoted value: --opt"x" is still an option.
+            tokens.Add(new Token(sb.ToString(), start + 1, quoted && line[start] == '"'));
         }
         return tokens;
     }
@@ -308,6 +311,8 @@ public static class EbtablesParser
                 }
                 if (tok.Quoted || !tok.Text.StartsWith('-') || tok.Text == "-")
                     throw Error(tok, "unexpected value", "an option such as -p, -s, -i, --ip-src or -j");
+                if (tok.Text.Any(char.IsWhiteSpace))
+                    throw Error(tok, "malformed option (quotes inside an option name)", "an option name without blanks");
                 pos++;
                 Option(tok, invert);
             }
@@ -344,6 +349,9 @@ public static class EbtablesParser
                     file.NoteNegation(EbtNegationStyle.Infix);
                 a = tokens[pos++];
             }
+            // getopt would take "-j" as the value; ebtables values never start with '-', so it is a missing value.
+            if (!a.Quoted && a.Text.Length > 1 && a.Text[0] == '-')
+                throw Error(a, "option value missing", "a value after " + opt.Text);
             else if (invert && invertible)
             {
                 file.NoteNegation(EbtNegationStyle.Prefix);
@@ -458,13 +466,15 @@ public static class EbtablesParser
             }
             var u = lastUnknown;
             if (invert)
-                u.TokenList.Add("!");
-            u.TokenList.Add(o);
+                u.Add("!", false);
+            u.Add(o, false);
             while (pos < end && (tokens[pos].Quoted || !tokens[pos].Text.StartsWith('-') || tokens[pos].Text == "-"))
             {
-                if (tokens[pos].Text == "!" && !tokens[pos].Quoted && pos + 1 < end && tokens[pos + 1].Text.StartsWith('-') && !tokens[pos + 1].Quoted)
-                    break; // a '!' that negates the next option
-                u.TokenList.Add(tokens[pos++].Text);
+                if (tokens[pos].Text == "!" && !tokens[pos].Quoted &&
+                    (pos + 1 >= end || tokens[pos + 1].Text == "!" || (tokens[pos + 1].Text.StartsWith('-') && !tokens[pos + 1].Quoted)))
+                    break; // a '!' that negates the next option (or dangles), not a legacy "--opt ! value"
+                u.Add(tokens[pos].Text, tokens[pos].Quoted);
+                pos++;
             }
         }
 
@@ -524,6 +534,9 @@ public static class EbtablesParser
                 throw Error(a, "interface name longer than 15 characters", "a name of at most 15 characters (IFNAMSIZ)");
             if (a.Text.Length == 0)
                 throw Error(a, "empty interface name", "an interface name, or NAME+ for a prefix");
+            // dev_valid_name() refuses these, so no interface can carry them.
+            if (a.Text.Any(c => char.IsWhiteSpace(c) || c is '/' or ':' or '"' or '\''))
+                throw Error(a, "invalid character in interface name", "a name without blanks, quotes, '/' or ':'");
             // A bare "+" matches every interface: ebtables drops it unless negated.
             var name = a.Text == "+" && !inv ? string.Empty : a.Text;
             if (inv)
@@ -565,15 +578,17 @@ public static class EbtablesParser
                 case "mark": target = new EbtMarkTarget(); return;
                 case "arpreply": target = new EbtArpReplyTarget(); return;
             }
-            if (a.Text.Length == 0 || a.Text.StartsWith('-'))
+            if (a.Text.Length == 0 || a.Text.StartsWith('-') || a.Text == "!")
                 throw Error(a, "target missing", "a target or chain name after -j");
+            if (a.Quoted || a.Text.Length > 31 || a.Text.Any(c => char.IsWhiteSpace(c) || c is '"' or '\''))
+                throw Error(a, "bad target or chain name", "a name of at most 31 characters without blanks or quotes");
             if (table.Chain(a.Text) is null && pos < end && tokens[pos].Text.StartsWith("--", StringComparison.Ordinal))
             {
                 // Not a chain of this table and followed by options: a target extension we do not know.
                 file.Unknown(At(a), "unknown ebtables target", a.Text);
                 var u = new EbtUnknownTarget(a.Text, At(a));
-                while (pos < end)
-                    u.TokenList.Add(tokens[pos++].Text);
+                for (; pos < end; pos++)
+                    u.Add(tokens[pos].Text, tokens[pos].Quoted);
                 target = u;
                 return;
             }

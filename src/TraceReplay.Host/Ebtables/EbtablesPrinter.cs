@@ -204,8 +204,8 @@ public static class EbtablesPrinter
                     w.Opt("--nflog-threshold", false, nf.Threshold.ToString(CultureInfo.InvariantCulture));
                 break;
             case EbtUnknownMatch u:
-                foreach (var t in u.Tokens)
-                    w.Raw(Quote(t) + " ");
+                for (int i = 0; i < u.TokenList.Count; i++)
+                    w.Raw(Quote(u.TokenList[i], u.QuotedList[i]) + " ");
                 break;
         }
     }
@@ -223,12 +223,15 @@ public static class EbtablesPrinter
             _ => "--mark-set",
         } + " 0x" + Hex(m.Value) + " --mark-target " + EbtVerdicts.Name(m.Verdict),
         EbtArpReplyTarget a => "--arpreply-mac " + a.Mac + (a.Verdict == EbtVerdict.Drop ? string.Empty : " --arpreply-target " + EbtVerdicts.Name(a.Verdict)),
-        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.Tokens.Select(Quote)),
+        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.TokenList.Select((t, i) => Quote(t, u.QuotedList[i]))),
         _ => null,
     };
 
-    private static string Quote(string t) =>
-        t.Length == 0 || t.Contains(' ', StringComparison.Ordinal) || t.Contains('\t', StringComparison.Ordinal) ? "\"" + t + "\"" : t;
+    /// <summary>Quotes a verbatim token so the parser reads it back as one token (add_param_to_argv's rules).</summary>
+    private static string Quote(string t, bool wasQuoted) =>
+        t.Length == 0 || (wasQuoted && t.StartsWith('-')) || t.Any(c => c is ' ' or '\t' or '"')
+            ? "\"" + t.Replace("\"", "\\\"", StringComparison.Ordinal) + "\""
+            : t;
 
     private static string Hex(uint v) => v.ToString("x", CultureInfo.InvariantCulture);
 
