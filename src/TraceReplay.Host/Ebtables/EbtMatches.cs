@@ -278,3 +278,60 @@ public sealed class EbtUnknownMatch : EbtMatch
     /// <summary>The tokens as read, `!` included, unquoted.</summary>
     public IReadOnlyList<string> Tokens => TokenList;
 }
+
+/// <summary>EBT_STP_* bits of struct ebt_stp_info; the print order of libebt_stp follows them.</summary>
+[Flags]
+public enum EbtStpFlags
+{
+    None = 0,
+    Type = 0x0001,
+    Flags = 0x0002,
+    RootPrio = 0x0004,
+    RootAddr = 0x0008,
+    RootCost = 0x0010,
+    SenderPrio = 0x0020,
+    SenderAddr = 0x0040,
+    Port = 0x0080,
+    MsgAge = 0x0100,
+    MaxAge = 0x0200,
+    HelloTime = 0x0400,
+    ForwardDelay = 0x0800,
+}
+
+/// <summary>An inclusive 32-bit range (the STP root path cost).</summary>
+public readonly record struct EbtRange32(uint Min, uint Max)
+{
+    public bool Contains(uint v) => v >= Min && v <= Max;
+}
+
+/// <summary>
+/// libebt_stp / ebt_stp.c (struct ebt_stp_info): fields of a spanning-tree BPDU. Every option except
+/// --stp-type and --stp-flags only matches configuration BPDUs (EBT_STP_CONFIG_MASK).
+/// </summary>
+public sealed class EbtStpMatch : EbtMatch
+{
+    public const byte TypeConfig = 0x00;
+    public const byte TypeTcn = 0x80;
+    public const byte FlagTc = 0x01;
+    public const byte FlagTcAck = 0x80;
+
+    public override string Name => "stp";
+    public EbtStpFlags Bitmask { get; internal set; }
+    public EbtStpFlags InvFlags { get; internal set; }
+    public byte Type { get; internal set; }
+    public byte Flags { get; internal set; }
+    public EbtRange RootPrio { get; internal set; }
+    public MacAddr RootAddr { get; internal set; }
+    public MacAddr RootAddrMask { get; internal set; }
+    public EbtRange32 RootCost { get; internal set; }
+    public EbtRange SenderPrio { get; internal set; }
+    public MacAddr SenderAddr { get; internal set; }
+    public MacAddr SenderAddrMask { get; internal set; }
+    public EbtRange Port { get; internal set; }
+    public EbtRange MsgAge { get; internal set; }
+    public EbtRange MaxAge { get; internal set; }
+    public EbtRange HelloTime { get; internal set; }
+    public EbtRange ForwardDelay { get; internal set; }
+    public bool Has(EbtStpFlags f) => (Bitmask & f) != 0;
+    public bool Inverted(EbtStpFlags f) => (InvFlags & f) != 0;
+}

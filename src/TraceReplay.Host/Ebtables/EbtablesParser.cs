@@ -263,7 +263,7 @@ public static class EbtablesParser
 
     /// <summary>The option prefixes of modules this parser implements: an unknown option with one is an error, not an unknown module.</summary>
     private static readonly string[] KnownModulePrefixes =
-        ["--ip-", "--ip6-", "--arp-", "--vlan-", "--802_3-", "--among-", "--mark-", "--pkttype-", "--limit-", "--log-", "--nflog-"];
+        ["--ip-", "--ip6-", "--arp-", "--vlan-", "--802_3-", "--among-", "--stp-", "--mark-", "--pkttype-", "--limit-", "--log-", "--nflog-"];
 
     /// <summary>One rule's tokens: do_commandeb()'s getopt loop and the final checks.</summary>
     private sealed class RuleReader(FileState file, EbtablesTable table, EbtablesChain chain, List<Token> tokens, int start, int line)
@@ -428,7 +428,7 @@ public static class EbtablesParser
                     throw Error(opt, "counters in the middle of a rule", "'-c P B' at the end of the line or '[P:B]' before -A");
             }
             if (IpOption(opt, invert) || Ip6Option(opt, invert) || ArpOption(opt, invert) || VlanOption(opt, invert) ||
-                Option8023(opt, invert) || AmongOption(opt, invert) || SmallMatchOption(opt, invert) ||
+                Option8023(opt, invert) || AmongOption(opt, invert) || StpOption(opt, invert) || SmallMatchOption(opt, invert) ||
                 WatcherOption(opt, invert) || TargetOption(opt, invert))
                 return;
             UnknownOption(opt, invert);
@@ -864,6 +864,110 @@ public static class EbtablesParser
                 m.DstInvert = inv;
             }
             return true;
+        }
+
+        // ---- stp ------------------------------------------------------------------------------
+
+        private bool StpOption(Token opt, bool invert)
+        {
+            EbtStpFlags flag = opt.Text switch
+            {
+                "--stp-type" => EbtStpFlags.Type,
+                "--stp-flags" => EbtStpFlags.Flags,
+                "--stp-root-prio" => EbtStpFlags.RootPrio,
+                "--stp-root-addr" => EbtStpFlags.RootAddr,
+                "--stp-root-cost" => EbtStpFlags.RootCost,
+                "--stp-sender-prio" => EbtStpFlags.SenderPrio,
+                "--stp-sender-addr" => EbtStpFlags.SenderAddr,
+                "--stp-port" => EbtStpFlags.Port,
+                "--stp-msg-age" => EbtStpFlags.MsgAge,
+                "--stp-max-age" => EbtStpFlags.MaxAge,
+                "--stp-hello-time" => EbtStpFlags.HelloTime,
+                "--stp-forward-delay" => EbtStpFlags.ForwardDelay,
+                _ => EbtStpFlags.None,
+            };
+            if (flag == EbtStpFlags.None)
+                return false;
+            var m = Module<EbtStpMatch>("stp");
+            if ((m.Bitmask & flag) != 0)
+                throw Error(opt, "option given twice", "each option once per rule");
+            var (a, inv) = Arg(opt, invert, true);
+            m.Bitmask |= flag;
+            if (inv)
+                m.InvFlags |= flag;
+            switch (flag)
+            {
+                case EbtStpFlags.Type:
+                    m.Type = StpByte(a, "config", EbtStpMatch.TypeConfig, "tcn", EbtStpMatch.TypeTcn);
+                    break;
+                case EbtStpFlags.Flags:
+                    m.Flags = StpByte(a, "topology-change", EbtStpMatch.FlagTc, "topology-change-ack", EbtStpMatch.FlagTcAck);
+                    break;
+                case EbtStpFlags.RootAddr: (m.RootAddr, m.RootAddrMask) = ParseMacAndMask(a, allowNames: false); break;
+                case EbtStpFlags.SenderAddr: (m.SenderAddr, m.SenderAddrMask) = ParseMacAndMask(a, allowNames: false); break;
+                case EbtStpFlags.RootCost:
+                {
+                    var (lo, hi) = Range32(a, uint.MaxValue);
+                    m.RootCost = new EbtRange32(lo, hi);
+                    break;
+                }
+                default:
+                {
+                    var (lo, hi) = Range32(a, ushort.MaxValue);
+                    var r = new EbtRange((ushort)lo, (ushort)hi);
+                    switch (flag)
+                    {
+                        case EbtStpFlags.RootPrio: m.RootPrio = r; break;
+                        case EbtStpFlags.SenderPrio: m.SenderPrio = r; break;
+                        case EbtStpFlags.Port: m.Port = r; break;
+                        case EbtStpFlags.MsgAge: m.MsgAge = r; break;
+                        case EbtStpFlags.MaxAge: m.MaxAge = r; break;
+                        case EbtStpFlags.HelloTime: m.HelloTime = r; break;
+                        default: m.ForwardDelay = r; break;
+                    }
+                    break;
+                }
+            }
+            return true;
+        }
+
+        /// <summary>libebt_stp's type and flags: one of two names, else strtol(…, 0) in 0-255.</summary>
+        private byte StpByte(Token a, string name0, byte value0, string name1, byte value1)
+        {
+            if (a.Text == name0)
+                return value0;
+            if (a.Text == name1)
+                return value1;
+            if (TryStrToUl(a.Text, out var v) && v <= 0xFF)
+                return (byte)v;
+            throw Error(a, "bad value", $"{name0}, {name1} or a number 0-255");
+        }
+
+        /// <summary>libebt_stp parse_range: N, N:M, :M, N: or ':' within 0..max.</summary>
+        private (uint Lo, uint Hi) Range32(Token a, uint max)
+        {
+            var s = a.Text;
+            int colon = s.IndexOf(':', StringComparison.Ordinal);
+            uint lo, hi;
+            if (colon < 0)
+            {
+                lo = hi = Num(s);
+            }
+            else
+            {
+                lo = colon == 0 ? 0 : Num(s[..colon]);
+                hi = colon == s.Length - 1 ? max : Num(s[(colon + 1)..]);
+            }
+            if (lo > hi)
+                throw Error(a, "invalid range (min > max)", "MIN:MAX with MIN <= MAX");
+            return (lo, hi);
+
+            uint Num(string t)
+            {
+                if (!TryStrToUl(t, out var v) || v > max)
+                    throw Error(a, "bad number in range", $"N or MIN:MAX within 0-{max.ToString(CultureInfo.InvariantCulture)}");
+                return v;
+            }
         }
 
         // ---- mark_m, pkttype, limit -----------------------------------------------------------

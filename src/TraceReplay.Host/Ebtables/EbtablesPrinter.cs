@@ -203,11 +203,50 @@ public static class EbtablesPrinter
                 if (nf.Threshold != 1)
                     w.Opt("--nflog-threshold", false, nf.Threshold.ToString(CultureInfo.InvariantCulture));
                 break;
+            case EbtStpMatch stp:
+                Stp(w, stp);
+                break;
             case EbtUnknownMatch u:
                 for (int i = 0; i < u.TokenList.Count; i++)
                     w.Raw(Quote(u.TokenList[i], u.QuotedList[i]) + " ");
                 break;
         }
+    }
+
+    /// <summary>libebt_stp's print: options in EBT_STP_* bit order.</summary>
+    private static void Stp(Writer w, EbtStpMatch s)
+    {
+        static string R(EbtRange r) => Range(r);
+        static string R32(EbtRange32 r) => r.Min == r.Max
+            ? r.Min.ToString(CultureInfo.InvariantCulture)
+            : r.Min.ToString(CultureInfo.InvariantCulture) + ":" + r.Max.ToString(CultureInfo.InvariantCulture);
+        static string Named(byte v, byte v0, string n0, byte v1, string n1) =>
+            v == v0 ? n0 : v == v1 ? n1 : v.ToString(CultureInfo.InvariantCulture);
+
+        if (s.Has(EbtStpFlags.Type))
+            w.Opt("--stp-type", s.Inverted(EbtStpFlags.Type), Named(s.Type, EbtStpMatch.TypeConfig, "config", EbtStpMatch.TypeTcn, "tcn"));
+        if (s.Has(EbtStpFlags.Flags))
+            w.Opt("--stp-flags", s.Inverted(EbtStpFlags.Flags), Named(s.Flags, EbtStpMatch.FlagTc, "topology-change", EbtStpMatch.FlagTcAck, "topology-change-ack"));
+        if (s.Has(EbtStpFlags.RootPrio))
+            w.Opt("--stp-root-prio", s.Inverted(EbtStpFlags.RootPrio), R(s.RootPrio));
+        if (s.Has(EbtStpFlags.RootAddr))
+            w.Opt("--stp-root-addr", s.Inverted(EbtStpFlags.RootAddr), MacAndMask(s.RootAddr, s.RootAddrMask, names: false));
+        if (s.Has(EbtStpFlags.RootCost))
+            w.Opt("--stp-root-cost", s.Inverted(EbtStpFlags.RootCost), R32(s.RootCost));
+        if (s.Has(EbtStpFlags.SenderPrio))
+            w.Opt("--stp-sender-prio", s.Inverted(EbtStpFlags.SenderPrio), R(s.SenderPrio));
+        if (s.Has(EbtStpFlags.SenderAddr))
+            w.Opt("--stp-sender-addr", s.Inverted(EbtStpFlags.SenderAddr), MacAndMask(s.SenderAddr, s.SenderAddrMask, names: false));
+        if (s.Has(EbtStpFlags.Port))
+            w.Opt("--stp-port", s.Inverted(EbtStpFlags.Port), R(s.Port));
+        if (s.Has(EbtStpFlags.MsgAge))
+            w.Opt("--stp-msg-age", s.Inverted(EbtStpFlags.MsgAge), R(s.MsgAge));
+        if (s.Has(EbtStpFlags.MaxAge))
+            w.Opt("--stp-max-age", s.Inverted(EbtStpFlags.MaxAge), R(s.MaxAge));
+        if (s.Has(EbtStpFlags.HelloTime))
+            w.Opt("--stp-hello-time", s.Inverted(EbtStpFlags.HelloTime), R(s.HelloTime));
+        if (s.Has(EbtStpFlags.ForwardDelay))
+            w.Opt("--stp-forward-delay", s.Inverted(EbtStpFlags.ForwardDelay), R(s.ForwardDelay));
     }
 
     private static string? TargetOptions(EbtTarget t) => t switch

@@ -112,14 +112,15 @@ public sealed class BadInputTests
     [Fact]
     public void Unknown_module_is_a_warning_unless_strict()
     {
-        const string text = "*filter\n-A INPUT --stp-type config --frob ! 3 -j ACCEPT\n";
+        const string text = "*filter\n-A INPUT --ulog-nlgroup 3 --frob ! 3 -j ACCEPT\n";
         var rs = EbtablesParser.Parse(text, "eb.rules");
         Assert.Equal(2, rs.Warnings.Count);
         Assert.Equal(new SourceLocation("eb.rules", 2, 10), rs.Warnings[0].Location);
         var rule = rs.Tables[0].Chain("INPUT")!.Rules[0];
         Assert.True(rule.HasUnknown);
-        Assert.Contains("\n-A INPUT --stp-type config --frob ! 3 -j ACCEPT\n", EbtablesPrinter.Print(rs), StringComparison.Ordinal);
-        Fails(text, 2, 10, "--stp-type", strict: true);
+        Assert.Equal(["ulog", "frob"], rule.Matches.Select(m => m.Name));
+        Assert.Contains("\n-A INPUT --ulog-nlgroup 3 --frob ! 3 -j ACCEPT\n", EbtablesPrinter.Print(rs), StringComparison.Ordinal);
+        Fails(text, 2, 10, "--ulog-nlgroup", strict: true);
     }
 
     [Fact]

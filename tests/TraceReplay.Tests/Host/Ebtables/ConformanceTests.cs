@@ -17,8 +17,8 @@ public sealed class ConformanceTests(ITestOutputHelper output)
     private static string VectorDir => Path.Combine(Corpus.External, "iptables-tests", "extensions");
     private static string DumpDir => Path.Combine(Corpus.External, "iptables-tests", "shell-dumps", "extracted");
 
-    /// <summary>Modules kept as unknown on purpose: their OK lines round-trip verbatim at best.</summary>
-    private static readonly HashSet<string> Unsupported = ["libebt_stp.t"];
+    /// <summary>Modules kept as unknown on purpose: their OK lines round-trip verbatim at best. None now.</summary>
+    private static readonly HashSet<string> Unsupported = [];
 
     private sealed record Vector(string File, int Line, string Table, string Chain, string Rule, string Expected, bool Ok);
 
@@ -116,20 +116,6 @@ public sealed class ConformanceTests(ITestOutputHelper output)
         }
         output.WriteLine($"FAIL vectors refused: {refused}/{refused + accepted.Count}");
         Assert.True(accepted.Count == 0, "accepted FAIL vectors:\n" + string.Join('\n', accepted));
-    }
-
-    [Fact]
-    public void Stp_vectors_are_kept_verbatim_as_unknown_with_a_warning()
-    {
-        foreach (var v in Vectors().Where(v => v.Ok && v.File == "libebt_stp.t"))
-        {
-            var rs = ParseOne(v);
-            var rule = rs.Tables[0].Chain(v.Chain)!.Rules[0];
-            Assert.True(rule.HasUnknown);
-            Assert.Contains(rs.Warnings, w => w.Message.Contains("stp", StringComparison.Ordinal));
-            Assert.True(Matches(EbtablesPrinter.PrintRule(rule, EbtNegationStyle.Prefix), v.Rule), v.Rule);
-            Assert.Throws<HostParseException>(() => ParseOne(v, strict: true));
-        }
     }
 
     public static TheoryData<string> DumpFiles()

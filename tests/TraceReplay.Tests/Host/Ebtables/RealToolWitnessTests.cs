@@ -48,6 +48,8 @@ public sealed class RealToolWitnessTests(ITestOutputHelper output)
         "-A INPUT --log-level info --log-prefix \"in drop\" --log-ip --log-arp --log-ip6 -j DROP",
         "-A INPUT --nflog-prefix \"nf\" --nflog-group 3 --nflog-range 64 --nflog-threshold 2 -j CONTINUE",
         "-A INPUT --log-level notice --mark 0x1 -j CONTINUE",
+        "-A INPUT -d BGA --stp-type config --stp-flags ! topology-change --stp-root-prio 1:2 --stp-root-addr 02:00:00:00:00:00/ff:ff:ff:00:00:00 --stp-root-cost 5 --stp-sender-prio ! 7 --stp-sender-addr 02:00:00:00:00:02 --stp-port 1:10 --stp-msg-age 3:65535 --stp-max-age 0:20 --stp-hello-time 2 --stp-forward-delay 15 -j DROP",
+        "-A INPUT --stp-type ! tcn --stp-flags 129 -j CONTINUE",
         "-A FORWARD -i eth0 -o eth1 -j ACCEPT",
         "-A FORWARD -o br+ -j mark --mark-set 0x5 --mark-target CONTINUE",
         "-A OUTPUT -o eth0 -p LLDP -j DROP",
@@ -124,6 +126,7 @@ public sealed class RealToolWitnessTests(ITestOutputHelper output)
             "-A INPUT -s 1:2:3:4:5:6/ff:ff:ff:0:0:0 -j ACCEPT",
             "-A INPUT -p ARP --arp-htype Ethernet --arp-ptype IPv4 --arp-op 9 -j ACCEPT",
             "-A OUTPUT -j mark --set-mark 3",
+            "-A OUTPUT --stp-type 0x80 --stp-msg-age 3: --stp-root-addr 2:0:0:0:0:1/ff:ff:ff:0:0:0",
             "*nat",
             "-A POSTROUTING -j snat --to-source a:b:c:d:e:f",
         ];
