@@ -163,7 +163,16 @@ public sealed class EbtablesTable
         Kind = kind;
         Location = location;
         foreach (var name in EbtablesTables.BuiltinChains(kind))
-            ChainList.Add(new EbtablesChain(name, true, EbtVerdict.Accept, new SourceLocation(location.File, 0, 0)));
+            AddChain(new EbtablesChain(name, true, EbtVerdict.Accept, new SourceLocation(location.File, 0, 0)));
+    }
+
+    // Every rule line looks its chain up; hosts with thousands of per-port chains make a scan quadratic.
+    private readonly Dictionary<string, EbtablesChain> byName = new(StringComparer.Ordinal);
+
+    internal void AddChain(EbtablesChain chain)
+    {
+        ChainList.Add(chain);
+        byName.Add(chain.Name, chain);
     }
 
     public EbtTableKind Kind { get; }
@@ -172,15 +181,7 @@ public sealed class EbtablesTable
     internal List<EbtablesChain> ChainList { get; } = [];
     public IReadOnlyList<EbtablesChain> Chains => ChainList;
 
-    public EbtablesChain? Chain(string name)
-    {
-        foreach (var c in ChainList)
-        {
-            if (c.Name == name)
-                return c;
-        }
-        return null;
-    }
+    public EbtablesChain? Chain(string name) => byName.GetValueOrDefault(name);
 }
 
 /// <summary>An `ebtables-save -c` file: every table it holds, and what the parser read past.</summary>

@@ -143,7 +143,7 @@ public static class EbtablesParser
             }
             if (EbtVerdicts.TryParse(name, out _) || KnownTargets.Contains(name))
                 throw new HostParseException(At(lineNo, tokens[0].Column + 1), "chain name is a target name", name, "another name");
-            t.ChainList.Add(new EbtablesChain(name, false, policy, At(lineNo, tokens[0].Column)));
+            t.AddChain(new EbtablesChain(name, false, policy, At(lineNo, tokens[0].Column)));
         }
 
         private void RuleLine(List<Token> tokens, int lineNo)
