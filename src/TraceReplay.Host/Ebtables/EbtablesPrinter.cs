@@ -295,9 +295,73 @@ public static class EbtablesPrinter
     private static string Net(IpNetwork n)
     {
         int len = n.PrefixLength;
-        if (len == (n.IsV6 ? 128 : 32))
-            return n.Address.ToString();
-        return n.ToString();
+        if (!n.IsV6)
+            return len == 32 ? n.Address.ToString() : n.ToString();
+        // IpAddr prints an IPv4-mapped address as IPv4; in an ip6 match it is IPv6 (inet_ntop: ::ffff:a.b.c.d).
+        var address = V6Text(n.Address);
+        return len == 128 ? address
+            : len >= 0 ? address + "/" + len.ToString(CultureInfo.InvariantCulture)
+            : address + "/" + V6Text(n.Mask);
+    }
+
+    /// <summary>
+    /// glibc's inet_ntop6, which ebtables prints with: the longest run (2+) of zero words becomes "::",
+    /// and ::a.b.c.d / ::ffff:a.b.c.d keep the IPv4 tail in dotted form (where .NET's formatting differs,
+    /// e.g. ::ffff:0.0.0.0).
+    /// </summary>
+    internal static string V6Text(IpAddr a)
+    {
+        Span<ushort> w = stackalloc ushort[8];
+        for (int i = 0; i < 4; i++)
+        {
+            w[i] = (ushort)(a.Hi >> (48 - (16 * i)));
+            w[i + 4] = (ushort)(a.Lo >> (48 - (16 * i)));
+        }
+        int bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            if (w[i] == 0)
+            {
+                if (curBase < 0)
+                {
+                    curBase = i;
+                    curLen = 0;
+                }
+                curLen++;
+                if (curLen > bestLen)
+                {
+                    bestBase = curBase;
+                    bestLen = curLen;
+                }
+            }
+            else
+            {
+                curBase = -1;
+            }
+        }
+        if (bestLen < 2)
+            bestBase = -1;
+        var sb = new StringBuilder();
+        for (int i = 0; i < 8; i++)
+        {
+            if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen)
+            {
+                if (i == bestBase)
+                    sb.Append(':');
+                continue;
+            }
+            if (i != 0)
+                sb.Append(':');
+            if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && w[5] == 0xffff)))
+            {
+                sb.Append(w[6] >> 8).Append('.').Append(w[6] & 0xff).Append('.').Append(w[7] >> 8).Append('.').Append(w[7] & 0xff);
+                return sb.ToString();
+            }
+            sb.Append(w[i].ToString("x", CultureInfo.InvariantCulture));
+        }
+        if (bestBase >= 0 && bestBase + bestLen == 8)
+            sb.Append(':');
+        return sb.ToString();
     }
 
     private static string Range(EbtRange r) => r.Min == r.Max

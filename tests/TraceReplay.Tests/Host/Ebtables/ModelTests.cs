@@ -186,4 +186,27 @@ public sealed class ModelTests
 
             """, EbtablesPrinter.Print(rs));
     }
+
+    /// <summary>IPv6 addresses print as glibc's inet_ntop does (expected values from Python's socket.inet_ntop on glibc).</summary>
+    [Theory]
+    [InlineData("::", "::")]
+    [InlineData("::1", "::1")]
+    [InlineData("::ffff:0:0", "::ffff:0.0.0.0")]
+    [InlineData("::ffff:10.0.0.1", "::ffff:10.0.0.1")]
+    [InlineData("::1.2.3.4", "::1.2.3.4")]
+    [InlineData("1::", "1::")]
+    [InlineData("1:0:0:1::", "1:0:0:1::")]
+    [InlineData("2001:db8::1:0:0:1", "2001:db8::1:0:0:1")]
+    [InlineData("0:0:1::", "0:0:1::")]
+    [InlineData("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8")]
+    [InlineData("1:0:2:0:3:0:4:0", "1:0:2:0:3:0:4:0")]
+    [InlineData("::0.0.0.2", "::2")]
+    [InlineData("0:0:0:0:0:1:0:0", "::1:0:0")]
+    [InlineData("::ffff:1:2", "::ffff:0.1.0.2")]
+    public void Ip6_addresses_print_as_inet_ntop(string input, string expected)
+    {
+        var ip6 = Assert.IsType<EbtIp6Match>(Rule("-p IPv6 --ip6-src " + input).Matches[0]);
+        Assert.Equal("-p IPv6 --ip6-src " + expected + " -j CONTINUE", EbtablesPrinter.PrintRule(Rule("-p IPv6 --ip6-src " + input), EbtNegationStyle.Prefix));
+        Assert.True(ip6.Source.IsV6);
+    }
 }

@@ -126,6 +126,7 @@ public sealed class RealToolWitnessTests(ITestOutputHelper output)
             "-A INPUT -s 1:2:3:4:5:6/ff:ff:ff:0:0:0 -j ACCEPT",
             "-A INPUT -p ARP --arp-htype Ethernet --arp-ptype IPv4 --arp-op 9 -j ACCEPT",
             "-A OUTPUT -j mark --set-mark 3",
+            "-A OUTPUT -p IPv6 --ip6-src ::ffff:10.0.0.1 --ip6-dst ::ffff:0:0/96",
             "-A OUTPUT --stp-type 0x80 --stp-msg-age 3: --stp-root-addr 2:0:0:0:0:1/ff:ff:ff:0:0:0",
             "*nat",
             "-A POSTROUTING -j snat --to-source a:b:c:d:e:f",
