@@ -28,6 +28,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         "-A INPUT --log-level info --log-prefix \"in drop\" --log-ip --log-arp --log-ip6 --nflog-prefix \"nf\" --nflog-group 3 --nflog-range 64 --nflog-threshold 2",
         "-A FORWARD -i eth0 -o eth1 --logical-in br0 --logical-out br1 -j mark --mark-set 0x5 --mark-target CONTINUE",
         "[1:2] -A user --stp-type config -j classify --set-class 1:2",
+        "-A INPUT --stp-type ! tcn --stp-root-prio 1:2 --stp-root-addr 02:00:00:00:00:00/ff:ff:ff:00:00:00 --stp-root-cost 5: --frob x",
+        "-A INPUT -p IPv6 --ip6-src ::ffff:10.0.0.1 --ip6-dst ::ffff:0.0.0.0/96",
         "-A INPUT -j ACCEPT -c 5 600",
         ":user RETURN",
         "*nat",
