@@ -13,8 +13,9 @@ namespace TraceReplay.Host;
 /// </summary>
 public sealed class HostSnapshot
 {
-    private HostSnapshot(string directory, IptRuleset iptables, IptRuleset ip6tables, IpsetRegistry ipsets, NetworkConfig network, IReadOnlyList<string> filesRead)
+    private HostSnapshot(string directory, IptRuleset iptables, IptRuleset ip6tables, Ebtables.EbtablesRuleset? ebtables, IpsetRegistry ipsets, NetworkConfig network, IReadOnlyList<string> filesRead)
     {
+        Ebtables = ebtables;
         Directory = directory;
         Iptables = iptables;
         Ip6tables = ip6tables;
@@ -30,13 +31,15 @@ public sealed class HostSnapshot
 
     /// <summary>`ip6tables-save -c`; empty when the snapshot has none.</summary>
     public IptRuleset Ip6tables { get; }
+    /// <summary>`ebtables-save -c`; null when the snapshot has none.</summary>
+    public Ebtables.EbtablesRuleset? Ebtables { get; }
     public IpsetRegistry Ipsets { get; }
     public NetworkConfig Network { get; }
 
     /// <summary>The snapshot files that were present and read.</summary>
     public IReadOnlyList<string> FilesRead { get; }
 
-    public IEnumerable<ParseWarning> Warnings => Iptables.Warnings.Concat(Ip6tables.Warnings).Concat(Ipsets.Warnings).Concat(Network.Warnings);
+    public IEnumerable<ParseWarning> Warnings => Iptables.Warnings.Concat(Ip6tables.Warnings).Concat(Ebtables?.Warnings ?? []).Concat(Ipsets.Warnings).Concat(Network.Warnings);
 
     /// <param name="rulesOverride">A replacement rule file for the family it holds (`replay --rules NEW.rules`), read instead of the snapshot's.</param>
     public static HostSnapshot Load(string directory, bool strict = false, string? rulesOverride = null)
@@ -60,6 +63,12 @@ public sealed class HostSnapshot
 
         var v4 = LoadRules("iptables.rules", IptFamily.IPv4);
         var v6 = LoadRules("ip6tables.rules", IptFamily.IPv6);
+        Ebtables.EbtablesRuleset? ebtables = null;
+        if (File.Exists(PathOf("ebtables.rules")))
+        {
+            read.Add(PathOf("ebtables.rules"));
+            ebtables = Host.Ebtables.EbtablesParser.ParseFile(PathOf("ebtables.rules"), strict);
+        }
         var sets = new IpsetRegistry();
         if (File.Exists(PathOf("ipset.save")))
         {
@@ -72,12 +81,17 @@ public sealed class HostSnapshot
                 read.Add(PathOf(f));
         }
         var network = NetworkConfig.Load(directory);
-        return new HostSnapshot(directory, v4, v6, sets, network, read);
+        return new HostSnapshot(directory, v4, v6, ebtables, sets, network, read);
     }
 
     /// <summary>Whether a set named in `-m set` / `-j SET` exists in the snapshot's ipset.save.</summary>
     public bool SetExists(string name) => Ipsets.TryGet(name, out _);
 
     /// <summary>What the kernel would refuse at load time, over every rule set of the snapshot.</summary>
-    public List<RuleProblem> Check() => [.. RulesetChecker.Check(Iptables, SetExists), .. RulesetChecker.Check(Ip6tables, SetExists)];
+    public List<RuleProblem> Check() =>
+    [
+        .. RulesetChecker.Check(Iptables, SetExists),
+        .. RulesetChecker.Check(Ip6tables, SetExists),
+        .. (Ebtables is null ? [] : Host.Ebtables.EbtablesChecker.Check(Ebtables).Select(p => new RuleProblem(p.Location, "ebtables", "-", p.Message))),
+    ];
 }

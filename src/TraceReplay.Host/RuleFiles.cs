@@ -73,6 +73,31 @@ public static class RuleFiles
         return IptablesParser.GuessFamily(path, text) == IptFamily.IPv6 ? RuleFileKind.Ip6tables : RuleFileKind.Iptables;
     }
 
+    /// <summary>The report of an ebtables-save file (parsed already), with what the kernel's ebtables would refuse.</summary>
+    public static RuleFileReport Report(string path, Ebtables.EbtablesRuleset ruleset)
+    {
+        ArgumentNullException.ThrowIfNull(ruleset);
+        var matches = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var targets = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var unsupported = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var rule in ruleset.Tables.SelectMany(t => t.Chains).SelectMany(c => c.Rules))
+        {
+            foreach (var m in rule.Matches)
+            {
+                matches[m.Name] = matches.GetValueOrDefault(m.Name) + 1;
+                if (m is Ebtables.EbtUnknownMatch)
+                    unsupported.Add(m.Name);
+            }
+            string t = rule.Target is Ebtables.EbtJumpTarget ? "(jump to chain)" : rule.Target.Name;
+            targets[t] = targets.GetValueOrDefault(t) + 1;
+            if (rule.Target is Ebtables.EbtUnknownTarget)
+                unsupported.Add("-j " + rule.Target.Name);
+        }
+        var tables = ruleset.Tables.Select(t => new TableSummary(t.Name, t.Chains.Count, t.Chains.Sum(c => c.Rules.Count))).ToList();
+        var problems = Ebtables.EbtablesChecker.Check(ruleset).Select(p => new RuleProblem(p.Location, "ebtables", "-", p.Message)).ToList();
+        return new RuleFileReport(path, RuleFileKind.Ebtables, tables, matches, targets, unsupported.ToList(), ruleset.Warnings, problems);
+    }
+
     /// <summary>The report of an ipset save file (parsed already).</summary>
     public static RuleFileReport Report(string path, Ipset.IpsetRegistry sets)
     {

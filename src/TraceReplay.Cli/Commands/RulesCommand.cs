@@ -65,8 +65,18 @@ internal static class RulesCommand
                             parse.InvocationConfiguration.Error.WriteLine(w.ToString());
                         output.Write(IptablesPrinter.Print(rs, parse.GetValue(counters)));
                         break;
+                    case RuleFileKind.Ebtables:
+                        var eb = TraceReplay.Host.Ebtables.EbtablesParser.Parse(text, path, parse.GetValue(strict));
+                        foreach (var w in eb.Warnings)
+                            parse.InvocationConfiguration.Error.WriteLine(w.ToString());
+                        output.Write(TraceReplay.Host.Ebtables.EbtablesPrinter.Print(eb));
+                        break;
                     default:
-                        throw new UsageException($"{path}: printing {kind} files is not supported yet");
+                        var sets = TraceReplay.Host.Ipset.IpsetRegistry.Parse(text, path);
+                        foreach (var w in sets.Warnings)
+                            parse.InvocationConfiguration.Error.WriteLine(w.ToString());
+                        output.Write(sets.Save());
+                        break;
                 }
             }
             return Task.FromResult(ExitCodes.Success);
@@ -135,10 +145,11 @@ internal static class RulesCommand
                     Func<string, bool>? setExists = known is null ? null : name => known.TryGet(name, out _);
                     reports[i] = RuleFiles.Report(path, rs, setExists);
                     break;
-                case RuleFileKind.Ipset:
+                case RuleFileKind.Ebtables:
+                    reports[i] = RuleFiles.Report(path, TraceReplay.Host.Ebtables.EbtablesParser.Parse(text, path, strict));
                     break;
                 default:
-                    throw new UsageException($"{path}: checking {kind} files is not supported yet");
+                    break;
             }
         }
         return [.. reports.Select(r => r!)];

@@ -115,6 +115,26 @@ public sealed class RulesCommandTests : IDisposable
     }
 
     [Fact]
+    public void Ebtables_files_are_checked_and_shown()
+    {
+        // dnat is allowed only in nat PREROUTING/OUTPUT and broute (ebt_dnat.c checkentry): FORWARD in filter is refused.
+        string p = Write("ebtables.rules", "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n-A FORWARD -p IPv4 --ip-src 10.0.0.1 -j dnat --to-dst 00:11:22:33:44:55\n-A INPUT -p ARP -j DROP\n");
+        var (code, stdout, _) = Run("rules", "check", "--json", p);
+        Assert.Equal(ExitCodes.BadInput, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var f = doc.RootElement.GetProperty("files")[0];
+        Assert.Equal("ebtables", f.GetProperty("kind").GetString());
+        Assert.Equal(2, f.GetProperty("rules").GetInt32());
+        Assert.Equal(1, f.GetProperty("matches").GetProperty("ip").GetInt32());
+        var problem = Assert.Single(f.GetProperty("problems").EnumerateArray());
+        Assert.Equal(5, problem.GetProperty("line").GetInt32());
+
+        var (showCode, shown, err) = Run("rules", "show", p);
+        Assert.True(showCode == 0, err);
+        Assert.Contains("-A INPUT -p ARP -j DROP", shown, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_path_is_a_usage_error()
     {
         var (code, _, stderr) = Run("rules", "check", Path.Combine(_dir, "nope"));
