@@ -49,6 +49,7 @@ test: deps
 
 demo: build
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
+	$(CLI) rules check $(DEMO)/snapshot
 
 # Re-records the demo dataset on this machine's kernel (root: network namespaces).
 record-demo: deps
@@ -56,6 +57,7 @@ record-demo: deps
 
 bench: build
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- pipeline
+	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- host
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- micro --filter '*' --job short --iterationCount 15 --warmupCount 5
 
 fuzz: build
