@@ -150,11 +150,13 @@ public sealed class DecoderTests
     public void Decoding_allocates_nothing()
     {
         byte[] frame = Frames.TcpV4("192.0.2.1", 40000, "198.51.100.7", 443, payload: 100);
-        // The first rounds let tiered compilation settle (its own bookkeeping allocates); the last must not.
-        long allocated = 0;
-        for (int round = 0; round < 5; round++)
-            allocated = AllocatedWhileDecoding(frame, 50_000);
-        Assert.Equal(0, allocated);
+        // Tiered compilation's own bookkeeping may allocate on this thread in any round while a loaded
+        // machine delays tier-up, so judge the quietest round: a decoder that allocates per packet
+        // allocates 50,000 times in every round and can never reach 0.
+        long quietest = long.MaxValue;
+        for (int round = 0; round < 10 && quietest != 0; round++)
+            quietest = Math.Min(quietest, AllocatedWhileDecoding(frame, 50_000));
+        Assert.Equal(0, quietest);
     }
 
     private static long AllocatedWhileDecoding(byte[] frame, int times)
