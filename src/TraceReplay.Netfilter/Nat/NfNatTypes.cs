@@ -41,6 +41,9 @@ public enum NatVerdict : byte
     /// <summary>nf_nat_setup_info on a connection whose binding for that manip type is already set up (WARN_ON, NF_DROP).</summary>
     DropAlreadyInitialized,
 
+    /// <summary>nf_nat_icmp_reply_translation refuses an ICMP redirect about a connection that is NATed or not fully bound.</summary>
+    DropIcmpRedirect,
+
     /// <summary>A header the rewrite needs is not in the captured bytes (skb_ensure_writable failing is the kernel's equivalent).</summary>
     DropHeaderMissing,
 }
