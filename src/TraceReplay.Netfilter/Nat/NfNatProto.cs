@@ -78,7 +78,7 @@ public static class NfNatProto
         int icmp = d.L4Offset;
         int end = DatagramEnd(frame, d);
         int inner = icmp + IcmpHeaderLength;
-        if (end < inner + (v6 ? 40 : 20))
+        if (end < inner + (v6 ? 40 : 20) || !Has(frame, icmp, 4))
             return NatVerdict.DropHeaderMissing;
 
         // A redirect is translated only for a connection with both bindings done and no NAT at all.
@@ -94,7 +94,7 @@ public static class NfNatProto
 
         // The quoted packet went the other way: rewrite it toward the other direction's tuple as it is.
         ref readonly var other = ref dir == CtDirection.Original ? ref reply : ref original;
-        var quoted = frame[inner..end];
+        var quoted = frame[inner..Math.Min(end, frame.Length)];
         uint before = InetChecksum.Sum(quoted);
         var innerManip = manip == NfNatManipType.Src ? NfNatManipType.Dst : NfNatManipType.Src;
         bool ok = v6
@@ -113,14 +113,19 @@ public static class NfNatProto
         return ok ? NatVerdict.Accept : NatVerdict.DropHeaderMissing;
     }
 
-    /// <summary>Where the datagram's captured bytes end: its length field, cut to what the capture kept.</summary>
-    private static int DatagramEnd(ReadOnlySpan<byte> frame, in DecodedPacket d) => Math.Min(frame.Length, d.L3Offset + d.IpTotalLength);
+    /// <summary>Where the datagram ends by its length field (the kernel's skb->len); the capture may hold fewer bytes.</summary>
+    private static int DatagramEnd(ReadOnlySpan<byte> frame, in DecodedPacket d) => d.L3Offset + d.IpTotalLength;
+
+    /// <summary>Whether the capture holds <paramref name="length"/> bytes at <paramref name="at"/>: what it does not hold is not rewritten.</summary>
+    private static bool Has(ReadOnlySpan<byte> frame, int at, int length) => at + length <= frame.Length;
 
     /// <summary>nf_nat_ipv4_manip_pkt: the L4 part first (its pseudo-header update reads the old address), then the address and header checksum.</summary>
     private static bool Ipv4ManipPkt(Span<byte> frame, int iphdroff, int end, in NfConntrackTuple target, NfNatManipType manip)
     {
         if (end < iphdroff + 20)
             return false;
+        if (!Has(frame, iphdroff, 20))
+            return true; // a quoted header beyond the snap length
         int hdroff = iphdroff + ((frame[iphdroff] & 0xF) * 4);
         // Defrag precedes NAT in the kernel; a fragment seen here past the first carries no L4 header.
         bool firstFragment = (BinaryPrimitives.ReadUInt16BigEndian(frame[(iphdroff + 6)..]) & 0x1FFF) == 0;
@@ -140,7 +145,10 @@ public static class NfNatProto
     {
         if (end < iphdroff + 40)
             return false;
-        int hdroff = SkipExtHeaders(frame, iphdroff, end, out bool laterFragment);
+        if (!Has(frame, iphdroff, 40))
+            return true; // a quoted header beyond the snap length
+        // An extension-header chain running past the capture hides the upper header: only the address is rewritten.
+        int hdroff = SkipExtHeaders(frame, iphdroff, Math.Min(end, frame.Length), out bool laterFragment);
         if (hdroff >= 0 && !laterFragment && !L4ManipPkt(frame, iphdroff, hdroff, end, target, manip, v6: true))
             return false;
 
@@ -200,10 +208,12 @@ public static class NfNatProto
                 if (end < hdroff + 8)
                     return false;
                 int portAt = hdroff + (manip == NfNatManipType.Src ? 0 : 2);
+                if (!Has(frame, portAt, 2))
+                    return true;
                 ushort oldPort = BinaryPrimitives.ReadUInt16BigEndian(frame[portAt..]);
                 ushort newPort = manip == NfNatManipType.Src ? target.SrcPort : target.DstPort;
                 BinaryPrimitives.WriteUInt16BigEndian(frame[portAt..], newPort);
-                if (end < hdroff + 20)
+                if (end < hdroff + 20 || !Has(frame, hdroff + 16, 2))
                     return true;
                 CsumUpdate(frame, iphdroff, hdroff + 16, target, manip, v6);
                 InetChecksum.Replace2(frame, hdroff + 16, oldPort, newPort);
@@ -215,10 +225,13 @@ public static class NfNatProto
                 if (end < hdroff + 8)
                     return false;
                 int portAt = hdroff + (manip == NfNatManipType.Src ? 0 : 2);
+                if (!Has(frame, portAt, 2))
+                    return true;
                 ushort oldPort = BinaryPrimitives.ReadUInt16BigEndian(frame[portAt..]);
                 ushort newPort = manip == NfNatManipType.Src ? target.SrcPort : target.DstPort;
                 // A zero UDP checksum over IPv4 means "none"; UDP-Lite always has one.
-                bool doCsum = target.Protocol == NfNatTuple.UdpLite || BinaryPrimitives.ReadUInt16BigEndian(frame[(hdroff + 6)..]) != 0;
+                bool doCsum = Has(frame, hdroff + 6, 2)
+                    && (target.Protocol == NfNatTuple.UdpLite || BinaryPrimitives.ReadUInt16BigEndian(frame[(hdroff + 6)..]) != 0);
                 if (doCsum)
                 {
                     CsumUpdate(frame, iphdroff, hdroff + 6, target, manip, v6);
@@ -234,8 +247,9 @@ public static class NfNatProto
                 if (end < hdroff + 8)
                     return false;
                 int portAt = hdroff + (manip == NfNatManipType.Src ? 0 : 2);
-                BinaryPrimitives.WriteUInt16BigEndian(frame[portAt..], manip == NfNatManipType.Src ? target.SrcPort : target.DstPort);
-                if (end < hdroff + 12)
+                if (Has(frame, portAt, 2))
+                    BinaryPrimitives.WriteUInt16BigEndian(frame[portAt..], manip == NfNatManipType.Src ? target.SrcPort : target.DstPort);
+                if (end < hdroff + 12 || !Has(frame, hdroff, end - hdroff))
                     return true;
                 // CRC32c cannot be patched: recomputed over the packet, which must all be in the capture.
                 var sctp = frame[hdroff..end];
@@ -246,6 +260,8 @@ public static class NfNatProto
             {
                 if (end < hdroff + 8)
                     return false;
+                if (!Has(frame, hdroff, 8))
+                    return true;
                 // Only the query types carry an id; an error's "unused" word must stay as it is.
                 if (frame[hdroff] is not (0 or 8 or 13 or 14 or 15 or 16 or 17 or 18))
                     return true;
@@ -258,6 +274,8 @@ public static class NfNatProto
             {
                 if (end < hdroff + 8)
                     return false;
+                if (!Has(frame, hdroff, 8))
+                    return true;
                 CsumUpdate(frame, iphdroff, hdroff + 2, target, manip, v6);
                 if (frame[hdroff] is 128 or 129)
                 {
