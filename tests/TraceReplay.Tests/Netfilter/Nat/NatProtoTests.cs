@@ -316,4 +316,43 @@ public sealed class NatProtoTests
         PacketDecoder.Decode(bare, LinkType.Raw, bare.Length, out var bd);
         Assert.Equal(NatVerdict.DropHeaderMissing, NfNatProto.Packet(bare, bd, original, reply, CtStatus.SrcNat, NfNatManipType.Src, CtDirection.Original));
     }
+
+    [Fact]
+    public void Sctp_port_rewrite_recomputes_the_crc32c()
+    {
+        // sctp_manip_pkt cannot patch CRC32c: it recomputes sctp_compute_cksum over the packet, stored
+        // little-endian. Checked against a bitwise CRC32c written here (Castagnoli, reflected 0x82F63B78),
+        // itself checked on RFC 3720's vector (32 zero bytes → 0x8A9136AA).
+        Assert.Equal(0x8A9136AAu, BitwiseCrc32C(new byte[32]));
+        byte[] sctp =
+        [
+            0x9c, 0x40, 0x0b, 0x59, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, // ports 40000 → 2905, vtag, checksum
+            0x00, 0x03, 0x00, 0x14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x61, 0x62, 0x63, 0x64, // DATA chunk
+        ];
+        var frame = new byte[20 + sctp.Length];
+        Convert.FromHexString("4500000000004000408400000a000002cb007109").CopyTo(frame, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)frame.Length);
+        sctp.CopyTo(frame, 20);
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(28), BitwiseCrc32C(frame.AsSpan(20)));
+        var d = Decode(frame);
+        var original = new NfConntrackTuple(Ip("10.0.0.2"), Ip("203.0.113.9"), 40000, 2905, NfNatTuple.Sctp, false);
+        var reply = new NfConntrackTuple(Ip("203.0.113.9"), Ip("198.51.100.1"), 2905, 50000, NfNatTuple.Sctp, false);
+        Assert.Equal(NatVerdict.Accept, NfNatProto.Packet(frame, d, original, reply, CtStatus.SrcNat, NfNatManipType.Src, CtDirection.Original));
+        Assert.Equal(50000, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(20)));
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(28));
+        frame.AsSpan(28, 4).Clear();
+        Assert.Equal(BitwiseCrc32C(frame.AsSpan(20)), stored);
+    }
+
+    private static uint BitwiseCrc32C(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78 : crc >> 1;
+        }
+        return ~crc;
+    }
 }
