@@ -126,7 +126,10 @@ public static class NfNatProto
             return false;
         if (!Has(frame, iphdroff, 20))
             return true; // a quoted header beyond the snap length
-        int hdroff = iphdroff + ((frame[iphdroff] & 0xF) * 4);
+        int ihl = (frame[iphdroff] & 0xF) * 4;
+        if (ihl < 20)
+            return false; // a quoted header conntrack could not have parsed
+        int hdroff = iphdroff + ihl;
         // Defrag precedes NAT in the kernel; a fragment seen here past the first carries no L4 header.
         bool firstFragment = (BinaryPrimitives.ReadUInt16BigEndian(frame[(iphdroff + 6)..]) & 0x1FFF) == 0;
         if (firstFragment && !L4ManipPkt(frame, iphdroff, hdroff, end, target, manip, v6: false))

@@ -355,4 +355,34 @@ public sealed class NatProtoTests
         }
         return ~crc;
     }
+
+    [Fact]
+    public void Mutated_frames_never_throw()
+    {
+        // 20000 fixed-seed byte mutations and cuts of the witnessed datagrams, through every hook/direction:
+        // the rewrite may drop or skip, never throw.
+        var rng = new Random(4242);
+        string[] seeds = [UdpOnR0, UnreachOnR1, SynOnR0, RstOnR1];
+        var original = new NfConntrackTuple(Ip("10.0.1.2"), Ip("192.0.2.2"), 5555, 9999, NfNatTuple.Udp, false);
+        var reply = new NfConntrackTuple(Ip("192.0.2.2"), Ip("192.0.2.1"), 9999, 5555, NfNatTuple.Udp, false);
+        var v6original = new NfConntrackTuple(Ip("fd00::2"), Ip("2001:db8::80"), 40000, 80, NfNatTuple.Icmpv6, true);
+        var v6reply = new NfConntrackTuple(Ip("fd00:1::5"), Ip("fd00::2"), 8080, 40000, NfNatTuple.Icmpv6, true);
+        const CtStatus all = CtStatus.SrcNat | CtStatus.DstNat | CtStatus.SrcNatDone | CtStatus.DstNatDone;
+        for (int n = 0; n < 20000; n++)
+        {
+            var frame = Convert.FromHexString(seeds[n % seeds.Length]);
+            for (int m = rng.Next(1, 6); m > 0; m--)
+                frame[rng.Next(frame.Length)] = (byte)rng.Next(256);
+            if (n % 7 == 0)
+                frame[0] = (byte)(0x60 | (frame[0] & 0xF));
+            var cut = frame.AsSpan(0, rng.Next(1, frame.Length + 1)).ToArray();
+            PacketDecoder.Decode(cut, LinkType.Raw, frame.Length, out var d);
+            foreach (var proto in new byte[] { NfNatTuple.Udp, NfNatTuple.Tcp, NfNatTuple.Icmp, NfNatTuple.Sctp, NfNatTuple.Icmpv6 })
+            {
+                var (o, r) = d.IsIpv6 ? (v6original with { Protocol = proto }, v6reply with { Protocol = proto }) : (original with { Protocol = proto }, reply with { Protocol = proto });
+                var state = (n & 1) == 0 ? CtState.Related : CtState.Established;
+                NfNatProto.Translate(cut, d, o, r, all, state, (NfNatManipType)(n & 1), (CtDirection)((n >> 1) & 1));
+            }
+        }
+    }
 }
