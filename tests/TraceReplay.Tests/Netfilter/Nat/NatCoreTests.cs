@@ -326,4 +326,32 @@ public sealed class NatCoreTests
         Assert.Equal((Ip("198.51.100.7"), (ushort)5000), (s.NatAddress, s.NatPort));
         Assert.False(NatMapping.Create(5, original, NfNatTuple.Invert(original), -1, NfNatManipType.Src).Translates);
     }
+
+    [Fact]
+    public void Setup_and_rewrite_allocate_nothing_in_steady_state()
+    {
+        var core = new NfNatCore();
+        var ct = new FakeConntrack();
+        var taken = ct.AsTaken();
+        var range = SnatTo("198.51.100.1", "198.51.100.4");
+        var frame = Support.Frames.TcpV4("10.0.0.2", 40000, "203.0.113.9", 443);
+        PacketDecoder.Decode(frame, TraceReplay.Capture.LinkType.Ethernet, frame.Length, out var d);
+        var server = Ip("203.0.113.9");
+        void Round()
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                var original = new NfConntrackTuple(IpAddr.FromV4(0x0A00_0000u + (uint)i), server, 40000, 443, NfNatTuple.Tcp, false);
+                var reply = NfNatTuple.Invert(original);
+                var status = CtStatus.None;
+                core.SetupInfo(ref taken, original, ref reply, ref status, range, NfNatManipType.Src);
+                NfNatProto.Packet(frame, d, original, reply, status, NfNatManipType.Src, CtDirection.Original);
+                core.Destroy(original, reply, status);
+            }
+        }
+        Round(); // grows the by-source table and JITs
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Round();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
