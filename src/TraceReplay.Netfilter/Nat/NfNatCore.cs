@@ -17,6 +17,13 @@ namespace TraceReplay.Netfilter.Nat;
 /// real host exactly. A port search may still pick another port than the real host did when it had
 /// to search; whether a search happens, and the port class, match.
 /// </para>
+/// <para>
+/// Per connection and hook, as nf_nat_inet_fn: if <see cref="NfNatTuple.Initialized"/> is false for
+/// the hook's manip type (<see cref="NfNatTuple.HookToManip"/>), run the nat chain; a NAT target gives
+/// a range (SNAT/DNAT as parsed, or from <see cref="NfNatTargets"/>) for <see cref="SetupInfo"/>; no
+/// binding from the chain means <see cref="AllocNullBinding"/>. Then every packet, the first included,
+/// goes through <see cref="NfNatProto.Translate"/>; <see cref="Destroy"/> when the connection ends.
+/// </para>
 /// The core does not own connections: the caller passes the connection's tuples and status by
 /// reference and a struct that answers nf_conntrack_tuple_taken. Nothing is allocated per packet;
 /// the by-source table grows by amortised array doubling per connection.

@@ -83,7 +83,9 @@ public sealed class NatTargetsTests
     {
         var net = Host();
         // nf_nat_redirect_ipv4: LOCAL_OUT → 127.0.0.1; PRE_ROUTING → the head of the input device's
-        // ifa_list (not the address of the destination's subnet).
+        // ifa_list, not the address of the sender's subnet. Witnessed on Linux 6.18: r0 with 10.0.5.1/24
+        // added before 10.0.1.1/24, `-A PREROUTING -i r0 -p udp --dport 7000 -j REDIRECT --to-ports 7777`,
+        // UDP from 10.0.1.2 → conntrack reply src=10.0.5.1 sport=7777.
         Assert.Equal(NatVerdict.Accept, NfNatTargets.Redirect(NoRange, false, NfInetHook.LocalOut, net, null, Ip("192.0.2.9"), out var r));
         Assert.Equal(Ip("127.0.0.1"), r.MinAddr);
         Assert.Equal(NatVerdict.Accept, NfNatTargets.Redirect(NoRange, true, NfInetHook.LocalOut, net, null, Ip("2001:db8::9"), out r));
