@@ -55,6 +55,8 @@ internal readonly struct IptIfaceMatch(InterfaceMatch m)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Matches(string? dev)
     {
+        if (Any)
+            return true;
         var d = (dev ?? string.Empty).AsSpan();
         bool hit = _prefix ? d.StartsWith(_name, StringComparison.Ordinal) : d.SequenceEqual(_name);
         return hit != _invert;
