@@ -41,8 +41,8 @@ public sealed class ConntrackMt(ConntrackMatch m, XtCompileContext c) : XtMatchE
         if (!ct.HasEntry)
             return m.Has(Field.State) ? Tristate.True : Tristate.False;
 
-        // --ctdir REPLY is stored as the inverted DIRECTION flag: "original" is the tested value.
-        if (Fails(Field.Direction, ct.Direction == CtDirection.Original))
+        // The kernel keeps --ctdir REPLY as an inverted DIRECTION flag; the Host model as DirectionReply.
+        if (m.Has(Field.Direction) && (ct.Direction == CtDirection.Reply) != m.DirectionReply)
             return Tristate.False;
         if (Fails(Field.OrigSrc, m.OrigSource.Matches(ct.Original.Src))
             || Fails(Field.OrigDst, m.OrigDestination.Matches(ct.Original.Dst))
