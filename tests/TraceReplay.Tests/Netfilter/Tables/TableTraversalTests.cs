@@ -275,3 +275,50 @@ public sealed class TableTraversalTests
         Assert.Equal(XtVerdict.Accept, Run(t, other).Verdict);
     }
 }
+
+/// <summary>The traversal allocates nothing per packet once warm (DESIGN.md: hot paths allocate nothing).</summary>
+public sealed class TableAllocationTests
+{
+    [Fact]
+    public void Traversal_allocates_nothing_per_packet()
+    {
+        var t = Filter("""
+            :A - [0:0]
+            -A FORWARD -j A
+            -A FORWARD -p tcp -m multiport --dports 22,80,443 -m conntrack --ctstate NEW -m limit --limit 100/sec -j ACCEPT
+            -A A -m comment --comment x -m mark ! --mark 0x1 -j MARK --set-xmark 0x2/0xff
+            -A A -p tcp -m tcp --tcp-flags SYN,ACK SYN -m iprange --src-range 10.0.0.0-10.0.0.9 -j RETURN
+            """);
+        var pkt = Tcp();
+        var trace = new CountingTrace();
+        for (int i = 0; i < 100; i++)
+            Once(t, pkt, i, trace);
+        int accepted = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+            accepted += Once(t, pkt, i, trace) == XtVerdict.Accept ? 1 : 0;
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+        Assert.Equal(10_000, accepted);
+        Assert.True(trace.Count > 0);
+    }
+
+    private static XtVerdict Once(XtTableInfo t, TestPacket pkt, long i, IIptTraceSink trace)
+    {
+        var p = new XtActionParam(ref pkt.Decoded, pkt.Frame, NfInetHook.Forward)
+        {
+            InDev = "eth0",
+            OutDev = "eth1",
+            TimeNs = i * 1_000_000,
+            Ct = new NfCtInfo { State = TraceReplay.Netfilter.Conntrack.CtState.New },
+        };
+        return t.DoTable(ref p, trace).Verdict;
+    }
+
+    private sealed class CountingTrace : IIptTraceSink
+    {
+        public int Count { get; private set; }
+
+        public void Trace(in IptTraceEvent e) => Count++;
+    }
+}
