@@ -26,25 +26,9 @@ public readonly record struct XtHostMask(IpAddr Address, IpNetwork Network)
     }
 }
 
-/// <summary>Shared parsing of group B's stateful matches: xtables option bookkeeping (once, excl) and host masks.</summary>
+/// <summary>Shared parsing of group B's stateful matches: host masks and rates.</summary>
 internal static class MbHelpers
 {
-    /// <summary>xtables_option_parse: an option without XTOPT_MULTI may be given once ("can only be used once").</summary>
-    public static void Once(this XtOption o, ref uint seen, int id)
-    {
-        uint bit = 1u << id;
-        if ((seen & bit) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once", o.Name, $"one {o.Name}");
-        seen |= bit;
-    }
-
-    /// <summary>An option's .excl: it cannot be combined with one given before.</summary>
-    public static void Excl(this XtOption o, uint seen, uint excl, string other)
-    {
-        if ((seen & excl) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} cannot be used together with {other}", o.Name, $"either {o.Name} or {other}");
-    }
-
     /// <summary>XTTYPE_HOSTMASK / XTTYPE_HOST: ADDR[/LEN|/MASK] of the rule's family, the address kept unmasked.</summary>
     public static XtHostMask HostMask(this XtOption o, string text)
     {

@@ -2,25 +2,6 @@ using System.Globalization;
 
 namespace TraceReplay.Host.Iptables.Extensions;
 
-/// <summary>
-/// libxtables' xtables_option_parse rule that every option of an x6_options table is taken at most
-/// once (unless XTOPT_MULTI): `frag: option "--fragid" can only be used once.` A bit per option id.
-/// </summary>
-internal struct XtOnce
-{
-    private uint _seen;
-
-    public void Take(XtOption o, int id)
-    {
-        uint bit = 1u << id;
-        if ((_seen & bit) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once (iptables: \"option \\\"{o.Name}\\\" can only be used once\")", o.Name, $"one {o.Name}");
-        _seen |= bit;
-    }
-
-    public readonly bool Has(int id) => (_seen & (1u << id)) != 0;
-}
-
 /// <summary>Shared pieces of the IPv6 extension-header and IPsec matches (group C).</summary>
 internal static class XtRanges
 {
@@ -68,7 +49,7 @@ public abstract class Ip6tOptsMatch : XtMatch
 
     private readonly string _lenOption;
     private readonly string _optsOption;
-    private XtOnce _once;
+    private XtOptionSet _given;
     private readonly List<Ip6tOptSpec> _options = [];
 
     private protected Ip6tOptsMatch(string prefix)
@@ -90,7 +71,7 @@ public abstract class Ip6tOptsMatch : XtMatch
     {
         if (o.Name == _lenOption)
         {
-            _once.Take(o, 0);
+            _given.Take(o, 1);
             HeaderLength = o.UInt32(o.Arg("a header length"));
             InvertHeaderLength = o.Invert;
             HasLength = true;
@@ -98,7 +79,7 @@ public abstract class Ip6tOptsMatch : XtMatch
         }
         if (o.Name == _optsOption)
         {
-            _once.Take(o, 1);
+            _given.Take(o, 2);
             o.NoInvert();
             ParseOptions(o, o.Arg("TYPE[:LEN][,TYPE[:LEN]...]"));
             HasOptions = true;

@@ -49,30 +49,11 @@ public readonly record struct NfNatRange2(NfNatRangeFlags Flags, IpAddr MinAddr,
 }
 
 /// <summary>
-/// Shared pieces of the common targets (group T-A): libxtables' once/exclusive option bookkeeping
-/// (xtables_option_parse, xtables_options_fcheck) and libxt_NAT.c's range parser and printer.
+/// Shared pieces of the common targets (group T-A): string options and libxt_NAT.c's range parser
+/// and printer.
 /// </summary>
 internal static class TaHelpers
 {
-    /// <summary>xtables_option_parse: an option without XTOPT_MULTI may appear once; target options never take `!`.</summary>
-    public static void Once(ref uint seen, int id, XtOption o)
-    {
-        o.NoInvert();
-        if ((seen & (1u << id)) != 0)
-            throw new Parsing.HostParseException(o.Location, $"option {o.Name} can only be used once", o.Name, $"one {o.Name}");
-        seen |= 1u << id;
-    }
-
-    /// <summary>xtables_options_fcheck's `.excl`: options that cannot be combined with one seen earlier.</summary>
-    public static void Exclusive(uint seen, uint excl, XtOption o, Func<int, string> nameOf)
-    {
-        uint clash = seen & excl;
-        if (clash == 0)
-            return;
-        int other = System.Numerics.BitOperations.TrailingZeroCount(clash);
-        throw new Parsing.HostParseException(o.Location, $"option {o.Name} cannot be used together with {nameOf(other)}", o.Name, $"either {o.Name} or {nameOf(other)}");
-    }
-
     /// <summary>XTTYPE_STRING with `.min = 1`.</summary>
     public static string NonEmpty(XtOption o, string text)
     {

@@ -18,22 +18,6 @@ internal static class XtTargetOptions
     /// <summary>`.table = "mangle"` in the kernel's xt_target registration.</summary>
     public static readonly IReadOnlyCollection<string> MangleOnly = ["mangle"];
 
-    /// <summary>xtables_option_parse's checks before a value is read: no `!` (no target option has XTOPT_INVERT) and no repeat.</summary>
-    public static void Take(XtOption o, ref uint seen, uint bit)
-    {
-        o.NoInvert();
-        if ((seen & bit) != 0)
-            throw new HostParseException(o.Location, $"{o.Name} given twice (iptables: \"option {o.Name} can only be used once\")", o.Name, "one " + o.Name);
-        seen |= bit;
-    }
-
-    /// <summary>The `.excl` check: the option being read may not stand beside any of <paramref name="excluded"/> already seen.</summary>
-    public static void Exclusive(XtOption o, uint seen, uint excluded, string others)
-    {
-        if ((seen & excluded) != 0)
-            throw new HostParseException(o.Location, $"{o.Name} cannot be used together with {others}", o.Name, $"only one of {o.Name}, {others}");
-    }
-
     /// <summary>A final-check failure located at `-j NAME`, naming the target as the token.</summary>
     public static HostParseException Missing(XtExtension target, string problem, string expected) =>
         new(target.Location, $"{target.Name}: {problem}", "-j " + target.Name, expected);
@@ -68,7 +52,7 @@ public enum HopLimitMode : byte
 /// </summary>
 public abstract class HopLimitTarget(string prefix, string field) : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public HopLimitMode Mode { get; private set; }
 
@@ -91,9 +75,7 @@ public abstract class HopLimitTarget(string prefix, string field) : XtTarget
         else
             return false;
         uint bit = 1u << (int)mode;
-        if (_seen != 0 && (_seen & bit) == 0)
-            XtTargetOptions.Exclusive(o, _seen, 7, $"--{prefix}-set/--{prefix}-inc/--{prefix}-dec");
-        XtTargetOptions.Take(o, ref _seen, bit);
+        _seen.TakeNoInvert(o, bit, excl: 7);
         // An increment or decrement of 0 is refused by the parser (.min = 1) and the kernel alike.
         uint min = mode == HopLimitMode.Set ? 0u : 1u;
         Value = (byte)o.UInt32(o.Arg($"a {field} value {min}-255"), min, 255);
@@ -103,7 +85,7 @@ public abstract class HopLimitTarget(string prefix, string field) : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw XtTargetOptions.Missing(this, "you must specify an action", $"--{prefix}-set, --{prefix}-inc or --{prefix}-dec");
     }
 
@@ -121,7 +103,7 @@ public abstract class HopLimitTarget(string prefix, string field) : XtTarget
 /// </summary>
 public abstract class Ip6tNptTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The prefix rewritten from.</summary>
     public Net.IpNetwork SourcePrefix { get; private set; }
@@ -138,11 +120,11 @@ public abstract class Ip6tNptTarget : XtTarget
         switch (o.Name)
         {
             case "--src-pfx":
-                XtTargetOptions.Take(o, ref _seen, 1);
+                _seen.TakeNoInvert(o, 1);
                 SourcePrefix = ParsePrefix(o, o.Arg("an IPv6 PREFIX/LEN, LEN at most 64"));
                 return true;
             case "--dst-pfx":
-                XtTargetOptions.Take(o, ref _seen, 2);
+                _seen.TakeNoInvert(o, 2);
                 DestinationPrefix = ParsePrefix(o, o.Arg("an IPv6 PREFIX/LEN, LEN at most 64"));
                 return true;
             default:
@@ -169,9 +151,9 @@ public abstract class Ip6tNptTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & 1) == 0)
+        if (!_seen.Has(1))
             throw XtTargetOptions.Missing(this, "option --src-pfx must be specified", "--src-pfx PREFIX/LEN");
-        if ((_seen & 2) == 0)
+        if (!_seen.Has(2))
             throw XtTargetOptions.Missing(this, "option --dst-pfx must be specified", "--dst-pfx PREFIX/LEN");
     }
 

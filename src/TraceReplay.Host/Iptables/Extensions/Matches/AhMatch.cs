@@ -20,24 +20,24 @@ public sealed class AhMatch : XtMatch
     /// <summary>IPv6 only: --ahres, the reserved field must be zero.</summary>
     public bool CheckReserved { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--ahspi":
-                _once.Take(o, 0);
+                _options.Take(o, 1);
                 Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
                 InvertSpis = o.Invert;
                 return true;
             case "--ahlen" when o.Family == IptFamily.IPv6:
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 Length = o.UInt32(o.Arg("a header length"));
                 InvertLength = o.Invert;
                 return true;
             case "--ahres" when o.Family == IptFamily.IPv6:
-                _once.Take(o, 2);
+                _options.Take(o, 4);
                 o.NoInvert();
                 CheckReserved = true;
                 return true;

@@ -6,23 +6,21 @@ public sealed class ConnmarkMatch : XtMatch
 {
     public XtMarkMask Mark { get; private set; }
     public bool Invert { get; private set; }
-    private bool _given;
+    private XtOptionSet _given;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--mark")
             return false;
-        if (_given)
-            throw o.Fail("can only be used once", o.Name, "one --mark");
+        _given.Take(o, 1);
         Mark = o.MarkMask(o.Arg("VALUE[/MASK]"));
         Invert = o.Invert;
-        _given = true;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --mark", "--mark VALUE[/MASK]");
     }
 

@@ -9,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("dccp")]
 public sealed class DccpMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange? SourcePorts { get; private set; }
     public bool InvertSourcePorts { get; private set; }

@@ -7,7 +7,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("dscp")]
 public sealed class DscpMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     /// <summary>DSCP value 0-63.</summary>
     public byte Dscp { get; private set; }

@@ -14,13 +14,13 @@ public sealed class EspMatch : XtMatch
     /// <summary>XT_ESP_INV_SPI.</summary>
     public bool InvertSpis { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--espspi")
             return false;
-        _once.Take(o, 0);
+        _options.Take(o, 1);
         Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
         InvertSpis = o.Invert;
         return true;

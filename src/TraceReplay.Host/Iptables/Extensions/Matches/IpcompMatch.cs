@@ -16,19 +16,19 @@ public sealed class IpcompMatch : XtMatch
     /// <summary>--compres: the reserved header fields must be zero (hdrres).</summary>
     public bool CheckReserved { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--ipcompspi":
-                _once.Take(o, 0);
+                _options.Take(o, 1);
                 Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
                 InvertSpis = o.Invert;
                 return true;
             case "--compres":
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 o.NoInvert();
                 CheckReserved = true;
                 return true;

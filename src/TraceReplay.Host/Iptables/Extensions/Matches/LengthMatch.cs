@@ -4,7 +4,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("length")]
 public sealed class LengthMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange Length { get; private set; }
     public bool Invert { get; private set; }

@@ -10,7 +10,7 @@ public sealed class LimitMatch : XtMatch
 {
     public const ulong Scale = 10000;
     private const int OLimit = 0, OBurst = 1;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>xt_rateinfo.avg: interval between packets in 1/<see cref="Scale"/> seconds (3/hour: 12000000).</summary>
     public uint Average { get; private set; } = (uint)(Scale * 60 * 60 / 3);
@@ -22,8 +22,7 @@ public sealed class LimitMatch : XtMatch
         {
             case "--limit":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OLimit);
+                _seen.TakeNoInvert(o, 1u << OLimit);
                 string text = o.Arg("RATE[/second|/minute|/hour|/day]");
                 if (!MbHelpers.TryParseRate(text, Scale, out ulong period, out _) || period > uint.MaxValue)
                     throw o.Fail("bad rate", text, "a rate such as 3/hour, 10/min or 5/sec");
@@ -33,8 +32,7 @@ public sealed class LimitMatch : XtMatch
                 return true;
             }
             case "--limit-burst":
-                o.NoInvert();
-                o.Once(ref _seen, OBurst);
+                _seen.TakeNoInvert(o, 1u << OBurst);
                 Burst = o.UInt32(o.Arg("a packet count"), 0, 10000);
                 return true;
             default:

@@ -16,7 +16,7 @@ public sealed class MhMatch : XtMatch
         ("binding-acknowledgement", 6), ("ba", 6), ("binding-error", 7), ("be", 7),
     ];
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     /// <summary>types[2]; 0:255 when not given.</summary>
     public XtRange Types { get; private set; } = new(0, 255);
@@ -26,7 +26,7 @@ public sealed class MhMatch : XtMatch
     {
         if (o.Name != "--mh-type")
             return false;
-        _once.Take(o, 0);
+        _options.Take(o, 1);
         string text = o.Arg("TYPE[:TYPE] (a number 0-255 or a name such as binding-update)");
         int colon = text.IndexOf(':', StringComparison.Ordinal);
         if (colon < 0)

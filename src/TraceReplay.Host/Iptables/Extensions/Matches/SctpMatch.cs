@@ -23,7 +23,7 @@ public sealed class SctpMatch : XtMatch
     private const int MaxFlagInfos = 4; // XT_NUM_SCTP_FLAGS
     private readonly ulong[] _chunkMap = new ulong[4];
     private readonly List<SctpChunkFlags> _flagInfo = [];
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange? SourcePorts { get; private set; }
     public bool InvertSourcePorts { get; private set; }

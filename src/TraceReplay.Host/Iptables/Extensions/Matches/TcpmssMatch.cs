@@ -4,7 +4,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("tcpmss")]
 public sealed class TcpmssMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange Mss { get; private set; }
     public bool Invert { get; private set; }

@@ -8,7 +8,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("tos")]
 public sealed class TosMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public byte Value { get; private set; }
     public byte Mask { get; private set; }

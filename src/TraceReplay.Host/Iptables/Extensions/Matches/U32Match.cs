@@ -41,7 +41,7 @@ public sealed class U32Match : XtMatch
     /// <summary>XT_U32_MAXSIZE.</summary>
     public const int MaxSize = 10;
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     public IReadOnlyList<XtU32Test> Tests { get; private set; } = [];
     public bool Invert { get; private set; }
@@ -50,7 +50,7 @@ public sealed class U32Match : XtMatch
     {
         if (o.Name != "--u32")
             return false;
-        _once.Take(o, 0);
+        _options.Take(o, 1);
         string text = o.Arg("tests, e.g. \"6&0xFF=6\"");
         Tests = ParseTests(o, text);
         Invert = o.Invert;
@@ -206,7 +206,7 @@ public sealed class U32Match : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_once.Has(0))
+        if (!_options.Has(1))
             throw check.Fail("needs --u32 TESTS", "--u32 \"LOCATION=VALUE[&&...]\"");
     }
 

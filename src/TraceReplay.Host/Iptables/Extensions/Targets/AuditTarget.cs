@@ -24,7 +24,7 @@ public sealed class AuditTarget : XtTarget
         ["reject"] = AuditType.Reject,
     };
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public AuditType Type { get; private set; }
 
@@ -34,7 +34,7 @@ public sealed class AuditTarget : XtTarget
     {
         if (o.Name != "--type")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         // audit_parse compares with strncasecmp.
         Type = o.Choice(o.Arg("accept, drop or reject"), Types);
         return true;
@@ -42,7 +42,7 @@ public sealed class AuditTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw Missing(this, "option --type must be specified", "--type accept|drop|reject");
     }
 

@@ -10,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 [XtTarget("CHECKSUM")]
 public sealed class ChecksumTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>XT_CHECKSUM_OP_FILL, the only operation.</summary>
     public bool Fill { get; private set; }
@@ -24,7 +24,7 @@ public sealed class ChecksumTarget : XtTarget
     {
         if (o.Name != "--checksum-fill")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         Fill = true;
         return true;
     }

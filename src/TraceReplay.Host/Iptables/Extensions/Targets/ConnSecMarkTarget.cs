@@ -17,7 +17,7 @@ public enum ConnSecMarkMode : byte
 [XtTarget("CONNSECMARK")]
 public sealed class ConnSecMarkTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public ConnSecMarkMode Mode { get; private set; }
 
@@ -32,16 +32,14 @@ public sealed class ConnSecMarkTarget : XtTarget
         if (mode == 0)
             return false;
         uint bit = (uint)mode;
-        if (_seen != 0 && (_seen & bit) == 0)
-            Exclusive(o, _seen, 3, mode == ConnSecMarkMode.Save ? "--restore" : "--save");
-        Take(o, ref _seen, bit);
+        _seen.TakeNoInvert(o, bit, excl: 3);
         Mode = mode;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw Missing(this, "parameter required", "--save or --restore");
     }
 

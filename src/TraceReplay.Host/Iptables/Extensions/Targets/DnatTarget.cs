@@ -12,7 +12,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class DnatTarget : XtTarget
 {
     private const int OTo = 0, ORandom = 1, OPersistent = 2;
-    private uint _seen;
+    private XtOptionSet _seen;
     private SourceLocation _toAt;
     private string _toText = string.Empty;
 
@@ -30,18 +30,18 @@ public sealed class DnatTarget : XtTarget
         switch (o.Name)
         {
             case "--to-destination":
-                TaHelpers.Once(ref _seen, OTo, o);
+                _seen.TakeNoInvert(o, 1u << OTo);
                 _toText = o.Arg("[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]");
                 _toAt = o.Location with { Column = o.LastColumn };
                 var r = TaHelpers.ParseTo(o, _toText, o.Family);
                 Range = r with { Flags = r.Flags | Range.Flags };
                 return true;
             case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
+                _seen.TakeNoInvert(o, 1u << ORandom);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
                 return true;
             case "--persistent":
-                TaHelpers.Once(ref _seen, OPersistent, o);
+                _seen.TakeNoInvert(o, 1u << OPersistent);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.Persistent };
                 return true;
             default:
@@ -51,7 +51,7 @@ public sealed class DnatTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & (1u << OTo)) == 0)
+        if (!_seen.Has((1u << OTo)))
             throw check.Fail("option --to-destination must be specified", "--to-destination ADDR[-ADDR][:PORT[-PORT]]");
         TaHelpers.RequirePortProtocol(rule, Range, _toAt, _toText);
     }

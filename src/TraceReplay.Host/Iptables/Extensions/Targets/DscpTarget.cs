@@ -10,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class DscpTarget : XtTarget
 {
     private const uint SetDscp = 1, SetClass = 2;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The DSCP value 0-63 (XT_DSCP_MAX 0x3f), the upper six bits of the TOS byte.</summary>
     public byte Dscp { get; private set; }
@@ -25,13 +25,11 @@ public sealed class DscpTarget : XtTarget
         switch (o.Name)
         {
             case "--set-dscp":
-                Take(o, ref _seen, SetDscp);
-                Exclusive(o, _seen, SetClass, "--set-dscp-class");
+                _seen.TakeNoInvert(o, SetDscp, excl: SetClass);
                 Dscp = (byte)o.UInt32(o.Arg("a DSCP value 0-63"), 0, 0x3f);
                 return true;
             case "--set-dscp-class":
-                Take(o, ref _seen, SetClass);
-                Exclusive(o, _seen, SetDscp, "--set-dscp");
+                _seen.TakeNoInvert(o, SetClass, excl: SetDscp);
                 Dscp = ClassToDscp(o, o.Arg("a DiffServ class such as EF, AF41, CS1 or BE"));
                 return true;
             default:
@@ -59,7 +57,7 @@ public sealed class DscpTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw Missing(this, "parameter --set-dscp is required", "--set-dscp VALUE or --set-dscp-class CLASS");
     }
 

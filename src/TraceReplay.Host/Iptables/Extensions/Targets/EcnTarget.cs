@@ -30,7 +30,7 @@ public sealed class EcnTarget : XtTarget
     /// <summary>The CWR bit value written with <see cref="EcnOperations.SetCwr"/>.</summary>
     public bool Cwr { get; private set; }
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public override bool IsTerminating => false;
 
@@ -42,23 +42,23 @@ public sealed class EcnTarget : XtTarget
         switch (o.Name)
         {
             case "--ecn-tcp-remove":
-                Take(o, ref _seen, 1);
+                _seen.TakeNoInvert(o, 1);
                 // ECN_parse assigns (not ORs) the operation here, so an --ecn-ip-ect given before is lost, as in iptables.
                 Operations = EcnOperations.SetEce | EcnOperations.SetCwr;
                 Ece = Cwr = false;
                 return true;
             case "--ecn-tcp-cwr":
-                Take(o, ref _seen, 2);
+                _seen.TakeNoInvert(o, 2);
                 Cwr = o.UInt32(o.Arg("0 or 1"), 0, 1) == 1;
                 Operations |= EcnOperations.SetCwr;
                 return true;
             case "--ecn-tcp-ece":
-                Take(o, ref _seen, 4);
+                _seen.TakeNoInvert(o, 4);
                 Ece = o.UInt32(o.Arg("0 or 1"), 0, 1) == 1;
                 Operations |= EcnOperations.SetEce;
                 return true;
             case "--ecn-ip-ect":
-                Take(o, ref _seen, 8);
+                _seen.TakeNoInvert(o, 8);
                 IpEct = (byte)o.UInt32(o.Arg("an ECT codepoint 0-3"), 0, 3);
                 Operations |= EcnOperations.SetIp;
                 return true;

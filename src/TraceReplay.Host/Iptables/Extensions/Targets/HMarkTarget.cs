@@ -54,7 +54,7 @@ public sealed class HMarkTarget : XtTarget
     private const HMarkFields PacketFields = HMarkFields.SourceMask | HMarkFields.DestinationMask | HMarkFields.SpiMask | HMarkFields.SourcePortMask
         | HMarkFields.DestinationPortMask | HMarkFields.ProtocolMask | HMarkFields.SourcePort | HMarkFields.DestinationPort | HMarkFields.Spi;
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -76,13 +76,13 @@ public sealed class HMarkTarget : XtTarget
         };
         if (o.Name == "--hmark-tuple")
         {
-            Take(o, ref _seen, 1u << 16);
+            _seen.TakeNoInvert(o, 1u << 16);
             ParseTuple(o, o.Arg("a list such as src,dst,sport,dport,proto or ct"));
             return true;
         }
         if (field == HMarkFields.None)
             return false;
-        Take(o, ref _seen, (uint)field);
+        _seen.TakeNoInvert(o, (uint)field);
         int prefixMax = o.Family == IptFamily.IPv6 ? 128 : 32;
         string arg = o.Arg("a value");
         switch (field)

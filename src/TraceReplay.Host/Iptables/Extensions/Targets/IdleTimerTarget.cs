@@ -12,7 +12,7 @@ public sealed class IdleTimerTarget : XtTarget
 {
     private const uint FTimeout = 1, FLabel = 2, FAlarm = 4;
     private const int LabelMax = 27; // MAX_IDLETIMER_LABEL_SIZE - 1
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public uint Timeout { get; private set; }
 
@@ -29,12 +29,12 @@ public sealed class IdleTimerTarget : XtTarget
         switch (o.Name)
         {
             case "--timeout":
-                Take(o, ref _seen, FTimeout);
+                _seen.TakeNoInvert(o, FTimeout);
                 Timeout = o.UInt32(o.Arg("a timeout in seconds"));
                 return true;
             case "--label":
             {
-                Take(o, ref _seen, FLabel);
+                _seen.TakeNoInvert(o, FLabel);
                 string label = o.Arg("a timer label");
                 if (label.Length > LabelMax)
                     throw o.Fail($"label is {label.Length} characters long", label, $"at most {LabelMax} characters (MAX_IDLETIMER_LABEL_SIZE)");
@@ -42,7 +42,7 @@ public sealed class IdleTimerTarget : XtTarget
                 return true;
             }
             case "--alarm":
-                Take(o, ref _seen, FAlarm);
+                _seen.TakeNoInvert(o, FAlarm);
                 Alarm = true;
                 return true;
             default:
@@ -52,9 +52,9 @@ public sealed class IdleTimerTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FTimeout) == 0)
+        if (!_seen.Has(FTimeout))
             throw Missing(this, "option --timeout must be specified", "--timeout SECONDS");
-        if ((_seen & FLabel) == 0)
+        if (!_seen.Has(FLabel))
             throw Missing(this, "option --label must be specified", "--label NAME");
         // idletimer_tg_checkentry: a zero or too large timeout, an empty label and the sysfs name "power" are refused.
         if (Timeout == 0 || Timeout >= int.MaxValue / 1000)

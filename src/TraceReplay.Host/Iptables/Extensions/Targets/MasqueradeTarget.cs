@@ -11,7 +11,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class MasqueradeTarget : XtTarget
 {
     private const int OPorts = 0, ORandom = 1, ORandomFully = 2;
-    private uint _seen;
+    private XtOptionSet _seen;
     private SourceLocation _portsAt;
     private string _portsText = string.Empty;
 
@@ -30,7 +30,7 @@ public sealed class MasqueradeTarget : XtTarget
         {
             case "--to-ports":
             {
-                TaHelpers.Once(ref _seen, OPorts, o);
+                _seen.TakeNoInvert(o, 1u << OPorts);
                 _portsText = o.Arg("PORT[-PORT]");
                 _portsAt = o.Location with { Column = o.LastColumn };
                 var r = Range;
@@ -40,11 +40,11 @@ public sealed class MasqueradeTarget : XtTarget
                 return true;
             }
             case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
+                _seen.TakeNoInvert(o, 1u << ORandom);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
                 return true;
             case "--random-fully":
-                TaHelpers.Once(ref _seen, ORandomFully, o);
+                _seen.TakeNoInvert(o, 1u << ORandomFully);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandomFully };
                 return true;
             default:

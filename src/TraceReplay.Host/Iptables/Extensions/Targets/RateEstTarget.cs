@@ -15,7 +15,7 @@ public sealed class RateEstTarget : XtTarget
     private const uint FName = 1, FInterval = 2, FEwma = 4;
     private const double UnitsPerSecond = 1_000_000; // TIME_UNITS_PER_SEC: times are microseconds
     private const int NameMax = 15; // IFNAMSIZ - 1
-    private uint _seen;
+    private XtOptionSet _seen;
     private uint _intervalUs, _ewmaUs;
 
     public string EstimatorName { get; private set; } = string.Empty;
@@ -40,7 +40,7 @@ public sealed class RateEstTarget : XtTarget
         {
             case "--rateest-name":
             {
-                Take(o, ref _seen, FName);
+                _seen.TakeNoInvert(o, FName);
                 string name = o.Arg("an estimator name");
                 if (name.Length == 0 || name.Length > NameMax)
                     throw o.Fail($"name is {name.Length} characters long", name, $"1 to {NameMax} characters");
@@ -48,11 +48,11 @@ public sealed class RateEstTarget : XtTarget
                 return true;
             }
             case "--rateest-interval":
-                Take(o, ref _seen, FInterval);
+                _seen.TakeNoInvert(o, FInterval);
                 _intervalUs = ParseTime(o, o.Arg("a time such as 250ms or 1s"));
                 return true;
             case "--rateest-ewmalog":
-                Take(o, ref _seen, FEwma);
+                _seen.TakeNoInvert(o, FEwma);
                 _ewmaUs = ParseTime(o, o.Arg("a time such as 500ms or 4s"));
                 return true;
             default:
@@ -82,11 +82,11 @@ public sealed class RateEstTarget : XtTarget
     /// <summary>RATEEST_final_check: the smallest interval code covering the interval, then the EWMA log.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FName) == 0)
+        if (!_seen.Has(FName))
             throw Missing(this, "no name specified", "--rateest-name NAME");
-        if ((_seen & FInterval) == 0)
+        if (!_seen.Has(FInterval))
             throw Missing(this, "no interval specified", "--rateest-interval TIME");
-        if ((_seen & FEwma) == 0)
+        if (!_seen.Has(FEwma))
             throw Missing(this, "no ewmalog specified", "--rateest-ewmalog TIME");
         int interval = 0;
         while (interval <= 5 && _intervalUs > (1u << interval) * (uint)(UnitsPerSecond / 4))

@@ -12,7 +12,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class RedirectTarget : XtTarget
 {
     private const int OPorts = 0, ORandom = 1;
-    private uint _seen;
+    private XtOptionSet _seen;
     private SourceLocation _portsAt;
     private string _portsText = string.Empty;
 
@@ -31,7 +31,7 @@ public sealed class RedirectTarget : XtTarget
         {
             case "--to-ports":
             {
-                TaHelpers.Once(ref _seen, OPorts, o);
+                _seen.TakeNoInvert(o, 1u << OPorts);
                 _portsText = o.Arg("PORT[-PORT]");
                 _portsAt = o.Location with { Column = o.LastColumn };
                 var r = Range;
@@ -40,7 +40,7 @@ public sealed class RedirectTarget : XtTarget
                 return true;
             }
             case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
+                _seen.TakeNoInvert(o, 1u << ORandom);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
                 return true;
             default:

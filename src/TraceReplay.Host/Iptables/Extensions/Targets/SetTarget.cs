@@ -36,7 +36,7 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
     private const uint Add = 1, Del = 2, Map = 4, FTimeout = 8, FExist = 16, MapMark = 32, MapPrio = 64, MapQueue = 128;
     private const int IpsetMaxNameLength = 31; // IPSET_MAXNAMELEN - 1
     private const int IpsetDimMax = 6;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public XtSetRef? AddSet { get; private set; }
     public XtSetRef? DelSet { get; private set; }
@@ -67,35 +67,35 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
         switch (o.Name)
         {
             case "--add-set":
-                Take(o, ref _seen, Add);
+                _seen.TakeNoInvert(o, Add);
                 AddSet = ParseRef(o);
                 return true;
             case "--del-set":
-                Take(o, ref _seen, Del);
+                _seen.TakeNoInvert(o, Del);
                 DelSet = ParseRef(o);
                 return true;
             case "--map-set":
-                Take(o, ref _seen, Map);
+                _seen.TakeNoInvert(o, Map);
                 MapSet = ParseRef(o);
                 return true;
             case "--timeout":
-                Take(o, ref _seen, FTimeout);
+                _seen.TakeNoInvert(o, FTimeout);
                 Timeout = o.UInt32(o.Arg("seconds 0-4294967294"), 0, uint.MaxValue - 1);
                 return true;
             case "--exist":
-                Take(o, ref _seen, FExist);
+                _seen.TakeNoInvert(o, FExist);
                 Exist = true;
                 return true;
             case "--map-mark":
-                Take(o, ref _seen, MapMark);
+                _seen.TakeNoInvert(o, MapMark);
                 MapMarkFlag = true;
                 return true;
             case "--map-prio":
-                Take(o, ref _seen, MapPrio);
+                _seen.TakeNoInvert(o, MapPrio);
                 MapPrioFlag = true;
                 return true;
             case "--map-queue":
-                Take(o, ref _seen, MapQueue);
+                _seen.TakeNoInvert(o, MapQueue);
                 MapQueueFlag = true;
                 return true;
             default:
@@ -126,7 +126,7 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & (Add | Del | Map)) == 0)
+        if (!_seen.Has((Add | Del | Map)))
             throw Missing(this, "you must specify either --add-set or --del-set or --map-set", "--add-set, --del-set or --map-set NAME FLAGS");
         if (MapSet is null && (MapMarkFlag || MapPrioFlag || MapQueueFlag))
             throw Missing(this, "--map-mark/--map-prio/--map-queue can be used with --map-set only", "--map-set NAME FLAGS");

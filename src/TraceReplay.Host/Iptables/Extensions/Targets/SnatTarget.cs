@@ -13,7 +13,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class SnatTarget : XtTarget
 {
     private const int OTo = 0, ORandom = 1, ORandomFully = 2, OPersistent = 3;
-    private uint _seen;
+    private XtOptionSet _seen;
     private SourceLocation _toAt;
     private string _toText = string.Empty;
 
@@ -31,22 +31,22 @@ public sealed class SnatTarget : XtTarget
         switch (o.Name)
         {
             case "--to-source":
-                TaHelpers.Once(ref _seen, OTo, o);
+                _seen.TakeNoInvert(o, 1u << OTo);
                 _toText = o.Arg("[ADDR[-ADDR]][:PORT[-PORT]]");
                 _toAt = o.Location with { Column = o.LastColumn };
                 var r = TaHelpers.ParseTo(o, _toText, o.Family);
                 Range = r with { Flags = r.Flags | Range.Flags, BaseProto = 0 };
                 return true;
             case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
+                _seen.TakeNoInvert(o, 1u << ORandom);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
                 return true;
             case "--random-fully":
-                TaHelpers.Once(ref _seen, ORandomFully, o);
+                _seen.TakeNoInvert(o, 1u << ORandomFully);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandomFully };
                 return true;
             case "--persistent":
-                TaHelpers.Once(ref _seen, OPersistent, o);
+                _seen.TakeNoInvert(o, 1u << OPersistent);
                 Range = Range with { Flags = Range.Flags | NfNatRangeFlags.Persistent };
                 return true;
             default:
@@ -56,7 +56,7 @@ public sealed class SnatTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & (1u << OTo)) == 0)
+        if (!_seen.Has((1u << OTo)))
             throw check.Fail("option --to-source must be specified", "--to-source ADDR[-ADDR][:PORT[-PORT]]");
         TaHelpers.RequirePortProtocol(rule, Range, _toAt, _toText);
     }

@@ -15,7 +15,7 @@ public sealed class TcpOptStripTarget : XtTarget
 
     // strip_bmap: one bit per option kind 0-255.
     private readonly uint[] _bitmap = new uint[8];
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public override bool IsTerminating => false;
 
@@ -32,7 +32,7 @@ public sealed class TcpOptStripTarget : XtTarget
     {
         if (o.Name != "--strip-options")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         string text = o.Arg("option kinds or names, e.g. mss,wscale or 2,3");
         foreach (var part in text.Split(','))
         {

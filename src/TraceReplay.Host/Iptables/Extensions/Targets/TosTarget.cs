@@ -11,7 +11,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 [XtTarget("TOS")]
 public sealed class TosTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The bits XORed into the TOS byte after <see cref="Mask"/> was cleared.</summary>
     public byte Value { get; private set; }
@@ -36,9 +36,7 @@ public sealed class TosTarget : XtTarget
         if (bit == 0)
             return false;
         // Every action is `.excl = F_ANY`: one action per rule.
-        if (_seen != 0 && (_seen & bit) == 0)
-            Exclusive(o, _seen, 0xf, "another of --set-tos/--and-tos/--or-tos/--xor-tos");
-        Take(o, ref _seen, bit);
+        _seen.TakeNoInvert(o, bit, excl: 0xf);
         switch (bit)
         {
             case 1:
@@ -84,7 +82,7 @@ public sealed class TosTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw Missing(this, "an action is required", "--set-tos, --and-tos, --or-tos or --xor-tos");
     }
 
