@@ -110,22 +110,32 @@ public sealed class XtOption
     public ulong UInt64(string text, ulong max = ulong.MaxValue) =>
         XtValues.TryParseUInt(text, out ulong v) && v <= max ? v : throw Fail("not a number in range", text, $"an integer from 0 to {max}");
 
-    /// <summary>`MIN[:MAX]` with either side optional, as xtables_parse_range does for ports and similar.</summary>
-    public XtRange Range(string text, uint max, char separator = ':')
+    /// <summary>`MIN[:MAX]` with either side optional, as xtables_parse_range does for XTTYPE_UINT*RC.</summary>
+    public XtRange Range(string text, uint max, char separator = ':') =>
+        Range(text, max, separator, s => UInt32(s, 0, max), "range start is above its end");
+
+    /// <summary>
+    /// The shape of every `MIN:MAX` argument (xtables_parse_range, parse_tcp_ports, parse_mh_types):
+    /// `N`, `N:M`, `:M`, `N:` or `:`, open ends being 0 and <paramref name="max"/>; each end is read by
+    /// <paramref name="end"/> (a number, a service name, a type name), and a reversed range is refused
+    /// with <paramref name="reversed"/>.
+    /// </summary>
+    public XtRange Range(string text, uint max, char separator, Func<string, uint> end, string reversed)
     {
+        ArgumentNullException.ThrowIfNull(end);
         int sep = text.IndexOf(separator, StringComparison.Ordinal);
         uint lo, hi;
         if (sep < 0)
         {
-            lo = hi = UInt32(text, 0, max);
+            lo = hi = end(text);
         }
         else
         {
-            lo = sep == 0 ? 0 : UInt32(text[..sep], 0, max);
-            hi = sep == text.Length - 1 ? max : UInt32(text[(sep + 1)..], 0, max);
+            lo = sep == 0 ? 0 : end(text[..sep]);
+            hi = sep == text.Length - 1 ? max : end(text[(sep + 1)..]);
         }
         if (lo > hi)
-            throw Fail("range start is above its end", text, $"MIN{separator}MAX with MIN <= MAX");
+            throw Fail(reversed, text, $"MIN{separator}MAX with MIN <= MAX");
         return new XtRange(lo, hi);
     }
 
@@ -140,20 +150,8 @@ public sealed class XtOption
     }
 
     /// <summary>`PORT[:PORT]` with open ends, as libxt_tcp's parse_tcp_ports does.</summary>
-    public XtRange PortRange(string text, string protocol = "tcp")
-    {
-        int sep = text.IndexOf(':', StringComparison.Ordinal);
-        if (sep < 0)
-        {
-            ushort p = Port(text, protocol);
-            return new XtRange(p, p);
-        }
-        uint lo = sep == 0 ? 0u : Port(text[..sep], protocol);
-        uint hi = sep == text.Length - 1 ? 65535u : Port(text[(sep + 1)..], protocol);
-        if (lo > hi)
-            throw Fail("port range start is above its end", text, "MIN:MAX with MIN <= MAX");
-        return new XtRange(lo, hi);
-    }
+    public XtRange PortRange(string text, string protocol = "tcp") =>
+        Range(text, ushort.MaxValue, ':', s => Port(s, protocol), "port range start is above its end");
 
     /// <summary>`VALUE[/MASK]` (marks, connmarks): the mask defaults to all ones.</summary>
     public XtMarkMask MarkMask(string text, uint defaultMask = uint.MaxValue)

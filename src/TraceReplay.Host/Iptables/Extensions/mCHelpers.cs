@@ -2,33 +2,6 @@ using System.Globalization;
 
 namespace TraceReplay.Host.Iptables.Extensions;
 
-/// <summary>Shared pieces of the IPv6 extension-header and IPsec matches (group C).</summary>
-internal static class XtRanges
-{
-    /// <summary>XTTYPE_UINT32RC / UINT8RC: `N`, `N:M`, `:M`, `N:`, `:` — open ends are 0 and <paramref name="max"/>.</summary>
-    public static XtRange Parse(XtOption o, uint max, string expected) => o.Range(o.Arg(expected), max);
-
-    /// <summary>
-    /// The skip_*_match rule of libxt_esp/libip6t_frag/libip6t_mh and friends since iptables 1.8.8:
-    /// the full range is left out unless inverted (then printed in full, `! --espspi 0:4294967295`),
-    /// a single value prints as `N`, a range as `MIN:MAX`.
-    /// </summary>
-    public static void Save(SaveWriter w, string name, XtRange range, bool invert, uint max)
-    {
-        if (range.Min == 0 && range.Max == max && !invert)
-            return;
-        w.Opt(name, range.ToString(':'), invert);
-    }
-
-    /// <summary>strtoul(…, 0) as the old hand-written parsers call it (decimal, 0x hex, 0 octal), limited to 32 bits.</summary>
-    public static uint Number(XtOption o, string text, string what)
-    {
-        if (!XtValues.TryParseUInt(text, out ulong v) || v > uint.MaxValue)
-            throw o.Fail($"not a valid {what}", text, $"a {what} (decimal, 0x hex or 0 octal) up to {uint.MaxValue.ToString(CultureInfo.InvariantCulture)}");
-        return (uint)v;
-    }
-}
-
 /// <summary>One entry of `--hbh-opts`/`--dst-opts TYPE[:LEN]`: an option type and, when given, its data length.</summary>
 public readonly record struct Ip6tOptSpec(byte Type, byte? Length)
 {
@@ -104,16 +77,24 @@ public abstract class Ip6tOptsMatch : XtMatch
             int colon = part.IndexOf(':', StringComparison.Ordinal);
             if (colon >= 0 && i == MaxOptions - 1)
                 throw o.Fail("the 16th option cannot have a length (iptables: \"too many ports specified\")", part, "TYPE without :LEN");
-            byte type = (byte)XtRanges.Number(o, colon < 0 ? part : part[..colon], "option type");
+            byte type = (byte)Number(o, colon < 0 ? part : part[..colon], "option type");
             byte? length = null;
             if (colon >= 0)
             {
                 if (type == 0)
                     throw o.Fail("Pad1 (type 0) has no length (iptables: \"PAD0 has not got length\")", part, "0 without :LEN");
-                length = (byte)XtRanges.Number(o, part[(colon + 1)..], "option length");
+                length = (byte)Number(o, part[(colon + 1)..], "option length");
             }
             _options.Add(new Ip6tOptSpec(type, length));
         }
+    }
+
+    /// <summary>strtoul(…, 0) as the old hand-written parsers call it (decimal, 0x hex, 0 octal), limited to 32 bits.</summary>
+    private static uint Number(XtOption o, string text, string what)
+    {
+        if (!XtValues.TryParseUInt(text, out ulong v) || v > uint.MaxValue)
+            throw o.Fail($"not a valid {what}", text, $"a {what} (decimal, 0x hex or 0 octal) up to {uint.MaxValue.ToString(CultureInfo.InvariantCulture)}");
+        return (uint)v;
     }
 
     public override void Save(SaveWriter w)

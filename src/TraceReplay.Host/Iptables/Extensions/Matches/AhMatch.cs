@@ -28,7 +28,7 @@ public sealed class AhMatch : XtMatch
         {
             case "--ahspi":
                 _options.Take(o, 1);
-                Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+                Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
                 InvertSpis = o.Invert;
                 return true;
             case "--ahlen" when o.Family == IptFamily.IPv6:
@@ -54,7 +54,7 @@ public sealed class AhMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--ahspi", Spis, InvertSpis, uint.MaxValue);
+        w.OptRange("--ahspi", Spis, InvertSpis, uint.MaxValue);
         if (w.Family != IptFamily.IPv6)
             return;
         // ah_save (libip6t_ah.c) leaves out a length of 0 unless inverted.

@@ -234,7 +234,7 @@ public sealed class ConntrackMatch : XtMatch
         void Ports(string name, Field f, XtRange r)
         {
             if (Has(f))
-                w.Opt(name, r.ToString(':'), Inverted(f));
+                w.Opt(name, r, Inverted(f));
         }
     }
 }

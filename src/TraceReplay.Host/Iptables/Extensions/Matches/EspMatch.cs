@@ -21,12 +21,12 @@ public sealed class EspMatch : XtMatch
         if (o.Name != "--espspi")
             return false;
         _options.Take(o, 1);
-        Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+        Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
         InvertSpis = o.Invert;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) => check.RequireProtocol(Protocols.Esp);
 
-    public override void Save(SaveWriter w) => XtRanges.Save(w, "--espspi", Spis, InvertSpis, uint.MaxValue);
+    public override void Save(SaveWriter w) => w.OptRange("--espspi", Spis, InvertSpis, uint.MaxValue);
 }

@@ -43,7 +43,7 @@ public sealed class FragMatch : XtMatch
         {
             case "--fragid":
                 _options.Take(o, 1);
-                Ids = XtRanges.Parse(o, uint.MaxValue, "ID[:ID]");
+                Ids = o.Range(o.Arg("ID[:ID]"), uint.MaxValue);
                 InvertIds = o.Invert;
                 Flags |= Ip6tFragFlags.Ids;
                 return true;
@@ -76,7 +76,7 @@ public sealed class FragMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--fragid", Ids, InvertIds, uint.MaxValue);
+        w.OptRange("--fragid", Ids, InvertIds, uint.MaxValue);
         if ((Flags & Ip6tFragFlags.Length) != 0)
             w.Opt("--fraglen", HeaderLength, InvertHeaderLength);
         if ((Flags & Ip6tFragFlags.Reserved) != 0)

@@ -24,7 +24,7 @@ public sealed class IpcompMatch : XtMatch
         {
             case "--ipcompspi":
                 _options.Take(o, 1);
-                Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+                Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
                 InvertSpis = o.Invert;
                 return true;
             case "--compres":
@@ -41,7 +41,7 @@ public sealed class IpcompMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--ipcompspi", Spis, InvertSpis, uint.MaxValue);
+        w.OptRange("--ipcompspi", Spis, InvertSpis, uint.MaxValue);
         if (CheckReserved)
             w.Opt("--compres");
     }

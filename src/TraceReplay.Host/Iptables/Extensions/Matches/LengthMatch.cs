@@ -25,5 +25,5 @@ public sealed class LengthMatch : XtMatch
             throw check.Fail("needs --length (iptables: \"option --length must be specified\")", "--length MIN[:MAX]");
     }
 
-    public override void Save(SaveWriter w) => w.Opt("--length", Length.ToString(':'), Invert);
+    public override void Save(SaveWriter w) => w.Opt("--length", Length, Invert);
 }

@@ -61,7 +61,7 @@ public sealed class RtMatch : XtMatch
                 return true;
             case "--rt-segsleft":
                 _options.Take(o, 2);
-                SegmentsLeft = XtRanges.Parse(o, uint.MaxValue, "NUM[:NUM]");
+                SegmentsLeft = o.Range(o.Arg("NUM[:NUM]"), uint.MaxValue);
                 InvertSegmentsLeft = o.Invert;
                 Flags |= Ip6tRtFlags.SegmentsLeft;
                 return true;
@@ -115,7 +115,7 @@ public sealed class RtMatch : XtMatch
     {
         if ((Flags & Ip6tRtFlags.Type) != 0)
             w.Opt("--rt-type", RoutingType, InvertType);
-        XtRanges.Save(w, "--rt-segsleft", SegmentsLeft, InvertSegmentsLeft, uint.MaxValue);
+        w.OptRange("--rt-segsleft", SegmentsLeft, InvertSegmentsLeft, uint.MaxValue);
         if ((Flags & Ip6tRtFlags.Length) != 0)
             w.Opt("--rt-len", HeaderLength, InvertHeaderLength);
         if ((Flags & Ip6tRtFlags.Reserved) != 0)

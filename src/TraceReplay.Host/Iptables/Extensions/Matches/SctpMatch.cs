@@ -143,9 +143,9 @@ public sealed class SctpMatch : XtMatch
     public override void Save(SaveWriter w)
     {
         if (SourcePorts is { } s)
-            w.Opt("--sport", s.ToString(':'), InvertSourcePorts);
+            w.Opt("--sport", s, InvertSourcePorts);
         if (DestinationPorts is { } d)
-            w.Opt("--dport", d.ToString(':'), InvertDestinationPorts);
+            w.Opt("--dport", d, InvertDestinationPorts);
         if (ChunkMatch is not { } kind)
             return;
         w.Opt("--chunk-types", InvertChunkTypes).Raw(kind switch

@@ -28,5 +28,5 @@ public sealed class TcpmssMatch : XtMatch
         check.RequireProtocol(Protocols.Tcp);
     }
 
-    public override void Save(SaveWriter w) => w.Opt("--mss", Mss.ToString(':'), Invert);
+    public override void Save(SaveWriter w) => w.Opt("--mss", Mss, Invert);
 }
