@@ -229,5 +229,6 @@ public static class XtValues
         return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
-    public static string Hex(uint v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+    /// <summary>printf("0x%x"), or with <paramref name="digits"/> printf("0x%0Nx"): lower-case hex as the save hooks print marks, masks and DSCP values.</summary>
+    public static string Hex(uint v, int digits = 1) => "0x" + v.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 }

@@ -281,14 +281,3 @@ internal static class TaHelpers
             w.Opt("--persistent");
     }
 }
-
-/// <summary>Table and hook names targets are restricted to, as their kernel modules declare them in `.table` / `.hooks` (xt_nat.c, xt_MASQUERADE.c, xt_REDIRECT.c, xt_NETMAP.c, ipt_REJECT.c, xt_CT.c, xt_TRACE.c).</summary>
-internal static class TaChains
-{
-    public static readonly string[] Nat = ["nat"];
-    public static readonly string[] PreroutingOutput = ["PREROUTING", "OUTPUT"];
-    public static readonly string[] PostroutingInput = ["POSTROUTING", "INPUT"];
-    public static readonly string[] Postrouting = ["POSTROUTING"];
-    public static readonly string[] InputForwardOutput = ["INPUT", "FORWARD", "OUTPUT"];
-    public static readonly string[] Raw = ["raw"];
-}

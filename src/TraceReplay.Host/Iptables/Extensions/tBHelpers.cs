@@ -3,40 +3,6 @@ using TraceReplay.Host.Parsing;
 
 namespace TraceReplay.Host.Iptables.Extensions;
 
-/// <summary>
-/// What libxtables' option machinery (xtables_option_parse, xtables_option_tfcall in
-/// libxtables/xtoptions.c) does for every target of group T-B: refuse `!` on options declared
-/// without XTOPT_INVERT, refuse an option given twice, refuse options declared `.excl` of each
-/// other, and complain about XTOPT_MAND options left out. Kept in one place so every target words
-/// these errors alike.
-/// </summary>
-internal static class XtTargetOptions
-{
-    /// <summary>Built-in chains by hook, as the kernel's `.hooks` masks name them.</summary>
-    public const string PreRouting = "PREROUTING", Input = "INPUT", Forward = "FORWARD", Output = "OUTPUT", PostRouting = "POSTROUTING";
-
-    /// <summary>`.table = "mangle"` in the kernel's xt_target registration.</summary>
-    public static readonly IReadOnlyCollection<string> MangleOnly = ["mangle"];
-
-    /// <summary>A final-check failure located at `-j NAME`, naming the target as the token.</summary>
-    public static HostParseException Missing(XtExtension target, string problem, string expected) =>
-        new(target.Location, $"{target.Name}: {problem}", "-j " + target.Name, expected);
-
-    /// <summary>printf("0x%02x") and friends: lower-case hex, zero-padded to <paramref name="digits"/>.</summary>
-    public static string Hex(uint value, int digits) => "0x" + value.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
-
-    /// <summary>The `PROTO` rule-header check of xt_check_target for a target registered with `.proto`: `-p PROTO` present and not inverted.</summary>
-    public static void RequireProtocol(XtExtension target, XtRuleContext rule, string why, params byte[] protocols)
-    {
-        var h = rule.Header;
-        if (h.InvertProtocol || Array.IndexOf(protocols, h.Protocol) < 0)
-        {
-            string names = string.Join(" or ", protocols.Select(p => "-p " + Protocols.Name(p, rule.Family)));
-            throw new HostParseException(target.Location, $"{target.Name}: target needs {names} in the rule ({why})", "-j " + target.Name, names + " before -j " + target.Name);
-        }
-    }
-}
-
 /// <summary>The three modes of `-j TTL` and `-j HL` (IPT_TTL_SET/INC/DEC, IP6T_HL_SET/INC/DEC).</summary>
 public enum HopLimitMode : byte
 {
@@ -61,7 +27,7 @@ public abstract class HopLimitTarget(string prefix, string field) : XtTarget
 
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => XtTargetOptions.MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -86,7 +52,7 @@ public abstract class HopLimitTarget(string prefix, string field) : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw XtTargetOptions.Missing(this, "you must specify an action", $"--{prefix}-set, --{prefix}-inc or --{prefix}-dec");
+            throw check.Missing("you must specify an action", $"--{prefix}-set, --{prefix}-inc or --{prefix}-dec");
     }
 
     public override void Save(SaveWriter w)
@@ -113,7 +79,7 @@ public abstract class Ip6tNptTarget : XtTarget
 
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => XtTargetOptions.MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -152,9 +118,9 @@ public abstract class Ip6tNptTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(1))
-            throw XtTargetOptions.Missing(this, "option --src-pfx must be specified", "--src-pfx PREFIX/LEN");
+            throw check.Missing("option --src-pfx must be specified", "--src-pfx PREFIX/LEN");
         if (!_seen.Has(2))
-            throw XtTargetOptions.Missing(this, "option --dst-pfx must be specified", "--dst-pfx PREFIX/LEN");
+            throw check.Missing("option --dst-pfx must be specified", "--dst-pfx PREFIX/LEN");
     }
 
     /// <summary>DNPT_save/SNPT_save: ` --src-pfx %s/%u --dst-pfx %s/%u`.</summary>

@@ -55,7 +55,7 @@ public sealed class ClusterMatch : XtMatch
 
     /// <summary>cluster_save: always the nodemask form, 8 hex digits.</summary>
     public override void Save(SaveWriter w) =>
-        w.Opt("--cluster-local-nodemask", "0x" + NodeMask.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), Invert)
+        w.Opt("--cluster-local-nodemask", XtValues.Hex(NodeMask, 8), Invert)
             .Opt("--cluster-total-nodes", TotalNodes)
-            .Opt("--cluster-hash-seed", "0x" + HashSeed.ToString("x8", System.Globalization.CultureInfo.InvariantCulture));
+            .Opt("--cluster-hash-seed", XtValues.Hex(HashSeed, 8));
 }

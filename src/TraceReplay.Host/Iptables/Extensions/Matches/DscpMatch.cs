@@ -48,5 +48,5 @@ public sealed class DscpMatch : XtMatch
     }
 
     /// <summary>dscp_save: always the number as 0x%02x.</summary>
-    public override void Save(SaveWriter w) => w.Opt("--dscp", XtFormat.Hex2(Dscp), Invert);
+    public override void Save(SaveWriter w) => w.Opt("--dscp", XtValues.Hex(Dscp, 2), Invert);
 }

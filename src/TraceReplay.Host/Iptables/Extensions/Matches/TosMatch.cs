@@ -59,5 +59,5 @@ public sealed class TosMatch : XtMatch
     }
 
     /// <summary>tos_mt_save: always `0x%02x/0x%02x`.</summary>
-    public override void Save(SaveWriter w) => w.Opt("--tos", XtFormat.Hex2(Value) + "/" + XtFormat.Hex2(Mask), Invert);
+    public override void Save(SaveWriter w) => w.Opt("--tos", XtValues.Hex(Value, 2) + "/" + XtValues.Hex(Mask, 2), Invert);
 }

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>The record type `-j AUDIT` writes (XT_AUDIT_TYPE_ACCEPT/DROP/REJECT).</summary>
@@ -43,7 +41,7 @@ public sealed class AuditTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "option --type must be specified", "--type accept|drop|reject");
+            throw check.Missing("option --type must be specified", "--type accept|drop|reject");
     }
 
     public override void Save(SaveWriter w) => w.Opt("--type", Type switch { AuditType.Accept => "accept", AuditType.Drop => "drop", _ => "reject" });

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -18,7 +18,7 @@ public sealed class ChecksumTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_CHECKSUM registers with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -32,7 +32,7 @@ public sealed class ChecksumTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!Fill)
-            throw Missing(this, "option --checksum-fill must be specified", "--checksum-fill");
+            throw check.Missing("option --checksum-fill must be specified", "--checksum-fill");
     }
 
     public override void Save(SaveWriter w) => w.Opt("--checksum-fill");

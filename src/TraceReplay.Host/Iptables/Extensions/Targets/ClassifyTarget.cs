@@ -1,5 +1,5 @@
 using System.Globalization;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -47,7 +47,7 @@ public sealed class ClassifyTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_given.None)
-            throw Missing(this, "option --set-class must be specified", "--set-class MAJOR:MINOR");
+            throw check.Missing("option --set-class must be specified", "--set-class MAJOR:MINOR");
     }
 
     /// <summary>CLASSIFY_save: ` --set-class %04x:%04x`.</summary>

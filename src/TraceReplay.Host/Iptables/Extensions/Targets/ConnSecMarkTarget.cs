@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>What `-j CONNSECMARK` copies (CONNSECMARK_SAVE = 1, CONNSECMARK_RESTORE = 2).</summary>
@@ -40,7 +38,7 @@ public sealed class ConnSecMarkTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "parameter required", "--save or --restore");
+            throw check.Missing("parameter required", "--save or --restore");
     }
 
     public override void Save(SaveWriter w) => w.Opt(Mode == ConnSecMarkMode.Save ? "--save" : "--restore");

@@ -59,7 +59,7 @@ public sealed class CtTarget : XtTarget
     /// <summary>XT_CONTINUE: the packet goes on to the next rule.</summary>
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Raw;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Raw;
 
     protected internal override bool Parse(XtOption o)
     {

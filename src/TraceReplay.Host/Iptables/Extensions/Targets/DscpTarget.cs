@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -18,7 +18,7 @@ public sealed class DscpTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_DSCP registers DSCP with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -58,9 +58,9 @@ public sealed class DscpTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "parameter --set-dscp is required", "--set-dscp VALUE or --set-dscp-class CLASS");
+            throw check.Missing("parameter --set-dscp is required", "--set-dscp VALUE or --set-dscp-class CLASS");
     }
 
     /// <summary>DSCP_save: always the number, `0x%02x`; a class name does not survive.</summary>
-    public override void Save(SaveWriter w) => w.Opt("--set-dscp", Hex(Dscp, 2));
+    public override void Save(SaveWriter w) => w.Opt("--set-dscp", XtValues.Hex(Dscp, 2));
 }

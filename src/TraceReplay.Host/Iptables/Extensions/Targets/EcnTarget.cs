@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -35,7 +35,7 @@ public sealed class EcnTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>ipt_ECN registers with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -70,10 +70,10 @@ public sealed class EcnTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (Operations == EcnOperations.None)
-            throw Missing(this, "an operation is required", "--ecn-tcp-remove, --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect");
+            throw check.Missing("an operation is required", "--ecn-tcp-remove, --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect");
         // ecn_tg_check: the TCP operations need "-p tcp", not inverted.
         if ((Operations & (EcnOperations.SetEce | EcnOperations.SetCwr)) != 0)
-            RequireProtocol(this, rule, "the kernel: \"cannot use operation on non-tcp rule\"", Protocols.Tcp);
+            check.RequireProtocol("the kernel: \"cannot use operation on non-tcp rule\"", Protocols.Tcp);
     }
 
     /// <summary>ECN_save: exactly "clear ECE and CWR" prints as --ecn-tcp-remove; otherwise ece, cwr, then ip-ect.</summary>

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -53,14 +51,14 @@ public sealed class IdleTimerTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(FTimeout))
-            throw Missing(this, "option --timeout must be specified", "--timeout SECONDS");
+            throw check.Missing("option --timeout must be specified", "--timeout SECONDS");
         if (!_seen.Has(FLabel))
-            throw Missing(this, "option --label must be specified", "--label NAME");
+            throw check.Missing("option --label must be specified", "--label NAME");
         // idletimer_tg_checkentry: a zero or too large timeout, an empty label and the sysfs name "power" are refused.
         if (Timeout == 0 || Timeout >= int.MaxValue / 1000)
-            throw Missing(this, $"timeout {Timeout} is refused by the kernel", $"a timeout from 1 to {(int.MaxValue / 1000) - 1} seconds");
+            throw check.Missing($"timeout {Timeout} is refused by the kernel", $"a timeout from 1 to {(int.MaxValue / 1000) - 1} seconds");
         if (Label.Length == 0 || Label == "power")
-            throw Missing(this, $"label '{Label}' is refused by the kernel", "a non-empty label other than 'power'");
+            throw check.Missing($"label '{Label}' is refused by the kernel", "a non-empty label other than 'power'");
     }
 
     /// <summary>idletimer_tg_save: label with %s, unquoted.</summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -56,7 +55,7 @@ public sealed class LedTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(FId))
-            throw Missing(this, "option --led-trigger-id must be specified", "--led-trigger-id NAME");
+            throw check.Missing("option --led-trigger-id must be specified", "--led-trigger-id NAME");
     }
 
     /// <summary>led_tg_save: the id always in double quotes with `"` and `\` escaped; the delay when not 0.</summary>

@@ -20,9 +20,9 @@ public sealed class MasqueradeTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
 
-    public override IReadOnlyCollection<string>? Hooks => TaChains.Postrouting;
+    public override IReadOnlyCollection<string>? Hooks => XtChains.Postrouting;
 
     protected internal override bool Parse(XtOption o)
     {

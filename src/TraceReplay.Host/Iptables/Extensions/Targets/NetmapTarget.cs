@@ -19,7 +19,7 @@ public sealed class NetmapTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
 
     protected internal override bool Parse(XtOption o)
     {

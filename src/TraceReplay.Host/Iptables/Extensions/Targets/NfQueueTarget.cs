@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -69,7 +67,7 @@ public sealed class NfQueueTarget : XtTarget
     {
         // `.also = F_QUEUE_BALANCE`: fan-out picks among several queues.
         if (QueueCpuFanout && !_seen.Has(Balance))
-            throw Missing(this, "--queue-cpu-fanout needs --queue-balance", "--queue-balance FIRST:LAST with --queue-cpu-fanout");
+            throw check.Missing("--queue-cpu-fanout needs --queue-balance", "--queue-balance FIRST:LAST with --queue-cpu-fanout");
     }
 
     public override void Save(SaveWriter w)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -83,16 +82,16 @@ public sealed class RateEstTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(FName))
-            throw Missing(this, "no name specified", "--rateest-name NAME");
+            throw check.Missing("no name specified", "--rateest-name NAME");
         if (!_seen.Has(FInterval))
-            throw Missing(this, "no interval specified", "--rateest-interval TIME");
+            throw check.Missing("no interval specified", "--rateest-interval TIME");
         if (!_seen.Has(FEwma))
-            throw Missing(this, "no ewmalog specified", "--rateest-ewmalog TIME");
+            throw check.Missing("no ewmalog specified", "--rateest-ewmalog TIME");
         int interval = 0;
         while (interval <= 5 && _intervalUs > (1u << interval) * (uint)(UnitsPerSecond / 4))
             interval++;
         if (interval > 5)
-            throw Missing(this, "interval value is too large", "an interval of at most 8s");
+            throw check.Missing("interval value is too large", "an interval of at most 8s");
         int ewma = 1;
         for (; ewma < 32; ewma++)
         {
@@ -102,7 +101,7 @@ public sealed class RateEstTarget : XtTarget
         }
         ewma--;
         if (ewma == 0 || ewma >= 31)
-            throw Missing(this, "ewmalog value is out of range", "an ewmalog between 2 and 2^30 intervals");
+            throw check.Missing("ewmalog value is out of range", "an ewmalog between 2 and 2^30 intervals");
         Interval = (sbyte)(interval - 2);
         EwmaLog = (byte)ewma;
     }

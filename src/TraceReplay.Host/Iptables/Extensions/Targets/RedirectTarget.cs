@@ -21,9 +21,9 @@ public sealed class RedirectTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
 
-    public override IReadOnlyCollection<string>? Hooks => TaChains.PreroutingOutput;
+    public override IReadOnlyCollection<string>? Hooks => XtChains.PreroutingOutput;
 
     protected internal override bool Parse(XtOption o)
     {

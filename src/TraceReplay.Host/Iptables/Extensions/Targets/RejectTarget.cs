@@ -65,7 +65,7 @@ public sealed class RejectTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Hooks => TaChains.InputForwardOutput;
+    public override IReadOnlyCollection<string>? Hooks => XtChains.InputForwardOutput;
 
     protected internal override bool Parse(XtOption o)
     {

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -36,7 +34,7 @@ public sealed class SecMarkTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "option --selctx must be specified", "--selctx CONTEXT");
+            throw check.Missing("option --selctx must be specified", "--selctx CONTEXT");
     }
 
     /// <summary>SECMARK_save prints the context with %s, unquoted.</summary>

@@ -1,5 +1,5 @@
 using TraceReplay.Host.Parsing;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -57,7 +57,7 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
         new[] { AddSet, DelSet, MapSet }.Where(s => s is not null).Select(s => s!.Value.Name).Distinct(StringComparer.Ordinal);
 
     /// <summary>set_target_v3_checkentry: `--map-set` only in mangle.</summary>
-    public override IReadOnlyCollection<string>? Tables => MapSet is not null ? MangleOnly : null;
+    public override IReadOnlyCollection<string>? Tables => MapSet is not null ? Mangle : null;
 
     /// <summary>set_target_v3_checkentry: mapping priority or queue only from FORWARD, OUTPUT, POSTROUTING.</summary>
     public override IReadOnlyCollection<string>? Hooks => MapSet is not null && (MapPrioFlag || MapQueueFlag) ? [Forward, Output, PostRouting] : null;
@@ -127,11 +127,11 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has((Add | Del | Map)))
-            throw Missing(this, "you must specify either --add-set or --del-set or --map-set", "--add-set, --del-set or --map-set NAME FLAGS");
+            throw check.Missing("you must specify either --add-set or --del-set or --map-set", "--add-set, --del-set or --map-set NAME FLAGS");
         if (MapSet is null && (MapMarkFlag || MapPrioFlag || MapQueueFlag))
-            throw Missing(this, "--map-mark/--map-prio/--map-queue can be used with --map-set only", "--map-set NAME FLAGS");
+            throw check.Missing("--map-mark/--map-prio/--map-queue can be used with --map-set only", "--map-set NAME FLAGS");
         if (MapSet is not null && !(MapMarkFlag || MapPrioFlag || MapQueueFlag))
-            throw Missing(this, "--map-set needs --map-mark, --map-prio or --map-queue", "--map-mark, --map-prio or --map-queue");
+            throw check.Missing("--map-set needs --map-mark, --map-prio or --map-queue", "--map-mark, --map-prio or --map-queue");
     }
 
     /// <summary>set_target_save_v3: add (with --exist and --timeout), del, map and its flags.</summary>

@@ -22,9 +22,9 @@ public sealed class SnatTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
 
-    public override IReadOnlyCollection<string>? Hooks => TaChains.PostroutingInput;
+    public override IReadOnlyCollection<string>? Hooks => XtChains.PostroutingInput;
 
     protected internal override bool Parse(XtOption o)
     {

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -71,7 +71,7 @@ public sealed class SynProxyTarget : XtTarget
 
     /// <summary>synproxy_tg4_check: "-p tcp" and not inverted.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        RequireProtocol(this, rule, "the kernel's synproxy_tg4_check/synproxy_tg6_check", Protocols.Tcp);
+        check.RequireProtocol("the kernel's synproxy_tg4_check/synproxy_tg6_check", Protocols.Tcp);
 
     /// <summary>SYNPROXY_save: sack-perm, timestamp, wscale, mss, ecn, in that order.</summary>
     public override void Save(SaveWriter w)

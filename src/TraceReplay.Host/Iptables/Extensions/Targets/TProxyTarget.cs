@@ -1,6 +1,6 @@
 using System.Globalization;
 using TraceReplay.Capture.Decode;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -29,7 +29,7 @@ public sealed class TProxyTarget : XtTarget
     public override bool IsTerminating => true;
 
     /// <summary>xt_TPROXY: `.table = "mangle"`, `.hooks = 1 &lt;&lt; NF_INET_PRE_ROUTING`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     public override IReadOnlyCollection<string>? Hooks => [PreRouting];
 
@@ -57,11 +57,11 @@ public sealed class TProxyTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(Port))
-            throw Missing(this, "option --on-port must be specified", "--on-port PORT");
+            throw check.Missing("option --on-port must be specified", "--on-port PORT");
         if (!_seen.Has(Ip))
             OnIp = rule.Family == IptFamily.IPv6 ? default : IpAddr.FromV4(0);
         // tproxy_tg4_check/tproxy_tg6_check: "Can be used only with -p tcp or -p udp".
-        RequireProtocol(this, rule, "the kernel: \"Can be used only with -p tcp or -p udp\"", Protocols.Tcp, Protocols.Udp);
+        check.RequireProtocol("the kernel: \"Can be used only with -p tcp or -p udp\"", Protocols.Tcp, Protocols.Udp);
     }
 
     /// <summary>tproxy_tg_save_v1: every field, the mark as `0x%x/0x%x`.</summary>

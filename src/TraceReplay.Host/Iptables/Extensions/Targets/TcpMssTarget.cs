@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -45,8 +45,8 @@ public sealed class TcpMssTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "at least one parameter is required", "--set-mss VALUE or --clamp-mss-to-pmtu");
-        RequireProtocol(this, rule, "the kernel registers TCPMSS with .proto = IPPROTO_TCP", Protocols.Tcp);
+            throw check.Missing("at least one parameter is required", "--set-mss VALUE or --clamp-mss-to-pmtu");
+        check.RequireProtocol("the kernel registers TCPMSS with .proto = IPPROTO_TCP", Protocols.Tcp);
         // tcpmss_tg4_check also wants a SYN flag match, but only on the legacy back end (it returns
         // early for nft_compat, so iptables-nft dumps carry such rules); the final check does not see
         // the rule's matches, so that is left to iptables-legacy.

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -20,7 +20,7 @@ public sealed class TcpOptStripTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_TCPOPTSTRIP: `.table = "mangle"`, `.proto = IPPROTO_TCP`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     /// <summary>Whether option kind <paramref name="kind"/> is stripped.</summary>
     public bool Strips(byte kind) => (_bitmap[kind >> 5] & (1u << (kind & 31))) != 0;
@@ -52,7 +52,7 @@ public sealed class TcpOptStripTarget : XtTarget
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        RequireProtocol(this, rule, "the kernel registers TCPOPTSTRIP with .proto = IPPROTO_TCP", Protocols.Tcp);
+        check.RequireProtocol("the kernel registers TCPOPTSTRIP with .proto = IPPROTO_TCP", Protocols.Tcp);
 
     /// <summary>tcpoptstrip_tg_save: the kinds as numbers, ascending, only when there are any.</summary>
     public override void Save(SaveWriter w)

@@ -1,5 +1,4 @@
 using TraceReplay.Capture.Decode;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -48,10 +47,10 @@ public sealed class TeeTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!_seen.Has(Gateway))
-            throw Missing(this, "option --gateway must be specified", "--gateway ADDR");
+            throw check.Missing("option --gateway must be specified", "--gateway ADDR");
         // tee_tg_check: an all-zero gateway is refused (-EINVAL).
         if (GatewayAddress == default || (GatewayAddress.IsV4 && GatewayAddress.V4 == 0))
-            throw Missing(this, "the gateway may not be the unspecified address (the kernel refuses it)", "a gateway address other than 0.0.0.0 / ::");
+            throw check.Missing("the gateway may not be the unspecified address (the kernel refuses it)", "a gateway address other than 0.0.0.0 / ::");
     }
 
     public override void Save(SaveWriter w)

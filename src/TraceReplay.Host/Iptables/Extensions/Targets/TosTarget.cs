@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -22,7 +22,7 @@ public sealed class TosTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_DSCP registers TOS with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     /// <summary>tos_symbol_names (extensions/tos_values.c): the RFC 1349 names, whose mask is the option's `.max` 0x3f.</summary>
     private static readonly (string Name, byte Value)[] Symbols =
@@ -83,9 +83,9 @@ public sealed class TosTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (_seen.None)
-            throw Missing(this, "an action is required", "--set-tos, --and-tos, --or-tos or --xor-tos");
+            throw check.Missing("an action is required", "--set-tos, --and-tos, --or-tos or --xor-tos");
     }
 
     /// <summary>tos_tg_save: ` --set-tos 0x%02x/0x%02x` whatever the action was.</summary>
-    public override void Save(SaveWriter w) => w.Opt("--set-tos", Hex(Value, 2) + "/" + Hex(Mask, 2));
+    public override void Save(SaveWriter w) => w.Opt("--set-tos", XtValues.Hex(Value, 2) + "/" + XtValues.Hex(Mask, 2));
 }
