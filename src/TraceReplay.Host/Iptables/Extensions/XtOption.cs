@@ -139,6 +139,18 @@ public sealed class XtOption
         return new XtRange(lo, hi);
     }
 
+    /// <summary>
+    /// XTTYPE_STRING put into a char[<paramref name="arraySize"/>] (xtopt_parse_string): with `.min = 1`
+    /// (<paramref name="nonEmpty"/>) an empty text is refused; a longer one is cut to the array size
+    /// minus the NUL, silently.
+    /// </summary>
+    public string FixedString(string text, int arraySize, bool nonEmpty = false)
+    {
+        if (nonEmpty && text.Length == 0)
+            throw Fail("argument must have a minimum length of 1 characters", text, "a non-empty string");
+        return text.Length >= arraySize ? text[..(arraySize - 1)] : text;
+    }
+
     /// <summary>A port by number or service name (`--dport ssh`), as xtables_parse_port does.</summary>
     public ushort Port(string text, string protocol = "tcp")
     {

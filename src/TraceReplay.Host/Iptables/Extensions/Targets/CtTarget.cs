@@ -71,11 +71,11 @@ public sealed class CtTarget : XtTarget
                 return true;
             case "--helper":
                 _seen.TakeNoInvert(o, 1u << OHelper);
-                Helper = TaHelpers.Truncate(o.Arg("a conntrack helper name such as ftp"), 16);
+                Helper = o.FixedString(o.Arg("a conntrack helper name such as ftp"), 16);
                 return true;
             case "--timeout":
                 _seen.TakeNoInvert(o, 1u << OTimeout);
-                Timeout = TaHelpers.Truncate(o.Arg("a timeout policy name (nfct timeout)"), 32);
+                Timeout = o.FixedString(o.Arg("a timeout policy name (nfct timeout)"), 32);
                 return true;
             case "--ctevents":
                 _seen.TakeNoInvert(o, 1u << OCtEvents);

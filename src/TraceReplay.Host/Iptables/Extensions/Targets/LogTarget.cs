@@ -63,10 +63,7 @@ public sealed class LogTarget : XtTarget
             case "--log-prefix":
             {
                 _seen.TakeNoInvert(o, 1u << OPrefix);
-                string arg = TaHelpers.NonEmpty(o, o.Arg("the prefix text"));
-                if (arg.Contains('\n', StringComparison.Ordinal))
-                    throw o.Fail("newlines not allowed in --log-prefix", arg, "a one-line prefix");
-                Prefix = TaHelpers.Truncate(arg, 30);
+                Prefix = ParsePrefix(o, 30);
                 return true;
             }
             case "--log-tcp-sequence":
@@ -82,6 +79,15 @@ public sealed class LogTarget : XtTarget
             default:
                 return false;
         }
+    }
+
+    /// <summary>`--log-prefix` / `--nflog-prefix` (libxt_LOG.c, libxt_NFLOG.c): non-empty, one line, cut to the struct's char[<paramref name="arraySize"/>].</summary>
+    internal static string ParsePrefix(XtOption o, int arraySize)
+    {
+        string arg = o.Arg("the prefix text");
+        if (arg.Length > 0 && arg.Contains('\n', StringComparison.Ordinal))
+            throw o.Fail($"newlines not allowed in {o.Name}", arg, "a one-line prefix");
+        return o.FixedString(arg, arraySize, nonEmpty: true);
     }
 
     private bool Flag(XtOption o, XtLogFlags flag, int id)

@@ -51,10 +51,7 @@ public sealed class NflogTarget : XtTarget
             case "--nflog-prefix":
             {
                 _seen.TakeNoInvert(o, 1u << OPrefix);
-                string arg = TaHelpers.NonEmpty(o, o.Arg("the prefix text"));
-                if (arg.Contains('\n', StringComparison.Ordinal))
-                    throw o.Fail("newlines not allowed in --nflog-prefix", arg, "a one-line prefix");
-                Prefix = TaHelpers.Truncate(arg, 128);
+                Prefix = LogTarget.ParsePrefix(o, 128);
                 return true;
             }
             case "--nflog-range":
