@@ -1,4 +1,5 @@
 using System.Globalization;
+using TraceReplay.Capture.Decode;
 using TraceReplay.Host.Net;
 using TraceReplay.Host.Parsing;
 
@@ -181,13 +182,26 @@ public sealed class XtOption
         return n;
     }
 
-    public Capture.Decode.IpAddr Address(string text)
+    public IpAddr Address(string text)
     {
         if (!System.Net.IPAddress.TryParse(text, out var ip) || (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) != (Family == IptFamily.IPv6)
             || (Family == IptFamily.IPv4 && text.Count(c => c == '.') != 3))
             throw Fail("not an address of this family", text, Family == IptFamily.IPv6 ? "an IPv6 address" : "an IPv4 address");
-        return Capture.Decode.IpAddr.FromIPAddress(ip);
+        return IpAddr.FromIPAddress(ip);
     }
+
+    /// <summary>XTTYPE_HOSTMASK / XTTYPE_HOST: ADDR[/LEN|/MASK] of the rule's family, the address kept unmasked.</summary>
+    public XtHostMask HostMask(string text)
+    {
+        var net = Network(text);
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        var address = Address(slash < 0 ? text : text[..slash]);
+        return new XtHostMask(address, net);
+    }
+
+    /// <summary>XTTYPE_PLEN: a prefix length up to the family's address width.</summary>
+    public byte PrefixLength(string text) =>
+        (byte)UInt32(text, 0, Family == IptFamily.IPv6 ? 128u : 32u);
 
     /// <summary>A value from a fixed set of names (case-insensitive unless <paramref name="caseSensitive"/>).</summary>
     public T Choice<T>(string text, IReadOnlyDictionary<string, T> names, bool caseSensitive = false)
@@ -218,6 +232,28 @@ public readonly record struct XtMarkMask(uint Value, uint Mask, bool MaskGiven)
     public bool Matches(uint mark) => (mark & Mask) == Value;
 }
 
+/// <summary>
+/// An address with a mask as XTTYPE_HOSTMASK leaves it (conntrack --ctorigsrc, policy --tunnel-src,
+/// ipvs --vaddr): unlike `-s`, the address is kept as written — iptables-save prints `1.2.3.4/24` back —
+/// while <see cref="Network"/> holds the masked form the kernel compares with ((addr ^ x) &amp; mask).
+/// </summary>
+public readonly record struct XtHostMask(IpAddr Address, IpNetwork Network)
+{
+    public bool Matches(IpAddr a) => Network.Contains(a);
+
+    /// <summary>xtables_ipaddr_to_numeric + xtables_ipmask_to_numeric: no suffix for a host mask, `/LEN` or `/MASK`.</summary>
+    public override string ToString()
+    {
+        int len = Network.PrefixLength;
+        if (len == (Network.IsV6 ? 128 : 32))
+            return Address.ToString();
+        if (len >= 0)
+            return Address + "/" + len.ToString(CultureInfo.InvariantCulture);
+        var mask = Network.IsV6 ? Network.Mask : IpAddr.FromV4((uint)Network.Mask.Lo);
+        return Address + "/" + mask;
+    }
+}
+
 /// <summary>Number parsing as strtoul with base 0 (decimal, 0x hex, 0 octal), which xtables_strtoui uses.</summary>
 public static class XtValues
 {
@@ -243,4 +279,20 @@ public static class XtValues
 
     /// <summary>printf("0x%x"), or with <paramref name="digits"/> printf("0x%0Nx"): lower-case hex as the save hooks print marks, masks and DSCP values.</summary>
     public static string Hex(uint v, int digits = 1) => "0x" + v.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>atoll: leading decimal digits, 0 when there are none.</summary>
+    public static ulong Atoull(string s)
+    {
+        ulong v = 0;
+        foreach (char c in s)
+        {
+            if (c is < '0' or > '9')
+                break;
+            v = unchecked((v * 10) + (ulong)(c - '0'));
+        }
+        return v;
+    }
+
+    /// <summary>printf("%llu").</summary>
+    public static string Dec(ulong v) => v.ToString(CultureInfo.InvariantCulture);
 }

@@ -76,7 +76,7 @@ public sealed class ConnbytesMatch : XtMatch
     {
         bool invert = From > To;
         ulong from = invert ? To : From, to = invert ? From : To;
-        string range = MbHelpers.Dec(from) + (to != 0 && to < ulong.MaxValue ? ":" + MbHelpers.Dec(to) : string.Empty);
+        string range = XtValues.Dec(from) + (to != 0 && to < ulong.MaxValue ? ":" + XtValues.Dec(to) : string.Empty);
         w.Opt("--connbytes", range, invert);
         w.Opt("--connbytes-mode", Mode switch { ConnbytesMode.Packets => "packets", ConnbytesMode.Bytes => "bytes", _ => "avgpkt" });
         w.Opt("--connbytes-dir", Direction switch { ConnbytesDirection.Original => "original", ConnbytesDirection.Reply => "reply", _ => "both" });

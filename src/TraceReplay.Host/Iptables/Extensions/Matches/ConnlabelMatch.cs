@@ -49,7 +49,7 @@ public sealed class ConnlabelMatch : XtMatch
     /// <summary>connlabel_mt_save: the label always in double quotes.</summary>
     public override void Save(SaveWriter w)
     {
-        w.Opt("--label", "\"" + MbHelpers.Dec(Bit) + "\"", Invert);
+        w.Opt("--label", "\"" + XtValues.Dec(Bit) + "\"", Invert);
         if (Set)
             w.Opt("--set");
     }

@@ -124,7 +124,7 @@ public sealed class HashlimitMatch : XtMatch
             {
                 _seen.TakeNoInvert(o, 1u << OInterval);
                 string text = o.Arg("an interval in seconds");
-                long r = (long)Math.Min(MbHelpers.Atoull(text), int.MaxValue);
+                long r = (long)Math.Min(XtValues.Atoull(text), int.MaxValue);
                 if (r <= 0)
                     throw o.Fail("bad interval", text, "a number of seconds above 0");
                 Interval = (uint)r;
@@ -146,7 +146,7 @@ public sealed class HashlimitMatch : XtMatch
     {
         string text = o.Arg("RATE[/sec|/min|/hour|/day] or BYTES[k|m]b/s");
         int b = text.IndexOf("b/s", StringComparison.Ordinal);
-        if (b > 0 && MbHelpers.Atoull(text) is var r and not 0)
+        if (b > 0 && XtValues.Atoull(text) is var r and not 0)
         {
             ulong factor = text[b - 1] switch { 'm' => 1024 * 1024, 'k' => 1024, _ => 1 };
             ulong bytes = r * factor;
@@ -158,7 +158,7 @@ public sealed class HashlimitMatch : XtMatch
             Mode |= HashlimitMode.Bytes;
             return;
         }
-        if (!MbHelpers.TryParseRate(text, Scale, out ulong period, out uint mult))
+        if (!LimitMatch.TryParseRate(text, Scale, out ulong period, out uint mult))
             throw o.Fail("bad rate", text, "a rate such as 10/sec or 4kb/s");
         if (period == 0)
             throw o.Fail("rate too fast", text, "a slower rate");
@@ -234,7 +234,7 @@ public sealed class HashlimitMatch : XtMatch
         }
         else
         {
-            w.Raw(" ").Raw(MbHelpers.FormatRate(Average, Scale, out ulong unit));
+            w.Raw(" ").Raw(LimitMatch.FormatRate(Average, Scale, out ulong unit));
             quantum = unit / Scale * 1000;
             w.Opt("--hashlimit-burst", Burst);
         }
@@ -285,7 +285,7 @@ public sealed class HashlimitMatch : XtMatch
             if (r >= units[i].Thresh && BytesToCost(r & ~(units[i].Thresh - 1)) == Average)
                 break;
         }
-        w.Raw(" ").Raw(MbHelpers.Dec(r / units[i].Thresh) + units[i].Name + "b/s");
+        w.Raw(" ").Raw(XtValues.Dec(r / units[i].Thresh) + units[i].Name + "b/s");
         if (Burst == 0)
             return 15 * 1000;
         r *= Burst;
@@ -294,7 +294,7 @@ public sealed class HashlimitMatch : XtMatch
             if (r >= units[i].Thresh)
                 break;
         }
-        w.Opt("--hashlimit-burst", MbHelpers.Dec(r / units[i].Thresh) + units[i].Name + "b");
+        w.Opt("--hashlimit-burst", XtValues.Dec(r / units[i].Thresh) + units[i].Name + "b");
         return 60 * 1000;
     }
 }

@@ -180,7 +180,7 @@ public sealed class RateestMatch : XtMatch
                 SaveMode(w);
                 w.Opt("--rateest-pps");
                 if (!Relative)
-                    w.Raw(" ").Raw(MbHelpers.Dec(Pps2));
+                    w.Raw(" ").Raw(XtValues.Dec(Pps2));
             }
         }
         if (Name2 is { } n2)
