@@ -280,6 +280,38 @@ public static class XtValues
     /// <summary>printf("0x%x"), or with <paramref name="digits"/> printf("0x%0Nx"): lower-case hex as the save hooks print marks, masks and DSCP values.</summary>
     public static string Hex(uint v, int digits = 1) => "0x" + v.ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The digits strtoul(s + start, &amp;end, 0) reads — `0x` hex when a hex digit follows, a leading
+    /// `0` octal, else decimal — without the blanks and sign strtoul also skips (each caller allows
+    /// what its upstream parser does). Returns where the digits end, <paramref name="start"/> when
+    /// there are none; <paramref name="value"/> stops at uint.MaxValue + 1, so an overflow of 32 bits shows.
+    /// </summary>
+    public static int ScanUInt32(string s, int start, out ulong value)
+    {
+        int i = start;
+        int radix = 10;
+        if (i + 2 < s.Length && s[i] == '0' && s[i + 1] is 'x' or 'X' && char.IsAsciiHexDigit(s[i + 2]))
+        {
+            radix = 16;
+            i += 2;
+        }
+        else if (i < s.Length && s[i] == '0')
+        {
+            radix = 8;
+        }
+        int digits = i;
+        value = 0;
+        for (; i < s.Length; i++)
+        {
+            char c = s[i];
+            int d = c is >= '0' and <= '9' ? c - '0' : c is >= 'a' and <= 'f' ? c - 'a' + 10 : c is >= 'A' and <= 'F' ? c - 'A' + 10 : 99;
+            if (d >= radix)
+                break;
+            value = Math.Min((value * (ulong)radix) + (ulong)d, (ulong)uint.MaxValue + 1);
+        }
+        return i == digits ? start : i;
+    }
+
     /// <summary>atoll: leading decimal digits, 0 when there are none.</summary>
     public static ulong Atoull(string s)
     {

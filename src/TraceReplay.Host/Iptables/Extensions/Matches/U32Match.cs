@@ -166,42 +166,20 @@ public sealed class U32Match : XtMatch
             int p = at;
             while (p < s.Length && char.IsWhiteSpace(s[p]))
                 p++;
-            int radix = 10;
-            if (p + 1 < s.Length && s[p] == '0' && (s[p + 1] is 'x' or 'X') && p + 2 < s.Length && char.IsAsciiHexDigit(s[p + 2]))
+            int end = XtValues.ScanUInt32(s, p, out ulong v);
+            if (v > uint.MaxValue)
             {
-                radix = 16;
-                p += 2;
+                i = at;
+                throw Error("number does not fit in 32 bits", "a number up to 0xffffffff");
             }
-            else if (p < s.Length && s[p] == '0')
-            {
-                radix = 8;
-            }
-            int start = p;
-            ulong v = 0;
-            while (p < s.Length && Digit(s[p], radix) is int d and >= 0)
-            {
-                v = (v * (ulong)radix) + (ulong)d;
-                if (v > uint.MaxValue)
-                {
-                    i = at;
-                    throw Error("number does not fit in 32 bits", "a number up to 0xffffffff");
-                }
-                p++;
-            }
-            if (p == start)
+            if (end == p)
             {
                 i = at;
                 throw Error("expected number", "a number (decimal, 0x hex or 0 octal)");
             }
-            at = p;
+            at = end;
             return (uint)v;
         }
-    }
-
-    private static int Digit(char c, int radix)
-    {
-        int d = c is >= '0' and <= '9' ? c - '0' : c is >= 'a' and <= 'f' ? c - 'a' + 10 : c is >= 'A' and <= 'F' ? c - 'A' + 10 : -1;
-        return d < radix ? d : -1;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)

@@ -102,42 +102,14 @@ public abstract class NatTarget : XtTarget
     private static bool TryStrtoul(string s, int start, uint min, uint max, out uint value, out int end)
     {
         value = 0;
-        end = start;
-        int i = start;
-        if (i < s.Length && s[i] == '+')
-            i++;
-        int radix = 10;
-        if (i + 1 < s.Length && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') && i + 2 < s.Length && Uri.IsHexDigit(s[i + 2]))
+        int i = start < s.Length && s[start] == '+' ? start + 1 : start;
+        end = XtValues.ScanUInt32(s, i, out ulong v);
+        if (end == i)
         {
-            radix = 16;
-            i += 2;
-        }
-        else if (i < s.Length && s[i] == '0')
-        {
-            radix = 8;
-        }
-        int digitsStart = i;
-        ulong v = 0;
-        bool overflow = false;
-        for (; i < s.Length; i++)
-        {
-            int d = s[i] switch
-            {
-                >= '0' and <= '9' => s[i] - '0',
-                >= 'a' and <= 'f' => s[i] - 'a' + 10,
-                >= 'A' and <= 'F' => s[i] - 'A' + 10,
-                _ => 99,
-            };
-            if (d >= radix)
-                break;
-            v = (v * (ulong)radix) + (ulong)d;
-            if (v > uint.MaxValue)
-                overflow = true;
-        }
-        if (i == digitsStart)
+            end = start;
             return false;
-        end = i;
-        if (overflow || v < min || v > max)
+        }
+        if (v < min || v > max)
             return false;
         value = (uint)v;
         return true;
