@@ -175,6 +175,56 @@ public sealed class XtOption
         return new XtMarkMask(UInt32(text[..slash]), UInt32(text[(slash + 1)..]), true);
     }
 
+    /// <summary>ds_classes[] of extensions/dscp_helper.c.</summary>
+    private static readonly (string Name, byte Dscp)[] DscpClasses =
+    [
+        ("CS0", 0x00), ("CS1", 0x08), ("CS2", 0x10), ("CS3", 0x18), ("CS4", 0x20), ("CS5", 0x28), ("CS6", 0x30), ("CS7", 0x38),
+        ("BE", 0x00), ("AF11", 0x0a), ("AF12", 0x0c), ("AF13", 0x0e), ("AF21", 0x12), ("AF22", 0x14), ("AF23", 0x16),
+        ("AF31", 0x1a), ("AF32", 0x1c), ("AF33", 0x1e), ("AF41", 0x22), ("AF42", 0x24), ("AF43", 0x26), ("EF", 0x2e),
+    ];
+
+    /// <summary>class_to_dscp of extensions/dscp_helper.c (libxt_dscp `--dscp-class`, libxt_DSCP `--set-dscp-class`): a DiffServ class name, any case.</summary>
+    public byte DscpClass(string name)
+    {
+        foreach (var (n, v) in DscpClasses)
+        {
+            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
+                return v;
+        }
+        throw Fail("invalid DSCP class value", name, "one of " + string.Join(", ", DscpClasses.Select(c => c.Name)));
+    }
+
+    /// <summary>tos_symbol_names[] of extensions/tos_values.c: the RFC 1349 names.</summary>
+    private static readonly (string Name, byte Value)[] TosNames =
+    [
+        ("Minimize-Delay", 0x10), ("Maximize-Throughput", 0x08), ("Maximize-Reliability", 0x04), ("Minimize-Cost", 0x02), ("Normal-Service", 0x00),
+    ];
+
+    /// <summary>
+    /// XTTYPE_TOSMASK (xtopt_parse_tosmask, libxt_tos and libxt_TOS): `VALUE[/MASK]` 0-255 with the
+    /// mask 0xff when left out, or an RFC 1349 name (any case), whose mask is 0x3f.
+    /// </summary>
+    public (byte Value, byte Mask) TosMask(string text)
+    {
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        string valueText = slash < 0 ? text : text[..slash];
+        if (XtValues.TryParseUInt(valueText, out ulong value))
+        {
+            if (value > 0xFF)
+                throw Fail("TOS value out of range", valueText, "a value 0-0xff");
+            ulong mask = 0xFF;
+            if (slash >= 0 && (!XtValues.TryParseUInt(text[(slash + 1)..], out mask) || mask > 0xFF))
+                throw Fail("bad TOS mask", text[(slash + 1)..], "VALUE/MASK with a mask 0-0xff");
+            return ((byte)value, (byte)mask);
+        }
+        foreach (var (name, v) in TosNames)
+        {
+            if (name.Equals(text, StringComparison.OrdinalIgnoreCase))
+                return (v, 0x3F);
+        }
+        throw Fail("not a TOS value or name", text, "VALUE[/MASK] (0-255) or one of " + string.Join(", ", TosNames.Select(s => s.Name)));
+    }
+
     public IpNetwork Network(string text)
     {
         if (!IpNetwork.TryParse(text, out var n) || n.IsV6 != (Family == IptFamily.IPv6))

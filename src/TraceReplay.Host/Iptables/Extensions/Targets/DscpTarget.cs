@@ -30,30 +30,12 @@ public sealed class DscpTarget : XtTarget
                 return true;
             case "--set-dscp-class":
                 _seen.TakeNoInvert(o, SetClass, excl: SetDscp);
-                Dscp = ClassToDscp(o, o.Arg("a DiffServ class such as EF, AF41, CS1 or BE"));
+                Dscp = o.DscpClass(o.Arg("a DiffServ class such as EF, AF41, CS1 or BE"));
                 return true;
             default:
                 return false;
         }
     }
-
-    /// <summary>class_to_dscp (extensions/dscp_helper.c): the DiffServ class names, case-insensitive.</summary>
-    internal static byte ClassToDscp(XtOption o, string name)
-    {
-        foreach (var (n, v) in Classes)
-        {
-            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
-                return v;
-        }
-        throw o.Fail("invalid DSCP class value", name, "one of " + string.Join(", ", Classes.Select(c => c.Name)));
-    }
-
-    private static readonly (string Name, byte Value)[] Classes =
-    [
-        ("CS0", 0x00), ("CS1", 0x08), ("CS2", 0x10), ("CS3", 0x18), ("CS4", 0x20), ("CS5", 0x28), ("CS6", 0x30), ("CS7", 0x38),
-        ("BE", 0x00), ("AF11", 0x0a), ("AF12", 0x0c), ("AF13", 0x0e), ("AF21", 0x12), ("AF22", 0x14), ("AF23", 0x16),
-        ("AF31", 0x1a), ("AF32", 0x1c), ("AF33", 0x1e), ("AF41", 0x22), ("AF42", 0x24), ("AF43", 0x26), ("EF", 0x2e),
-    ];
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {

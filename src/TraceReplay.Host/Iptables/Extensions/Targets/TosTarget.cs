@@ -24,12 +24,6 @@ public sealed class TosTarget : XtTarget
     /// <summary>xt_DSCP registers TOS with `.table = "mangle"`.</summary>
     public override IReadOnlyCollection<string>? Tables => Mangle;
 
-    /// <summary>tos_symbol_names (extensions/tos_values.c): the RFC 1349 names, whose mask is the option's `.max` 0x3f.</summary>
-    private static readonly (string Name, byte Value)[] Symbols =
-    [
-        ("Minimize-Delay", 0x10), ("Maximize-Throughput", 0x08), ("Maximize-Reliability", 0x04), ("Minimize-Cost", 0x02), ("Normal-Service", 0x00),
-    ];
-
     protected internal override bool Parse(XtOption o)
     {
         uint bit = o.Name switch { "--set-tos" => 1u, "--and-tos" => 2u, "--or-tos" => 4u, "--xor-tos" => 8u, _ => 0u };
@@ -40,7 +34,7 @@ public sealed class TosTarget : XtTarget
         switch (bit)
         {
             case 1:
-                (Value, Mask) = ParseTosMask(o, o.Arg("VALUE[/MASK] or a name such as Minimize-Delay"));
+                (Value, Mask) = o.TosMask(o.Arg("VALUE[/MASK] or a name such as Minimize-Delay"));
                 break;
             case 2:
                 // tos_tg_parse O_AND_TOS: value 0, mask ~bits — clears what the AND would clear.
@@ -56,28 +50,6 @@ public sealed class TosTarget : XtTarget
                 break;
         }
         return true;
-    }
-
-    /// <summary>xtopt_parse_tosmask: a number (mask 0xff unless `/MASK`), else a symbol whose mask is 0x3f.</summary>
-    private static (byte Value, byte Mask) ParseTosMask(XtOption o, string text)
-    {
-        int slash = text.IndexOf('/', StringComparison.Ordinal);
-        string valueText = slash < 0 ? text : text[..slash];
-        if (XtValues.TryParseUInt(valueText, out _))
-        {
-            byte v = (byte)o.UInt32(valueText, 0, 255);
-            byte m = slash < 0 ? (byte)0xff : (byte)o.UInt32(text[(slash + 1)..], 0, 255);
-            return (v, m);
-        }
-        if (slash < 0)
-        {
-            foreach (var (name, value) in Symbols)
-            {
-                if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
-                    return (value, 0x3f);
-            }
-        }
-        throw o.Fail("not a TOS value or name", text, "VALUE[/MASK] (0-255) or one of " + string.Join(", ", Symbols.Select(s => s.Name)));
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
