@@ -74,19 +74,12 @@ public sealed class TcpMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        SavePorts(w, "--sport", SourcePorts, InvertSourcePorts);
-        SavePorts(w, "--dport", DestinationPorts, InvertDestinationPorts);
+        w.OptRange("--sport", SourcePorts, InvertSourcePorts, ushort.MaxValue);
+        w.OptRange("--dport", DestinationPorts, InvertDestinationPorts, ushort.MaxValue);
         if (Option != 0 || InvertOption)
             w.Opt("--tcp-option", Option, InvertOption);
         if (FlagMask != 0 || InvertFlags)
             w.Opt("--tcp-flags", InvertFlags).Raw(" ").Raw(FlagText(FlagMask)).Raw(" ").Raw(FlagText(FlagCompare));
-    }
-
-    /// <summary>tcp_save/udp_save: a range is printed when it is not 0:65535 or when it is inverted.</summary>
-    internal static void SavePorts(SaveWriter w, string name, XtRange ports, bool invert)
-    {
-        if (ports.Min != 0 || ports.Max != 65535 || invert)
-            w.Opt(name, ports.ToString(':'), invert);
     }
 
     /// <summary>print_tcpf: names in FIN…URG order joined by commas, NONE for none.</summary>

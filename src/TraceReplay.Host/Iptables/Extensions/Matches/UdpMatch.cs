@@ -33,7 +33,7 @@ public sealed class UdpMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        TcpMatch.SavePorts(w, "--sport", SourcePorts, InvertSourcePorts);
-        TcpMatch.SavePorts(w, "--dport", DestinationPorts, InvertDestinationPorts);
+        w.OptRange("--sport", SourcePorts, InvertSourcePorts, ushort.MaxValue);
+        w.OptRange("--dport", DestinationPorts, InvertDestinationPorts, ushort.MaxValue);
     }
 }
