@@ -230,7 +230,8 @@ public sealed class IpRouter
 
     private static bool IsMulticast(uint a) => (a & 0xF0000000) == 0xE0000000;
     private static bool IsLbcast(uint a) => a == 0xFFFFFFFF;
-    private static bool IsZeronet(uint a) => (a & 0xFF000000) == 0;
+    /// <summary>include/linux/in.h ipv4_is_zeronet: since the 0/8-as-unicast change only 0.0.0.0 itself (witnessed on 6.18: 0.1.2.3 routes).</summary>
+    private static bool IsZeronet(uint a) => a == 0;
     private static bool IsLoopback(uint a) => (a & 0xFF000000) == 0x7F000000;
     private static bool IsLocalMulticast(uint a) => (a & 0xFFFFFF00) == 0xE0000000;
 
@@ -480,11 +481,11 @@ public sealed class IpRouter
             {
                 // __ip_dev_find: the device holding the source sends it.
                 if (!IsLocalV4(s, out var owner))
-                    return Drop(RouteDropReason.OutputInvalidSource, notes);
+                    return Drop(RouteDropReason.OutputSourceNotLocal, notes);
                 return MakeOutputV4(k, owner is null ? _unknownDevice : Dev(owner), null, null, null, notes);
             }
             if (!anySrc && !IsLocalV4(s, out _))
-                return Drop(RouteDropReason.OutputInvalidSource, notes);
+                return Drop(RouteDropReason.OutputSourceNotLocal, notes);
         }
         if (oif is not null)
         {

@@ -55,8 +55,10 @@ public enum RouteDropReason : byte
     MulticastNotJoined,
     /// <summary>ip6_forward: an unspecified, multicast, loopback or link-local source cannot be forwarded (link-local: ICMPv6 beyond scope).</summary>
     ForwardSourceScope,
-    /// <summary>ip_route_output_key_hash_rcu / __mkroute_output -EINVAL: the source is not this host's address, or is multicast/broadcast/0.0.0.0, or 127/8 leaving a non-loopback device.</summary>
+    /// <summary>ip_route_output_key_hash_rcu / __mkroute_output -EINVAL: the source is multicast/broadcast/0.0.0.0, or 127/8 leaving a non-loopback device.</summary>
     OutputInvalidSource,
+    /// <summary>ip_route_output_key_hash_rcu -ENETUNREACH: the source is not an address of this host (and the socket did not ask for FLOWI_FLAG_ANYSRC).</summary>
+    OutputSourceNotLocal,
     /// <summary>ip_route_output_key_hash_rcu: the bound device (oif) is unknown or down.</summary>
     OutputDeviceDown,
 }
