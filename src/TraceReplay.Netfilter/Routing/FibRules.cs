@@ -77,7 +77,10 @@ internal sealed class FibRules
                 unknown = proto < 0;
             }
             // fib_nl_newrule: a goto's target is the first rule holding that priority; none yet is "unresolved" and skipped.
-            int target = r.Action == FibRuleAction.Goto && r.GotoTarget is { } g ? list.FindIndex(x => x.Priority == g) : -1;
+            // The kernel refuses a goto that does not jump forward (target <= own priority), so a walk always ends;
+            // a snapshot edited by hand to hold one is treated as unresolved rather than looping.
+            int target = r.Action == FibRuleAction.Goto && r.GotoTarget is { } g && g > r.Priority
+                ? list.FindIndex(i + 1, x => x.Priority == g) : -1;
             _rules[i] = new Entry
             {
                 Rule = r,

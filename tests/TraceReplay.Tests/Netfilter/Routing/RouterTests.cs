@@ -193,6 +193,15 @@ public sealed class RouterTests
             """);
         Assert.Equal("main", r.RouteInput(In("10.1.0.5", "8.8.8.8", "lan0")).Route!.Table);
         Assert.Equal("100", r.RouteInput(In("10.1.0.5", "8.8.8.8", "lan0", mark: 5)).Route!.Table);
+        // A backward goto (the kernel refuses to add one; a hand-edited rule.json may hold it) is skipped, not looped on.
+        var loop = new FibRule[]
+        {
+            new() { Priority = 0, Table = "local" }, new() { Priority = 10, Action = FibRuleAction.Goto, GotoTarget = 5 },
+            new() { Priority = 20, Action = FibRuleAction.Goto, GotoTarget = 20 }, new() { Priority = 32766, Table = "main" },
+        };
+        var looped = new IpRouter(new NetworkConfig(DeviceParser.ParseText(Addrs, "a"), RouteParser.ParseText(KernelRoutes + "\n" + Default, "r"), loop,
+            Sysctls.Parse("net.ipv4.ip_forward = 1\n", "s")));
+        Assert.Equal("wan0", looped.RouteInput(In("10.1.0.5", "8.8.8.8", "lan0")).OutDev);
     }
 
     [Fact]
