@@ -95,6 +95,9 @@ public sealed class KernelWitnessTests : IDisposable
             "rule add pref 160 iif lo fwmark 0x10 lookup 100", "rule add pref 170 oif c0 lookup 200",
             "rule add pref 175 fwmark 0x20 lookup main suppress_prefixlength 0", "rule add pref 176 fwmark 0x20 lookup 200",
             "-6 rule add pref 100 fwmark 0x1 lookup 100", "-6 rule add pref 120 to 2001:db8:98::/48 prohibit",
+            // TPROXY's usual pair: marked packets are local whatever their destination.
+            "rule add pref 90 fwmark 0x80/0xff lookup 80", "route add local default dev lo table 80",
+            "rule add pref 165 uidrange 1000-2000 lookup 200",
         ];
         foreach (var c in common)
             Ip(ns, c);
@@ -107,6 +110,10 @@ public sealed class KernelWitnessTests : IDisposable
             Sysctl(ns, "net.ipv4.conf.a0.rp_filter=1");
             Sysctl(ns, "net.ipv4.conf.b0.rp_filter=2");
             Sysctl(ns, "net.ipv4.conf.c0.rp_filter=0");
+            // The reverse lookup carries the mark only with src_valid_mark; accept_local lets this host's addresses in as sources.
+            Sysctl(ns, "net.ipv4.conf.c0.src_valid_mark=1");
+            Sysctl(ns, "net.ipv4.conf.c0.route_localnet=1");
+            Sysctl(ns, "net.ipv4.conf.b0.accept_local=1");
         }
         else
         {
@@ -174,7 +181,7 @@ public sealed class KernelWitnessTests : IDisposable
             Tos = Opt("tos") is { } t ? Convert.ToByte(t, 16) : (byte)0,
             Protocol = Opt("ipproto") switch { "udp" => 17, "tcp" => 6, _ => 0 },
             Ttl = 64,
-            Uid = 0,
+            Uid = Opt("uid") is { } u ? uint.Parse(u, CultureInfo.InvariantCulture) : 0,
         };
         var mine = iif is not null ? router.RouteInput(key) : router.RouteOutput(key);
         var (exit, output, err) = Run("ip", $"-n {ns} -j {(v6 ? "-6 " : "")}route get {string.Join(' ', words)}");
@@ -262,6 +269,10 @@ public sealed class KernelWitnessTests : IDisposable
             "-6 2001:db8:67::1 from 2001:db8:a::5 iif a0", "-6 2001:db8:68::1 from 2001:db8:a::5 iif a0", "-6 2001:db8:98::1 from 2001:db8:a::5 iif a0",
             "-6 2a00::1 from 2001:db8:a::5 iif a0 mark 0x1", "-6 2a00::1 from 2001:db8:a::5 iif a0", "-6 2a00::1", "-6 2001:db8:2::1", "-6 2a00::1 mark 0x1",
             "-6 2001:db8:a::9", "-6 2001:db8:66::1",
+            // TPROXY mark, src_valid_mark, route_localnet, accept_local, uidrange.
+            "8.8.8.8 from 192.0.2.7 iif b0 mark 0x80", "8.8.8.8 from 198.51.100.7 iif c0 mark 0x80", "8.8.8.8 from 10.1.0.5 iif a0 mark 0x180",
+            "127.0.0.1 from 198.51.100.9 iif c0", "127.0.0.1 from 192.0.2.9 iif b0", "8.8.8.8 from 127.0.0.1 iif c0",
+            "10.1.0.9 from 192.0.2.1 iif b0", "10.1.0.9 from 192.0.2.1 iif c0", "8.8.8.8 uid 1500", "8.8.8.8 uid 999",
         ];
         var failures = queries.Select(q => Compare(Rules, router, q, forwarding: true)).Where(f => f.Length > 0).ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} of {queries.Length} decisions differ from the kernel:\n" + string.Join('\n', failures));
