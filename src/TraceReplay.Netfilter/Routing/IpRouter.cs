@@ -28,6 +28,9 @@ public sealed class IpRouter
     private readonly bool _customLocalRoutes;
     private readonly bool _customRules;
     private readonly bool _v6Forwarding;
+    /// <summary>Per table, its routes through one device (plus the device-less error routes): lookups restricted to an interface stay one probe per prefix length.</summary>
+    private readonly Dictionary<FibTable, Dictionary<string, FibTable>> _byDev = [];
+    private readonly Dictionary<FibTable, FibTable> _errorsOnly = [];
 
     public IpRouter(NetworkConfig config)
     {
@@ -65,7 +68,18 @@ public sealed class IpRouter
         _customRules = v4.Count > 0 && !(v4.Count == 3 && v4[0] is { Priority: 0, Table: "local" } && v4[1] is { Priority: 32766, Table: "main" }
             && v4[2] is { Priority: 32767, Table: "default" } && v4.All(r => r is { Src: null, Dst: null, FwMark: null, Iif: null, Oif: null, Not: false, Tos: null }));
         _v6Forwarding = config.Sysctls.Ipv6Forwarding;
+        foreach (var t in config.Fib.Tables.Values)
+        {
+            var perDev = new Dictionary<string, FibTable>(StringComparer.Ordinal);
+            foreach (var dev in t.Routes.SelectMany(r => r.NextHops).Select(n => n.Dev).OfType<string>().Distinct())
+                perDev[dev] = new FibTable(t.Name, t.Routes.Where(r => IsErrorType(r.Type) || r.NextHops.Any(n => n.Dev == dev)));
+            _byDev[t] = perDev;
+            _errorsOnly[t] = new FibTable(t.Name, t.Routes.Where(r => IsErrorType(r.Type)));
+        }
     }
+
+    /// <summary>Route types whose lookup ends in their error before any next hop is looked at (fib_props[type].error).</summary>
+    private static bool IsErrorType(RouteType t) => t is RouteType.Blackhole or RouteType.Unreachable or RouteType.Prohibit or RouteType.Throw;
 
     public NetworkConfig Config => _config;
 
@@ -126,14 +140,17 @@ public sealed class IpRouter
     /// <summary>
     /// fib_table_lookup / fib6_table_lookup: the longest prefix, lowest metric route usable for the flow;
     /// its type's error (fib_props) ends the lookup, a `throw` with -EAGAIN. The model's hash-per-length
-    /// table answers the common case; a flow that filters on TOS, device or dead routes walks the
-    /// table's matches, which the kernel's backtracking visits in the same order.
+    /// table answers the common case, a device-restricted flow probes that device's share of the table; a route
+    /// with a TOS or a dead route walks the table's matches (allocating an iterator), which the kernel's
+    /// backtracking visits in the same order.
     /// </summary>
     internal FibErr TableLookup(FibTable table, ref FibFlow flow, out Route? route)
     {
         route = null;
         if (flow.Dst.IsV4 == flow.V6)
             return FibErr.Again; // an IPv6 flow to ::ffff:a.b.c.d: the model holds IPv4 routes there, the kernel's IPv6 FIB has none
+        if (flow.NhDev is { } nhDev && _byDev.TryGetValue(table, out var perDev))
+            table = perDev.TryGetValue(nhDev, out var onDev) ? onDev : _errorsOnly[table];
         var r = table.Lookup(flow.Dst);
         if (r is null)
             return FibErr.Again;
@@ -169,7 +186,7 @@ public sealed class IpRouter
             return false;
         if (_dead.Count > 0 && _dead.Contains(r))
             return false;
-        if (flow.NhDev is { } dev && r.Type is not (RouteType.Blackhole or RouteType.Unreachable or RouteType.Prohibit or RouteType.Throw))
+        if (flow.NhDev is { } dev && !IsErrorType(r.Type))
         {
             var hops = r.NextHops;
             for (int i = 0; i < hops.Count; i++)

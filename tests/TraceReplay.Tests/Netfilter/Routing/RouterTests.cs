@@ -409,6 +409,8 @@ public sealed class RouterTests
         {
             In("10.1.0.5", "8.8.8.8", "lan0"), In("10.1.0.5", "10.1.0.1", "lan0"), In("192.0.2.9", "10.1.0.7", "wan0"),
             In("203.0.113.5", "10.1.0.7", "lan0"), In("10.1.0.5", "10.1.0.255", "lan0"), In("2001:db8:a::5", "2001:db8:1::1", "lan0"),
+            // Interface-restricted IPv6 lookups: link-local and multicast destinations (NDP, mDNS).
+            In("fe80::99", "fe80::1", "lan0"), In("fe80::99", "ff02::1", "wan0"), In("fe80::99", "fe80::5", "wan0"),
         };
         var outKey = Out("192.0.2.1", "8.8.8.8", mark: 1);
         int sink = 0;
