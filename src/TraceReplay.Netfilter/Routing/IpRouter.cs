@@ -649,8 +649,10 @@ public sealed class IpRouter
 
     /// <summary>
     /// net/ipv6/route.c ip6_route_output_flags: a bound device, or a link-local/multicast destination, restricts the
-    /// lookup to one interface (RT6_LOOKUP_F_IFACE); without a bound device the one holding the source is preferred,
-    /// as __rt6_device_match's ipv6_chk_addr does, falling back to the first route.
+    /// lookup to one interface (RT6_LOOKUP_F_IFACE). A socket sending to a link-local address names its interface
+    /// (sin6_scope_id), so the caller should pass the device the packet was captured on; without one the kernel
+    /// round-robins among equal fe80::/64 routes (rt6_select, witnessed), which no offline program can follow, and
+    /// this takes the route of the device holding the source, else the first.
     /// </summary>
     private RouteResult RouteOutputV6(in RouteKey k)
     {

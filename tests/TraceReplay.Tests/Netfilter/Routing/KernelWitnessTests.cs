@@ -74,6 +74,7 @@ public sealed class KernelWitnessTests : IDisposable
             "link set a0 up", "link set a0p up", "link set b0 up", "link set b0p up", "link set c0 up", "link set c0p up",
             "addr add 10.1.0.1/24 dev a0", "addr add 192.0.2.1/24 dev b0", "addr add 198.51.100.1/24 dev c0",
             "addr add 2001:db8:a::1/64 dev a0 nodad", "addr add 2001:db8:1::1/64 dev b0 nodad", "addr add 2001:db8:2::1/64 dev c0 nodad",
+            "addr add fe80::a/64 dev a0 nodad", "addr add fe80::b/64 dev b0 nodad",
             "route add default via 192.0.2.254", "route add 10.2.0.0/16 via 10.1.0.254",
             "route add 10.1.0.128/25 via 10.1.0.254 metric 10", "route add 10.1.0.128/25 via 10.1.0.253 metric 5",
             "route add 203.0.113.0/24 nexthop via 192.0.2.253 nexthop via 198.51.100.253",
@@ -269,6 +270,12 @@ public sealed class KernelWitnessTests : IDisposable
             "-6 2001:db8:67::1 from 2001:db8:a::5 iif a0", "-6 2001:db8:68::1 from 2001:db8:a::5 iif a0", "-6 2001:db8:98::1 from 2001:db8:a::5 iif a0",
             "-6 2a00::1 from 2001:db8:a::5 iif a0 mark 0x1", "-6 2a00::1 from 2001:db8:a::5 iif a0", "-6 2a00::1", "-6 2001:db8:2::1", "-6 2a00::1 mark 0x1",
             "-6 2001:db8:a::9", "-6 2001:db8:66::1",
+            // IPv6 link-local: looked up on the interface (rt6_need_strict). A socket sending to a link-local address names
+            // the interface (sin6_scope_id), so output asks with oif; without one the kernel round-robins among the
+            // fe80::/64 routes (seen: neither the source's device nor the first), which nothing offline can follow.
+            // (`route get` of a multicast destination fails with EMSGSIZE in iproute2 6.1, so multicast is not witnessed.)
+            "-6 fe80::a from fe80::99 iif a0", "-6 fe80::b from fe80::99 iif b0", "-6 fe80::77 from fe80::99 iif a0",
+            "-6 fe80::77 from fe80::a oif a0", "-6 fe80::77 from fe80::b oif b0", "-6 fe80::77 oif b0",
             // TPROXY mark, src_valid_mark, route_localnet, accept_local, uidrange.
             "8.8.8.8 from 192.0.2.7 iif b0 mark 0x80", "8.8.8.8 from 198.51.100.7 iif c0 mark 0x80", "8.8.8.8 from 10.1.0.5 iif a0 mark 0x180",
             "127.0.0.1 from 198.51.100.9 iif c0", "127.0.0.1 from 192.0.2.9 iif b0", "8.8.8.8 from 127.0.0.1 iif c0",

@@ -391,7 +391,7 @@ public sealed class RouterTests
         // forwarding=0: ip6_forward drops before the FORWARD hook, without ICMPv6.
         var off = Router("default via 2001:db8:1::fe dev wan0 metric 1024 pref medium\n", sysctl: "net.ipv6.conf.all.forwarding = 0\n");
         Assert.Equal((RouteDropReason.ForwardingDisabled, false), off.RouteInput(In("2001:db8:a::5", "2a00::1", "lan0")) is var o ? (o.DropReason, o.SendsIcmp) : default);
-        // Output: the link-local route of the device holding the source.
+        // Output without a bound device: the documented guess, the link-local route of the device holding the source.
         Assert.Equal("wan0", r.RouteOutput(Out("fe80::2", "fe80::77")).OutDev);
         Assert.Equal("lan0", r.RouteOutput(Out("fe80::1", "fe80::77")).OutDev);
         Assert.Equal(RouteDropReason.MartianSource, r.Ip6RcvCoreCheck(Ip("ff02::1"), Ip("2001:db8:1::1"), "wan0"));
