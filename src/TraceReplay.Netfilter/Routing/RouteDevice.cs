@@ -26,7 +26,6 @@ internal sealed class RouteDevice
     public bool SendRedirects { get; init; }
     /// <summary>IN_DEV_BFORWARD = IN_DEV_ANDCONF(bc_forwarding): forward directed broadcasts instead of receiving them.</summary>
     public bool BcForwarding { get; init; }
-    public bool McForwarding { get; init; }
     /// <summary>Primary and secondary IPv4 addresses in the kernel's list order.</summary>
     public V4Address[] V4 { get; init; } = [];
 
@@ -57,7 +56,6 @@ internal sealed class RouteDevice
             RouteLocalnet = s.RouteLocalnet(key),
             SendRedirects = s.Ipv4ConfMax(key, "send_redirects", 1) != 0,
             BcForwarding = s.Int("net.ipv4.conf.all.bc_forwarding", 0) != 0 && s.Int(Sysctls.ConfKey("ipv4", key, "bc_forwarding"), 0) != 0,
-            McForwarding = s.Int(Sysctls.ConfKey("ipv4", key, "mc_forwarding"), 0) != 0,
             V4 = d is null ? [] : [.. d.Addresses.Where(x => !x.IsV6).Select(x => new V4Address(x.Local.V4, x.Subnet, x.Scope, x.IsSecondary))],
         };
     }

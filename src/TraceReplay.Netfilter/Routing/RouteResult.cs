@@ -8,7 +8,10 @@ public enum RouteVerdict : byte
 {
     /// <summary>Dropped by routing (see <see cref="RouteDropReason"/>): dst.input = ip_error / dst_discard, or an output route error.</summary>
     Drop = 0,
-    /// <summary>dst.input = ip_local_deliver / ip6_input: on to INPUT. Also broadcast and joined multicast.</summary>
+    /// <summary>
+    /// dst.input = ip_local_deliver / ip6_input: on to INPUT; also broadcast and multicast. For an output route: the
+    /// destination is this host, so the packet leaves by lo and comes back in (POSTROUTING, then PREROUTING and INPUT on lo).
+    /// </summary>
     Local = 1,
     /// <summary>dst.input = ip_forward / ip6_forward, and its checks passed: on to FORWARD (TTL already decremented by the kernel).</summary>
     Forward = 2,
@@ -51,8 +54,6 @@ public enum RouteDropReason : byte
     TtlExceeded,
     /// <summary>ip_forward / ip6_forward: skb->pkt_type is not PACKET_HOST (the frame was link-layer broadcast/multicast).</summary>
     NotHost,
-    /// <summary>ip_route_input_rcu: a multicast group this host has not joined and does not forward.</summary>
-    MulticastNotJoined,
     /// <summary>ip6_forward: an unspecified, multicast, loopback or link-local source cannot be forwarded (link-local: ICMPv6 beyond scope).</summary>
     ForwardSourceScope,
     /// <summary>ip_route_output_key_hash_rcu / __mkroute_output -EINVAL: the source is multicast/broadcast/0.0.0.0, or 127/8 leaving a non-loopback device.</summary>

@@ -1,4 +1,5 @@
 using TraceReplay.Capture.Decode;
+using TraceReplay.Capture.Readers;
 using TraceReplay.Host.Network;
 using TraceReplay.Netfilter.Routing;
 using TraceReplay.Tests.Support;
@@ -61,6 +62,43 @@ public sealed class DockerHostRoutingTests
         // A packet from outside claiming the host's own address as its source (rp_filter 0: fib_validate_source's local-address check).
         Assert.Equal(RouteDropReason.MartianSource, In("198.51.100.1", "172.17.0.2", "eth0").DropReason);
         Assert.Equal(RouteDropReason.MartianDestination, In("203.0.113.9", "127.0.0.1", "eth0").DropReason);
+    }
+
+    [Fact]
+    public void Captured_container_packets_are_predicted_to_leave_by_eth0_and_do()
+    {
+        // any.pcap (SLL2): every IPv4 packet the container sent that docker0 handed up to IP (ifindex 3, type host)
+        // must route out eth0; the simulation is then checked against the capture: the same datagram (IP id,
+        // protocol, destination; MASQUERADE changes only the source) is seen leaving eth0 (ifindex 4, type outgoing)
+        // — except SMTP, which DOCKER-USER rejects in FORWARD after routing.
+        var path = Path.Combine(Corpus.Root, "datasets", "docker-host", "captures", "any.pcap");
+        var handedUp = new List<(uint Id, byte Proto, IpAddr Dst, ushort DstPort, RouteResult Route)>();
+        var leftEth0 = new HashSet<(uint, byte, IpAddr)>();
+        using (var reader = CaptureFile.Open(path))
+        {
+            while (reader.MoveNext())
+            {
+                PacketDecoder.Decode(reader.Data, reader.Current.LinkType, reader.Current.WireLength, out var d);
+                if (d.IpVersion != 4)
+                    continue;
+                if (d.LinkIfIndex == 3 && d.LinkPacketType == 0 && d.Src == Ip("172.17.0.2"))
+                {
+                    var key = new RouteKey { Src = d.Src, Dst = d.Dst, Dev = "docker0", Ttl = d.Ttl, Tos = d.Tos, Protocol = d.Protocol };
+                    handedUp.Add((d.IpId, d.Protocol, d.Dst, d.DstPort, Host.Value.RouteInput(key)));
+                }
+                else if (d.LinkIfIndex == 4 && d.LinkPacketType == 4)
+                {
+                    leftEth0.Add((d.IpId, d.Protocol, d.Dst));
+                }
+            }
+        }
+        Assert.True(handedUp.Count >= 10, $"only {handedUp.Count} container packets in {path}");
+        foreach (var (id, proto, dst, port, route) in handedUp)
+        {
+            Assert.Equal((RouteVerdict.Forward, "eth0"), (route.Verdict, route.OutDev));
+            bool seen = leftEth0.Contains((id, proto, dst));
+            Assert.True(seen == (port != 25), $"IP id {id} proto {proto} to {dst}:{port}: {(seen ? "left" : "did not leave")} by eth0");
+        }
     }
 
     [Fact]
