@@ -322,6 +322,10 @@ public sealed class IpRouter
         if (valid < 0)
             return SourceRefused(valid, notes);
 
+        // __mkroute_input: back out the device it came in by, to a source on that link → IPSKB_DOREDIRECT.
+        bool redirect = valid > 0 && string.Equals(outDev, dev.Name, StringComparison.Ordinal) && dev.SendRedirects
+            && (dev.SharedMedia || dev.OnLink(s, hop?.Gateway is { } gw && gw.IsV4 ? gw.V4 : 0));
+
         // ip_forward: the checks before NF_HOOK(NF_INET_FORWARD), in the kernel's order.
         if (k.PacketType != PacketType.Host)
             return Drop(RouteDropReason.NotHost, notes);
@@ -330,7 +334,7 @@ public sealed class IpRouter
         return new RouteResult
         {
             Verdict = RouteVerdict.Forward, Type = route.Type, Route = route, NextHop = hop, Rule = res.Rule, OutDev = outDev,
-            Gateway = hop?.Gateway, PrefSrc = PrefSrcV4(route, hop), Notes = notes,
+            Gateway = hop?.Gateway, PrefSrc = PrefSrcV4(route, hop), Notes = notes, SendsRedirect = redirect,
         };
     }
 
@@ -388,7 +392,8 @@ public sealed class IpRouter
 
     /// <summary>
     /// net/ipv4/fib_frontend.c fib_validate_source / __fib_validate_source: the reverse lookup (from dst to src,
-    /// iif = the output device, or lo for local delivery). 0 accepts, <see cref="ErrInval"/> is a martian source,
+    /// iif = the output device, or lo for local delivery). 0 accepts, 1 accepts a source on a direct route of the input
+    /// device (a redirect may follow), <see cref="ErrInval"/> is a martian source,
     /// <see cref="ErrXdev"/> an rp_filter refusal. Strict (1) wants the reverse route to leave by the input
     /// device; loose (2) any unicast reverse route; off (0) only refuses this host's own addresses as sources.
     /// </summary>
@@ -413,19 +418,26 @@ public sealed class IpRouter
         var r = res.Route!;
         if (r.Type != RouteType.Unicast && (r.Type != RouteType.Local || !dev.AcceptLocal))
             return ErrInval;
+        // dev_match: 1 when the path is direct (nhc_scope RT_SCOPE_HOST), which makes a same-device forward send a redirect.
+        int direct = r.Type == RouteType.Local || r.Gateway is null ? 1 : 0;
         var hops = r.NextHops;
         for (int i = 0; i < hops.Count; i++)
         {
             if (string.Equals(hops[i].Dev, dev.Name, StringComparison.Ordinal))
-                return 0;
+                return direct;
         }
         if (r.Type == RouteType.Local && dev.IsLoopback)
-            return 0;
+            return direct;
         if (dev.V4.Length == 0)
             return rpf != 0 ? ErrXdev : 0; // no_addr → last_resort
         if (rpf == 1)
             return ErrXdev;
-        return 0; // loose: any reverse route will do
+        // Loose (or off): accepted; a second lookup restricted to the input device only decides the redirect hint.
+        flow.NhDev = dev.Name;
+        flow.Oif = dev.Name;
+        flow.Src = IpAddr.FromV4(dst);
+        flow.Dst = IpAddr.FromV4(src);
+        return FibLookup(ref flow, out res, ref notes) == FibErr.Ok && res.Route is { Type: RouteType.Unicast, Gateway: null } ? 1 : 0;
     }
 
     /// <summary>

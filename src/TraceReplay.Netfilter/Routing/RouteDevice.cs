@@ -24,6 +24,8 @@ internal sealed class RouteDevice
     public bool SrcValidMark { get; init; }
     public bool RouteLocalnet { get; init; }
     public bool SendRedirects { get; init; }
+    /// <summary>IN_DEV_SHARED_MEDIA (default 1): redirects need not check that source and gateway share a subnet.</summary>
+    public bool SharedMedia { get; init; }
     /// <summary>IN_DEV_BFORWARD = IN_DEV_ANDCONF(bc_forwarding): forward directed broadcasts instead of receiving them.</summary>
     public bool BcForwarding { get; init; }
     /// <summary>Primary and secondary IPv4 addresses in the kernel's list order.</summary>
@@ -55,6 +57,7 @@ internal sealed class RouteDevice
             SrcValidMark = s.Ipv4ConfMax(key, "src_valid_mark", 0) != 0,
             RouteLocalnet = s.RouteLocalnet(key),
             SendRedirects = s.Ipv4ConfMax(key, "send_redirects", 1) != 0,
+            SharedMedia = s.Ipv4ConfMax(key, "shared_media", 1) != 0,
             BcForwarding = s.Int("net.ipv4.conf.all.bc_forwarding", 0) != 0 && s.Int(Sysctls.ConfKey("ipv4", key, "bc_forwarding"), 0) != 0,
             V4 = d is null ? [] : [.. d.Addresses.Where(x => !x.IsV6).Select(x => new V4Address(x.Local.V4, x.Subnet, x.Scope, x.IsSecondary))],
         };
@@ -79,6 +82,17 @@ internal sealed class RouteDevice
                 first = a.Local;
         }
         return first;
+    }
+
+    /// <summary>inet_addr_onlink: one address of the device has a subnet holding both <paramref name="a"/> and <paramref name="b"/> (b 0: any).</summary>
+    public bool OnLink(uint a, uint b)
+    {
+        foreach (var x in V4)
+        {
+            if (x.Subnet.Contains(IpAddr.FromV4(a)) && (b == 0 || x.Subnet.Contains(IpAddr.FromV4(b))))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>in_dev_select_addr: the fallback over other devices takes no link-scope address.</summary>

@@ -110,6 +110,12 @@ public readonly record struct RouteResult
     public bool SendsIcmp { get; init; }
     public byte IcmpType { get; init; }
     public byte IcmpCode { get; init; }
+    /// <summary>
+    /// A forward back out the input device to a source on that link: ip_forward sends an ICMP redirect (5/1, host)
+    /// before forwarding (__mkroute_input's IPSKB_DOREDIRECT). The kernel rate-limits them per peer
+    /// (ip_rt_send_redirect: at most ip_rt_redirect_number in a row), which is not modelled.
+    /// </summary>
+    public bool SendsRedirect { get; init; }
     public RouteNotes Notes { get; init; }
 
     public bool IsDrop => Verdict == RouteVerdict.Drop;

@@ -226,6 +226,10 @@ public sealed class KernelWitnessTests : IDisposable
             if (gw != myGw)
                 problems.Add($"gateway {gw} vs {myGw}");
         }
+        // RTCF_DOREDIRECT shows as `cache <redirect>`.
+        bool redirect = j.TryGetProperty("cache", out var cache) && cache.EnumerateArray().Any(c => c.GetString() == "redirect");
+        if (iif is not null && !v6 && mine.Route is not { IsMultipath: true } && redirect != mine.SendsRedirect)
+            problems.Add($"redirect {redirect} vs {mine.SendsRedirect}");
         if (table.Length > 0 && table != myTable)
             problems.Add($"table {table} vs {myTable}");
         if (iif is null && !v6 && mine.Route is not { IsMultipath: true } && S("prefsrc") is { Length: > 0 } src && key.Src == IpAddr.FromV4(0) && src != mine.PrefSrc?.ToString())
@@ -276,6 +280,8 @@ public sealed class KernelWitnessTests : IDisposable
             // (`route get` of a multicast destination fails with EMSGSIZE in iproute2 6.1, so multicast is not witnessed.)
             "-6 fe80::a from fe80::99 iif a0", "-6 fe80::b from fe80::99 iif b0", "-6 fe80::77 from fe80::99 iif a0",
             "-6 fe80::77 from fe80::a oif a0", "-6 fe80::77 from fe80::b oif b0", "-6 fe80::77 oif b0",
+            // ICMP redirect (cache <redirect>): back out the input device, to a source on the link or behind a gateway; loose b0.
+            "10.2.0.9 from 10.1.0.5 iif a0", "10.2.0.9 from 10.2.0.77 iif a0", "192.0.2.50 from 192.0.2.7 iif b0", "8.8.8.8 from 192.0.2.7 iif b0 mark 0x1",
             // TPROXY mark, src_valid_mark, route_localnet, accept_local, uidrange.
             "8.8.8.8 from 192.0.2.7 iif b0 mark 0x80", "8.8.8.8 from 198.51.100.7 iif c0 mark 0x80", "8.8.8.8 from 10.1.0.5 iif a0 mark 0x180",
             "127.0.0.1 from 198.51.100.9 iif c0", "127.0.0.1 from 192.0.2.9 iif b0", "8.8.8.8 from 127.0.0.1 iif c0",

@@ -319,6 +319,21 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void Redirect_when_forwarding_back_out_the_input_link()
+    {
+        // __mkroute_input: out device == in device, the source on a direct route of it, send_redirects → ICMP redirect.
+        string routes = Default + "10.2.0.0/16 via 10.1.0.254 dev lan0\n";
+        var r = Router(routes);
+        var back = r.RouteInput(In("10.1.0.5", "10.2.0.9", "lan0"));
+        Assert.Equal((RouteVerdict.Forward, "lan0", true), (back.Verdict, back.OutDev, back.SendsRedirect));
+        Assert.False(r.RouteInput(In("192.0.2.9", "10.2.0.9", "wan0")).SendsRedirect);
+        // A source reached through a gateway is not on the link: no redirect.
+        Assert.False(Router(routes + "10.7.0.0/16 via 10.1.0.253 dev lan0\n").RouteInput(In("10.7.0.5", "10.2.0.9", "lan0")).SendsRedirect);
+        Assert.False(Router(routes, sysctl: "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.send_redirects = 0\nnet.ipv4.conf.lan0.send_redirects = 0\n")
+            .RouteInput(In("10.1.0.5", "10.2.0.9", "lan0")).SendsRedirect);
+    }
+
+    [Fact]
     public void Multipath_is_deterministic_and_weighted()
     {
         var r = Router("default proto static\n\tnexthop via 192.0.2.254 dev wan0 weight 3\n\tnexthop via 198.51.100.254 dev wan1 weight 1\n");
