@@ -75,7 +75,7 @@ public sealed class HostSnapshot
             read.Add(PathOf("ipset.save"));
             sets = IpsetRegistry.Load(PathOf("ipset.save"));
         }
-        foreach (var f in (string[])[NetworkConfig.AddrFile, NetworkConfig.LinkFile, NetworkConfig.RouteFile, NetworkConfig.Route6File, NetworkConfig.RuleFile, NetworkConfig.SysctlFile])
+        foreach (var f in (string[])[NetworkConfig.AddrFile, NetworkConfig.LinkFile, NetworkConfig.RouteFile, NetworkConfig.Route6File, NetworkConfig.RuleFile, NetworkConfig.Rule6File, NetworkConfig.SysctlFile])
         {
             if (File.Exists(PathOf(f)))
                 read.Add(PathOf(f));

@@ -11,7 +11,14 @@ const string Usage = """
 switch (args.FirstOrDefault())
 {
     case "micro":
-        BenchmarkSwitcher.FromTypes([typeof(DecodeBenchmarks), typeof(NatBenchmarks), typeof(TablesBenchmarks)]).Run(args[1..]);
+        // One list so concurrent additions merge as one line each.
+        BenchmarkSwitcher.FromTypes(
+        [
+            typeof(DecodeBenchmarks),
+            typeof(NatBenchmarks),
+            typeof(RoutingBenchmarks),
+            typeof(TablesBenchmarks),
+        ]).Run(args[1..]);
         return 0;
     case "pipeline":
         return PipelineRun.Run(args[1..]);

@@ -106,6 +106,9 @@ public sealed class NetworkConfig
     public const string RouteFile = "route.json";
     public const string Route6File = "route6.json";
     public const string RuleFile = "rule.json";
+
+    /// <summary>`ip -j -6 rule`: IPv6 policy rules (an extension of DESIGN.md's table; without it IPv6 has the kernel's default rules).</summary>
+    public const string Rule6File = "rule6.json";
     public const string SysctlFile = "sysctl.conf";
 
     /// <summary>Reads whichever of the snapshot's network files exist in <paramref name="snapshotDir"/>.</summary>
@@ -128,6 +131,8 @@ public sealed class NetworkConfig
         if (Read(Route6File) is { } r6)
             routes.AddRange(RouteParser.ParseJson(r6, P(Route6File), defaultV6: true));
         var rules = Read(RuleFile) is { } ru ? RuleParser.ParseJson(ru, P(RuleFile)) : [];
+        if (Read(Rule6File) is { } ru6)
+            rules.AddRange(RuleParser.ParseJson(ru6, P(Rule6File), v6: true));
         var sysctls = Read(SysctlFile) is { } s ? Sysctls.Parse(s, P(SysctlFile)) : null;
         return new NetworkConfig(MergeDevices(links, addrs), DistinctRoutes(routes), rules, sysctls);
     }

@@ -30,6 +30,9 @@ public static class RuleParser
         {
             action = TryAction(a, out var act) ? act : throw f.Error("action", "not a rule action", a, "blackhole, unreachable, prohibit, nop or goto");
         }
+        // iprule.c prints FR_ACT_NOP as a bare `"nop":null`, not as an action string.
+        if (f.Flag("nop"))
+            action = FibRuleAction.Nop;
         // An l3mdev rule has no table: the VRF device's table is chosen per packet.
         if (action == FibRuleAction.ToTable && table is null && !f.Flag("l3mdev"))
             throw new HostParseException(f.Location, "rule has no table, goto or action", "{", "\"table\", \"goto\" or \"action\"");

@@ -34,6 +34,7 @@ public static class SnapshotTaker
         new("route.json", "ip", ["-j", "route", "show", "table", "all"], "IPv4 routes, all tables", AllowEmpty: false),
         new("route6.json", "ip", ["-j", "-6", "route", "show", "table", "all"], "IPv6 routes, all tables", AllowEmpty: false),
         new("rule.json", "ip", ["-j", "rule"], "policy routing rules", AllowEmpty: false),
+        new("rule6.json", "ip", ["-j", "-6", "rule"], "IPv6 policy routing rules", AllowEmpty: false),
         new("sysctl.conf", "sysctl", ["-a"], "net.* sysctls", NetSysctls, AllowEmpty: false),
         new("conntrack.txt", "conntrack", ["-L", "-o", "extended"], "the conntrack table now"),
         new("sockets.txt", "ss", ["-H", "-ltun"], "listening sockets"),

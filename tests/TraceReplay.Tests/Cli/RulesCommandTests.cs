@@ -85,6 +85,8 @@ public sealed class RulesCommandTests : IDisposable
     [InlineData("*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n", "r.rules:2:8:", "MAYBE")]
     [InlineData("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n", "r.rules:3:", "COMMIT")]
     [InlineData("*fliter\n", "r.rules:1:2:", "fliter")]
+    [InlineData("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 --dport 23 -j ACCEPT\nCOMMIT\n", "r.rules:3:28:", "can only be used once")]
+    [InlineData("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --syn --tcp-flags SYN SYN -j ACCEPT\nCOMMIT\n", "r.rules:3:23:", "--syn")]
     [InlineData("-A INPUT -j ACCEPT\n", "r.rules:1:1:", "'-A'")]
     [InlineData("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"unterminated\nCOMMIT\n", "r.rules:3:31:", "closing")]
     public void Bad_rule_files_exit_1_naming_file_line_and_token(string text, string where, string token)

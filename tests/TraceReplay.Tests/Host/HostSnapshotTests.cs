@@ -42,6 +42,18 @@ public sealed class HostSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void Ipv6_policy_rules_come_from_rule6_json()
+    {
+        // `ip -j -6 rule` on a host with one extra rule: its entries carry no family, so the file says it.
+        File.WriteAllText(Path.Combine(_dir, "rule6.json"), """[{"priority":0,"src":"all","table":"local"},{"priority":100,"fwmark":"0x1","table":"100"},{"priority":32766,"src":"all","table":"main"}]""");
+        var host = HostSnapshot.Load(_dir);
+        var v6 = host.Network.RulesFor(v6: true).ToList();
+        Assert.Equal([0u, 100u, 32766u], v6.Select(r => (uint)r.Priority));
+        Assert.Empty(host.Network.RulesFor(v6: false));
+        Assert.Contains(Path.Combine(_dir, "rule6.json"), host.FilesRead);
+    }
+
+    [Fact]
     public void A_bad_file_names_itself_and_the_line()
     {
         File.WriteAllText(Path.Combine(_dir, "ebtables.rules"), "*filter\n:INPUT ACCEPT\n-A INPUT -s 00:11:22:33:44:zz -j DROP\n");

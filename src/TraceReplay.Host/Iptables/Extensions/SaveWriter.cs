@@ -36,6 +36,17 @@ public sealed class SaveWriter(IptFamily family)
 
     public SaveWriter Opt(string name, ulong value, bool invert = false) => Opt(name, value.ToString(CultureInfo.InvariantCulture), invert);
 
+    /// <summary>` --name MIN:MAX`, or ` --name N` when both ends agree (xtables' XTTYPE_*RC print form).</summary>
+    public SaveWriter Opt(string name, XtRange range, bool invert = false) => Opt(name, range.ToString(':'), invert);
+
+    /// <summary>
+    /// A range as tcp_save/udp_save print ports and, since iptables 1.8.8, libxt_esp, libip6t_frag,
+    /// libip6t_mh and friends their ids (the skip_*_match rule): the full range 0:<paramref name="max"/>
+    /// is left out unless inverted, which prints it in full (`! --espspi 0:4294967295`).
+    /// </summary>
+    public SaveWriter OptRange(string name, XtRange range, bool invert, uint max) =>
+        range.Min == 0 && range.Max == max && !invert ? this : Opt(name, range, invert);
+
     /// <summary>` --name "text"` quoted the way xtables_save_string quotes: bare when only [A-Za-z0-9_-], else in double quotes with `"`, `\` and `'` escaped.</summary>
     public SaveWriter OptString(string name, string value, bool invert = false)
     {

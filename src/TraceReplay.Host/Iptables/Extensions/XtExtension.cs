@@ -98,14 +98,25 @@ public sealed class XtFinalCheck(XtExtension extension, XtRuleContext rule)
     public HostParseException Fail(string problem, string? expected = null) =>
         new(extension.Location, $"{extension.Name}: {problem}", null, expected);
 
+    /// <summary>As <see cref="Fail"/>, with `-j NAME` as the token: for what a target's rule leaves out (XTOPT_MAND) or its checkentry refuses.</summary>
+    public HostParseException Missing(string problem, string expected) =>
+        new(extension.Location, $"{extension.Name}: {problem}", "-j " + extension.Name, expected);
+
     /// <summary>libxt_tcp and friends: the match needs `-p PROTO` (not inverted) in the rule header.</summary>
-    public void RequireProtocol(params byte[] protocols)
+    public void RequireProtocol(params byte[] protocols) => RequireProtocol(why: null, protocols);
+
+    /// <summary>
+    /// xt_check_match / xt_check_target for an extension registered with `.proto`: `-p PROTO`
+    /// present and not inverted. A target says <paramref name="why"/> (its kernel module's words).
+    /// </summary>
+    public void RequireProtocol(string? why, params byte[] protocols)
     {
         var h = rule.Header;
-        if (h.InvertProtocol || Array.IndexOf(protocols, h.Protocol) < 0)
-        {
-            string names = string.Join(" or ", protocols.Select(p => "-p " + Protocols.Name(p, rule.Family)));
-            throw Fail($"match needs {names} in the rule (iptables: \"{extension.Name} match: only works with {names}\")", names);
-        }
+        if (!h.InvertProtocol && Array.IndexOf(protocols, h.Protocol) >= 0)
+            return;
+        string names = string.Join(" or ", protocols.Select(p => "-p " + Protocols.Name(p, rule.Family)));
+        if (extension is XtTarget)
+            throw new HostParseException(extension.Location, $"{extension.Name}: target needs {names} in the rule ({why})", "-j " + extension.Name, names + " before -j " + extension.Name);
+        throw Fail($"match needs {names} in the rule (iptables: \"{extension.Name} match: only works with {names}\")", names);
     }
 }

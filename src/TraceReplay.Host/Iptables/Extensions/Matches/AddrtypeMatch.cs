@@ -31,7 +31,7 @@ public sealed class AddrtypeMatch : XtMatch
     private const uint FSrc = 1, FDst = 2, FIn = 4, FOut = 8;
     private static readonly string[] InHooks = ["PREROUTING", "INPUT", "FORWARD"];
     private static readonly string[] OutHooks = ["FORWARD", "OUTPUT", "POSTROUTING"];
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public AddrType Source { get; private set; }
     public bool InvertSource { get; private set; }

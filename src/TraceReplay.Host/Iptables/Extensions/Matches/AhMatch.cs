@@ -20,24 +20,24 @@ public sealed class AhMatch : XtMatch
     /// <summary>IPv6 only: --ahres, the reserved field must be zero.</summary>
     public bool CheckReserved { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--ahspi":
-                _once.Take(o, 0);
-                Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+                _options.Take(o, 1);
+                Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
                 InvertSpis = o.Invert;
                 return true;
             case "--ahlen" when o.Family == IptFamily.IPv6:
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 Length = o.UInt32(o.Arg("a header length"));
                 InvertLength = o.Invert;
                 return true;
             case "--ahres" when o.Family == IptFamily.IPv6:
-                _once.Take(o, 2);
+                _options.Take(o, 4);
                 o.NoInvert();
                 CheckReserved = true;
                 return true;
@@ -54,7 +54,7 @@ public sealed class AhMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--ahspi", Spis, InvertSpis, uint.MaxValue);
+        w.OptRange("--ahspi", Spis, InvertSpis, uint.MaxValue);
         if (w.Family != IptFamily.IPv6)
             return;
         // ah_save (libip6t_ah.c) leaves out a length of 0 unless inverted.

@@ -78,7 +78,7 @@ public sealed class BpfMatch : XtMatch
             w.Opt("--object-pinned", PinnedPath);
             return;
         }
-        string code = MbHelpers.Dec((ulong)Program.Count) + "," + string.Join(',', Program.Select(i => $"{i.Code} {i.JumpTrue} {i.JumpFalse} {i.K}"));
+        string code = XtValues.Dec((ulong)Program.Count) + "," + string.Join(',', Program.Select(i => $"{i.Code} {i.JumpTrue} {i.JumpFalse} {i.K}"));
         w.Opt("--bytecode", "\"" + code + "\"");
     }
 }

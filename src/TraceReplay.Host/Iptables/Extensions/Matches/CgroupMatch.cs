@@ -18,14 +18,15 @@ public sealed class CgroupMatch : XtMatch
 
     public override IReadOnlyCollection<string>? Hooks => HookNames;
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--path":
             {
-                if (Path is not null)
-                    throw o.Fail("can only be used once", o.Name, "one --path");
+                _options.Take(o, 1);
                 string p = o.Arg("a cgroup v2 path");
                 if (p.Length > 4095)
                     throw o.Fail("path too long", p[..20] + "…", "at most 4095 characters");
@@ -34,8 +35,7 @@ public sealed class CgroupMatch : XtMatch
                 return true;
             }
             case "--cgroup":
-                if (ClassId is not null)
-                    throw o.Fail("can only be used once", o.Name, "one --cgroup");
+                _options.Take(o, 2);
                 ClassId = o.UInt32(o.Arg("a net_cls classid"));
                 InvertClassId = o.Invert;
                 return true;

@@ -12,6 +12,8 @@ public sealed class CommentMatch : XtMatch
         if (o.Name != "--comment")
             return false;
         o.NoInvert();
+        if (_given)
+            throw new Parsing.HostParseException(o.Location, "option --comment can only be used once", o.Name, "one --comment");
         string text = o.Arg("the comment text");
         // kube-proxy's test fixtures write `--comment kubernetes service portals` unquoted; iptables-restore
         // would refuse the line, kube-proxy's own test parser reads the words as one comment. Read them

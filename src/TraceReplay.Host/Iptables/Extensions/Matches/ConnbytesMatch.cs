@@ -25,7 +25,7 @@ public enum ConnbytesDirection : byte
 public sealed class ConnbytesMatch : XtMatch
 {
     private const int OBytes = 0, OMode = 1, ODir = 2;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>count.from / count.to as the kernel holds them: swapped for `!`.</summary>
     public ulong From { get; private set; }
@@ -42,7 +42,7 @@ public sealed class ConnbytesMatch : XtMatch
         {
             case "--connbytes":
             {
-                o.Once(ref _seen, OBytes);
+                _seen.Take(o, 1u << OBytes);
                 string text = o.Arg("FROM[:TO]");
                 int sep = text.IndexOf(':', StringComparison.Ordinal);
                 ulong from = sep == 0 ? 0 : o.UInt64(sep < 0 ? text : text[..sep]);
@@ -53,13 +53,11 @@ public sealed class ConnbytesMatch : XtMatch
                 return true;
             }
             case "--connbytes-mode":
-                o.NoInvert();
-                o.Once(ref _seen, OMode);
+                _seen.TakeNoInvert(o, 1u << OMode);
                 Mode = o.Choice(o.Arg("packets, bytes or avgpkt"), Modes, caseSensitive: true);
                 return true;
             case "--connbytes-dir":
-                o.NoInvert();
-                o.Once(ref _seen, ODir);
+                _seen.TakeNoInvert(o, 1u << ODir);
                 Direction = o.Choice(o.Arg("original, reply or both"), Dirs, caseSensitive: true);
                 return true;
             default:
@@ -69,7 +67,7 @@ public sealed class ConnbytesMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen != 7)
+        if (_seen.Bits != 7)
             throw check.Fail("--connbytes, --connbytes-mode and --connbytes-dir are all required", "--connbytes FROM[:TO] --connbytes-mode MODE --connbytes-dir DIR");
     }
 
@@ -78,7 +76,7 @@ public sealed class ConnbytesMatch : XtMatch
     {
         bool invert = From > To;
         ulong from = invert ? To : From, to = invert ? From : To;
-        string range = MbHelpers.Dec(from) + (to != 0 && to < ulong.MaxValue ? ":" + MbHelpers.Dec(to) : string.Empty);
+        string range = XtValues.Dec(from) + (to != 0 && to < ulong.MaxValue ? ":" + XtValues.Dec(to) : string.Empty);
         w.Opt("--connbytes", range, invert);
         w.Opt("--connbytes-mode", Mode switch { ConnbytesMode.Packets => "packets", ConnbytesMode.Bytes => "bytes", _ => "avgpkt" });
         w.Opt("--connbytes-dir", Direction switch { ConnbytesDirection.Original => "original", ConnbytesDirection.Reply => "reply", _ => "both" });

@@ -9,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 public sealed class ConnlabelMatch : XtMatch
 {
     private const uint MaxBit = 127; // XT_CONNLABEL_MAXBIT
-    private bool _given;
+    private XtOptionSet _given;
 
     public uint Bit { get; private set; }
     public bool Invert { get; private set; }
@@ -21,8 +21,7 @@ public sealed class ConnlabelMatch : XtMatch
         {
             case "--label":
             {
-                if (_given)
-                    throw o.Fail("can only be used once", o.Name, "one --label");
+                _given.Take(o, 1);
                 string text = o.Arg("a label bit number 0-127");
                 if (!XtValues.TryParseUInt(text, out ulong bit))
                     throw o.Fail("label name not known (connlabel.conf names are not available offline)", text, "a label bit number 0-127");
@@ -30,7 +29,6 @@ public sealed class ConnlabelMatch : XtMatch
                     throw o.Fail("label bit out of range", text, "0-127");
                 Bit = (uint)bit;
                 Invert = o.Invert;
-                _given = true;
                 return true;
             }
             case "--set":
@@ -44,14 +42,14 @@ public sealed class ConnlabelMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --label", "--label N");
     }
 
     /// <summary>connlabel_mt_save: the label always in double quotes.</summary>
     public override void Save(SaveWriter w)
     {
-        w.Opt("--label", "\"" + MbHelpers.Dec(Bit) + "\"", Invert);
+        w.Opt("--label", "\"" + XtValues.Dec(Bit) + "\"", Invert);
         if (Set)
             w.Opt("--set");
     }

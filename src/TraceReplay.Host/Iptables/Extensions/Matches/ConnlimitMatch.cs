@@ -8,7 +8,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 public sealed class ConnlimitMatch : XtMatch
 {
     private const int OUpto = 0, OAbove = 1, OMask = 2, OSaddr = 3, ODaddr = 4;
-    private uint _seen;
+    private XtOptionSet _seen;
     private byte? _mask;
 
     public uint Limit { get; private set; }
@@ -27,32 +27,25 @@ public sealed class ConnlimitMatch : XtMatch
         switch (o.Name)
         {
             case "--connlimit-upto":
-                o.Excl(_seen, 1u << OAbove, "--connlimit-above");
-                o.Once(ref _seen, OUpto);
+                _seen.Take(o, 1u << OUpto, excl: 1u << OAbove);
                 Limit = o.UInt32(o.Arg("a number of connections"));
                 Upto = !o.Invert;
                 return true;
             case "--connlimit-above":
-                o.Excl(_seen, 1u << OUpto, "--connlimit-upto");
-                o.Once(ref _seen, OAbove);
+                _seen.Take(o, 1u << OAbove, excl: 1u << OUpto);
                 Limit = o.UInt32(o.Arg("a number of connections"));
                 Upto = o.Invert;
                 return true;
             case "--connlimit-mask":
-                o.NoInvert();
-                o.Once(ref _seen, OMask);
+                _seen.TakeNoInvert(o, 1u << OMask);
                 _mask = o.PrefixLength(o.Arg("a prefix length"));
                 return true;
             case "--connlimit-saddr":
-                o.NoInvert();
-                o.Excl(_seen, 1u << ODaddr, "--connlimit-daddr");
-                o.Once(ref _seen, OSaddr);
+                _seen.TakeNoInvert(o, 1u << OSaddr, excl: 1u << ODaddr);
                 ByDestination = false;
                 return true;
             case "--connlimit-daddr":
-                o.NoInvert();
-                o.Excl(_seen, 1u << OSaddr, "--connlimit-saddr");
-                o.Once(ref _seen, ODaddr);
+                _seen.TakeNoInvert(o, 1u << ODaddr, excl: 1u << OSaddr);
                 ByDestination = true;
                 return true;
             default:
@@ -62,7 +55,7 @@ public sealed class ConnlimitMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & ((1u << OUpto) | (1u << OAbove))) == 0)
+        if (!_seen.Has((1u << OUpto) | (1u << OAbove)))
             throw check.Fail("you must specify --connlimit-above or --connlimit-upto", "--connlimit-above N or --connlimit-upto N");
         PrefixLength = _mask ?? (byte)(rule.Family == IptFamily.IPv6 ? 128 : 32);
     }

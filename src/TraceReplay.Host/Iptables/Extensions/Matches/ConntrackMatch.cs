@@ -33,7 +33,7 @@ public enum CtStatus : uint
 [XtMatch("conntrack")]
 public sealed class ConntrackMatch : XtMatch
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>XT_CONNTRACK_* match flags, in the order the save hook prints them.</summary>
     public enum Field
@@ -42,7 +42,7 @@ public sealed class ConntrackMatch : XtMatch
     }
 
     /// <summary>Which fields are tested, as bits of <see cref="Field"/>.</summary>
-    public uint MatchFlags => _seen;
+    public uint MatchFlags => _seen.Bits;
     public uint InvertFlags { get; private set; }
 
     public CtState State { get; private set; }
@@ -63,7 +63,7 @@ public sealed class ConntrackMatch : XtMatch
     /// <summary>--ctdir REPLY: the packet must be in the reply direction (ORIGINAL is the inverse).</summary>
     public bool DirectionReply { get; private set; }
 
-    public bool Has(Field f) => (_seen & (1u << (int)f)) != 0;
+    public bool Has(Field f) => _seen.Has(1u << (int)f);
     public bool Inverted(Field f) => (InvertFlags & (1u << (int)f)) != 0;
 
     internal static readonly (string Name, CtState Bit)[] StateNames =
@@ -82,13 +82,13 @@ public sealed class ConntrackMatch : XtMatch
         {
             case "--ctstate":
                 f = Field.State;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 State = ParseStates(o, o.Arg("a comma-separated list of INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED, SNAT, DNAT"), StateNames.Length);
                 break;
             case "--ctproto":
             {
                 f = Field.Proto;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 string p = o.Arg("a protocol name or number");
                 if (!Protocols.TryParse(p, out byte proto))
                     throw o.Fail("unknown protocol", p, "a protocol number 1-255 or a name such as tcp");
@@ -99,48 +99,48 @@ public sealed class ConntrackMatch : XtMatch
             }
             case "--ctorigsrc":
                 f = Field.OrigSrc;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 OrigSource = o.HostMask(o.Arg("ADDR[/MASK]"));
                 break;
             case "--ctorigdst":
                 f = Field.OrigDst;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 OrigDestination = o.HostMask(o.Arg("ADDR[/MASK]"));
                 break;
             case "--ctreplsrc":
                 f = Field.ReplSrc;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 ReplySource = o.HostMask(o.Arg("ADDR[/MASK]"));
                 break;
             case "--ctrepldst":
                 f = Field.ReplDst;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 ReplyDestination = o.HostMask(o.Arg("ADDR[/MASK]"));
                 break;
             case "--ctorigsrcport":
                 f = Field.OrigSrcPort;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 OrigSourcePorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 break;
             case "--ctorigdstport":
                 f = Field.OrigDstPort;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 OrigDestinationPorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 break;
             case "--ctreplsrcport":
                 f = Field.ReplSrcPort;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 ReplySourcePorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 break;
             case "--ctrepldstport":
                 f = Field.ReplDstPort;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 ReplyDestinationPorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 break;
             case "--ctstatus":
             {
                 f = Field.Status;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 string text = o.Arg("a comma-separated list of NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED");
                 CtStatus s = CtStatus.None;
                 foreach (var part in text.Split(','))
@@ -157,14 +157,13 @@ public sealed class ConntrackMatch : XtMatch
             }
             case "--ctexpire":
                 f = Field.Expires;
-                o.Once(ref _seen, (int)f);
+                _seen.Take(o, 1u << (int)f);
                 Expires = o.Range(o.Arg("TIME[:TIME] in seconds"), uint.MaxValue);
                 break;
             case "--ctdir":
             {
                 f = Field.Direction;
-                o.NoInvert();
-                o.Once(ref _seen, (int)f);
+                _seen.TakeNoInvert(o, 1u << (int)f);
                 string d = o.Arg("ORIGINAL or REPLY");
                 DirectionReply = d.Equals("REPLY", StringComparison.OrdinalIgnoreCase) || (d.Equals("ORIGINAL", StringComparison.OrdinalIgnoreCase)
                     ? false
@@ -198,7 +197,7 @@ public sealed class ConntrackMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.Bits == 0)
             throw check.Fail("you must specify one or more options", "--ctstate, --ctstatus, --ctproto, … ");
     }
 
@@ -235,7 +234,7 @@ public sealed class ConntrackMatch : XtMatch
         void Ports(string name, Field f, XtRange r)
         {
             if (Has(f))
-                w.Opt(name, r.ToString(':'), Inverted(f));
+                w.Opt(name, r, Inverted(f));
         }
     }
 }

@@ -6,23 +6,21 @@ public sealed class CpuMatch : XtMatch
 {
     public uint Cpu { get; private set; }
     public bool Invert { get; private set; }
-    private bool _given;
+    private XtOptionSet _given;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--cpu")
             return false;
-        if (_given)
-            throw o.Fail("can only be used once", o.Name, "one --cpu");
+        _given.Take(o, 1);
         Cpu = o.UInt32(o.Arg("a CPU number"));
         Invert = o.Invert;
-        _given = true;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --cpu", "--cpu N");
     }
 

@@ -9,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 [XtMatch("dccp")]
 public sealed class DccpMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange? SourcePorts { get; private set; }
     public bool InvertSourcePorts { get; private set; }
@@ -82,9 +82,9 @@ public sealed class DccpMatch : XtMatch
     public override void Save(SaveWriter w)
     {
         if (SourcePorts is { } s)
-            w.Opt("--sport", s.ToString(':'), InvertSourcePorts);
+            w.Opt("--sport", s, InvertSourcePorts);
         if (DestinationPorts is { } d)
-            w.Opt("--dport", d.ToString(':'), InvertDestinationPorts);
+            w.Opt("--dport", d, InvertDestinationPorts);
         if (HasTypes)
         {
             var names = Enumerable.Range(0, TypeNames.Length).Where(i => (TypeMask & (1 << i)) != 0).Select(i => TypeNames[i]);

@@ -25,19 +25,19 @@ public sealed class DevgroupMatch : XtMatch
         _ => null,
     };
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--src-group":
-                if (SourceGroup is not null)
-                    throw o.Fail("can only be used once", o.Name, "one --src-group");
+                _options.Take(o, 1);
                 SourceGroup = Group(o);
                 InvertSource = o.Invert;
                 return true;
             case "--dst-group":
-                if (DestinationGroup is not null)
-                    throw o.Fail("can only be used once", o.Name, "one --dst-group");
+                _options.Take(o, 2);
                 DestinationGroup = Group(o);
                 InvertDestination = o.Invert;
                 return true;

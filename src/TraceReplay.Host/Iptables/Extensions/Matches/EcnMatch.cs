@@ -19,7 +19,7 @@ public enum EcnTests : byte
 [XtMatch("ecn")]
 public sealed class EcnMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public EcnTests Tests { get; private set; }
 

@@ -14,19 +14,19 @@ public sealed class EspMatch : XtMatch
     /// <summary>XT_ESP_INV_SPI.</summary>
     public bool InvertSpis { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--espspi")
             return false;
-        _once.Take(o, 0);
-        Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+        _options.Take(o, 1);
+        Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
         InvertSpis = o.Invert;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) => check.RequireProtocol(Protocols.Esp);
 
-    public override void Save(SaveWriter w) => XtRanges.Save(w, "--espspi", Spis, InvertSpis, uint.MaxValue);
+    public override void Save(SaveWriter w) => w.OptRange("--espspi", Spis, InvertSpis, uint.MaxValue);
 }

@@ -35,20 +35,20 @@ public sealed class FragMatch : XtMatch
     public bool InvertHeaderLength { get; private set; }
     public Ip6tFragFlags Flags { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--fragid":
-                _once.Take(o, 0);
-                Ids = XtRanges.Parse(o, uint.MaxValue, "ID[:ID]");
+                _options.Take(o, 1);
+                Ids = o.Range(o.Arg("ID[:ID]"), uint.MaxValue);
                 InvertIds = o.Invert;
                 Flags |= Ip6tFragFlags.Ids;
                 return true;
             case "--fraglen":
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 HeaderLength = o.UInt32(o.Arg("a header length"));
                 InvertHeaderLength = o.Invert;
                 Flags |= Ip6tFragFlags.Length;
@@ -57,35 +57,26 @@ public sealed class FragMatch : XtMatch
                 return Flag(o, 2, Ip6tFragFlags.Reserved);
             case "--fragfirst":
                 return Flag(o, 3, Ip6tFragFlags.First);
-            case "--fragmore":
-                Exclusive(o, Ip6tFragFlags.Last, "--fraglast");
-                return Flag(o, 4, Ip6tFragFlags.More);
+            case "--fragmore": // frag_opts' .excl: a fragment cannot be both followed by more and the last one
+                return Flag(o, 4, Ip6tFragFlags.More, excl: 1u << 5);
             case "--fraglast":
-                Exclusive(o, Ip6tFragFlags.More, "--fragmore");
-                return Flag(o, 5, Ip6tFragFlags.Last);
+                return Flag(o, 5, Ip6tFragFlags.Last, excl: 1u << 4);
             default:
                 return false;
         }
     }
 
-    private bool Flag(XtOption o, int id, Ip6tFragFlags flag)
+    private bool Flag(XtOption o, int id, Ip6tFragFlags flag, uint excl = 0)
     {
-        _once.Take(o, id);
+        _options.Take(o, 1u << id, excl);
         o.NoInvert();
         Flags |= flag;
         return true;
     }
 
-    /// <summary>frag_opts' .excl: a fragment cannot be both followed by more and the last one.</summary>
-    private void Exclusive(XtOption o, Ip6tFragFlags other, string otherName)
-    {
-        if ((Flags & other) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} cannot be combined with {otherName}", o.Name, $"either --fragmore or --fraglast");
-    }
-
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--fragid", Ids, InvertIds, uint.MaxValue);
+        w.OptRange("--fragid", Ids, InvertIds, uint.MaxValue);
         if ((Flags & Ip6tFragFlags.Length) != 0)
             w.Opt("--fraglen", HeaderLength, InvertHeaderLength);
         if ((Flags & Ip6tFragFlags.Reserved) != 0)

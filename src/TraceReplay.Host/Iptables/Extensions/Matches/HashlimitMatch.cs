@@ -30,7 +30,7 @@ public sealed class HashlimitMatch : XtMatch
     public const ulong Scale = 1000000;
     private const int ByteShift = 4; // XT_HASHLIMIT_BYTE_SHIFT
     private const int OUpto = 0, OAbove = 1, OMode = 3, OSrcMask = 4, ODstMask = 5, OName = 6, OBurst = 7, OSize = 8, OMax = 9, OGc = 10, OExpire = 11, ORateMatch = 12, OInterval = 13;
-    private uint _seen;
+    private XtOptionSet _seen;
     private uint _mult = 1;
     private byte? _srcMask, _dstMask;
 
@@ -52,23 +52,20 @@ public sealed class HashlimitMatch : XtMatch
         {
             case "--hashlimit-upto":
             case "--hashlimit":
-                o.Excl(_seen, 1u << OAbove, "--hashlimit-above");
-                o.Once(ref _seen, OUpto);
+                _seen.Take(o, 1u << OUpto, excl: 1u << OAbove);
                 if (o.Invert)
                     Mode |= HashlimitMode.Invert;
                 ParseAvg(o);
                 return true;
             case "--hashlimit-above":
-                o.Excl(_seen, 1u << OUpto, "--hashlimit-upto");
-                o.Once(ref _seen, OAbove);
+                _seen.Take(o, 1u << OAbove, excl: 1u << OUpto);
                 if (!o.Invert)
                     Mode |= HashlimitMode.Invert;
                 ParseAvg(o);
                 return true;
             case "--hashlimit-mode":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OMode);
+                _seen.TakeNoInvert(o, 1u << OMode);
                 string text = o.Arg("srcip, srcport, dstip, dstport separated by commas");
                 foreach (var part in text.Split(',', '|'))
                 {
@@ -85,19 +82,16 @@ public sealed class HashlimitMatch : XtMatch
                 return true;
             }
             case "--hashlimit-srcmask":
-                o.NoInvert();
-                o.Once(ref _seen, OSrcMask);
+                _seen.TakeNoInvert(o, 1u << OSrcMask);
                 _srcMask = o.PrefixLength(o.Arg("a prefix length"));
                 return true;
             case "--hashlimit-dstmask":
-                o.NoInvert();
-                o.Once(ref _seen, ODstMask);
+                _seen.TakeNoInvert(o, 1u << ODstMask);
                 _dstMask = o.PrefixLength(o.Arg("a prefix length"));
                 return true;
             case "--hashlimit-name":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OName);
+                _seen.TakeNoInvert(o, 1u << OName);
                 string name = o.Arg("a table name");
                 if (name.Length is 0 or > 15)
                     throw o.Fail("bad name length", name, "1 to 15 characters");
@@ -106,8 +100,7 @@ public sealed class HashlimitMatch : XtMatch
             }
             case "--hashlimit-burst":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OBurst);
+                _seen.TakeNoInvert(o, 1u << OBurst);
                 Burst = ParseBurst(o, o.Arg("a burst, packets or bytes with k/m"));
                 return true;
             }
@@ -124,16 +117,14 @@ public sealed class HashlimitMatch : XtMatch
                 Num(o, OExpire, v => Expire = v);
                 return true;
             case "--hashlimit-rate-match":
-                o.NoInvert();
-                o.Once(ref _seen, ORateMatch);
+                _seen.TakeNoInvert(o, 1u << ORateMatch);
                 Mode |= HashlimitMode.RateMatch;
                 return true;
             case "--hashlimit-rate-interval":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OInterval);
+                _seen.TakeNoInvert(o, 1u << OInterval);
                 string text = o.Arg("an interval in seconds");
-                long r = (long)Math.Min(MbHelpers.Atoull(text), int.MaxValue);
+                long r = (long)Math.Min(XtValues.Atoull(text), int.MaxValue);
                 if (r <= 0)
                     throw o.Fail("bad interval", text, "a number of seconds above 0");
                 Interval = (uint)r;
@@ -146,8 +137,7 @@ public sealed class HashlimitMatch : XtMatch
 
     private void Num(XtOption o, int id, Action<uint> set)
     {
-        o.NoInvert();
-        o.Once(ref _seen, id);
+        _seen.TakeNoInvert(o, 1u << id);
         set(o.UInt32(o.Arg("a number")));
     }
 
@@ -156,7 +146,7 @@ public sealed class HashlimitMatch : XtMatch
     {
         string text = o.Arg("RATE[/sec|/min|/hour|/day] or BYTES[k|m]b/s");
         int b = text.IndexOf("b/s", StringComparison.Ordinal);
-        if (b > 0 && MbHelpers.Atoull(text) is var r and not 0)
+        if (b > 0 && XtValues.Atoull(text) is var r and not 0)
         {
             ulong factor = text[b - 1] switch { 'm' => 1024 * 1024, 'k' => 1024, _ => 1 };
             ulong bytes = r * factor;
@@ -168,7 +158,7 @@ public sealed class HashlimitMatch : XtMatch
             Mode |= HashlimitMode.Bytes;
             return;
         }
-        if (!MbHelpers.TryParseRate(text, Scale, out ulong period, out uint mult))
+        if (!LimitMatch.TryParseRate(text, Scale, out ulong period, out uint mult))
             throw o.Fail("bad rate", text, "a rate such as 10/sec or 4kb/s");
         if (period == 0)
             throw o.Fail("rate too fast", text, "a slower rate");
@@ -195,22 +185,22 @@ public sealed class HashlimitMatch : XtMatch
     /// <summary>hashlimit_mt_check (userspace) and the kernel's hashlimit_mt_check_common.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & ((1u << OUpto) | (1u << OAbove))) == 0)
+        if (!_seen.Has((1u << OUpto) | (1u << OAbove)))
             throw check.Fail("you have to specify --hashlimit-upto or --hashlimit-above", "--hashlimit-upto RATE");
-        if ((_seen & (1u << OName)) == 0)
+        if (!_seen.Has(1u << OName))
             throw check.Fail("--hashlimit-name is required", "--hashlimit-name NAME");
-        if ((_seen & (1u << OExpire)) == 0)
+        if (!_seen.Has(1u << OExpire))
             Expire = _mult * 1000;
         if ((Mode & HashlimitMode.Bytes) != 0)
         {
             ulong burst = 0;
-            if ((_seen & (1u << OBurst)) != 0)
+            if (_seen.Has(1u << OBurst))
             {
                 ulong unit = CostToBytes(Average);
                 if (Burst < unit)
                     throw check.Fail($"burst cannot be smaller than {unit}b", $"--hashlimit-burst of at least {unit}b");
                 burst = Burst / unit + (Burst % unit != 0 ? 1UL : 0);
-                if ((_seen & (1u << OExpire)) == 0)
+                if (!_seen.Has(1u << OExpire))
                     Expire = 60 * 1000; // XT_HASHLIMIT_BYTE_EXPIRE_BURST
             }
             Burst = burst;
@@ -244,7 +234,7 @@ public sealed class HashlimitMatch : XtMatch
         }
         else
         {
-            w.Raw(" ").Raw(MbHelpers.FormatRate(Average, Scale, out ulong unit));
+            w.Raw(" ").Raw(LimitMatch.FormatRate(Average, Scale, out ulong unit));
             quantum = unit / Scale * 1000;
             w.Opt("--hashlimit-burst", Burst);
         }
@@ -295,7 +285,7 @@ public sealed class HashlimitMatch : XtMatch
             if (r >= units[i].Thresh && BytesToCost(r & ~(units[i].Thresh - 1)) == Average)
                 break;
         }
-        w.Raw(" ").Raw(MbHelpers.Dec(r / units[i].Thresh) + units[i].Name + "b/s");
+        w.Raw(" ").Raw(XtValues.Dec(r / units[i].Thresh) + units[i].Name + "b/s");
         if (Burst == 0)
             return 15 * 1000;
         r *= Burst;
@@ -304,7 +294,7 @@ public sealed class HashlimitMatch : XtMatch
             if (r >= units[i].Thresh)
                 break;
         }
-        w.Opt("--hashlimit-burst", MbHelpers.Dec(r / units[i].Thresh) + units[i].Name + "b");
+        w.Opt("--hashlimit-burst", XtValues.Dec(r / units[i].Thresh) + units[i].Name + "b");
         return 60 * 1000;
     }
 }

@@ -7,26 +7,24 @@ public sealed class HelperMatch : XtMatch
     /// <summary>Helper name; the kernel compares the first strlen(name) characters.</summary>
     public string Helper { get; private set; } = string.Empty;
     public bool Invert { get; private set; }
-    private bool _given;
+    private XtOptionSet _given;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--helper")
             return false;
-        if (_given)
-            throw o.Fail("can only be used once", o.Name, "one --helper");
+        _given.Take(o, 1);
         string name = o.Arg("a helper name such as ftp");
         if (name.Length > 29)
             throw o.Fail("helper name is too long", name, "at most 29 characters");
         Helper = name;
         Invert = o.Invert;
-        _given = true;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --helper", "--helper NAME");
     }
 

@@ -16,7 +16,7 @@ public sealed class Icmp6Match : XtMatch
     public byte CodeMax { get; private set; } = 0xFF;
     public bool Invert { get; private set; }
 
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     /// <summary>icmpv6_codes[] of libxt_icmp.h, in its order.</summary>
     internal static readonly IcmpName[] Names =

@@ -16,7 +16,7 @@ public sealed class IcmpMatch : XtMatch
     public byte CodeMax { get; private set; } = 0xFF;
     public bool Invert { get; private set; }
 
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     /// <summary>icmp_codes[] of libxt_icmp.h, in its order (the first prefix match wins and ambiguity is an error).</summary>
     internal static readonly IcmpName[] Names =

@@ -16,19 +16,19 @@ public sealed class IpcompMatch : XtMatch
     /// <summary>--compres: the reserved header fields must be zero (hdrres).</summary>
     public bool CheckReserved { get; private set; }
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--ipcompspi":
-                _once.Take(o, 0);
-                Spis = XtRanges.Parse(o, uint.MaxValue, "SPI[:SPI]");
+                _options.Take(o, 1);
+                Spis = o.Range(o.Arg("SPI[:SPI]"), uint.MaxValue);
                 InvertSpis = o.Invert;
                 return true;
             case "--compres":
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 o.NoInvert();
                 CheckReserved = true;
                 return true;
@@ -41,7 +41,7 @@ public sealed class IpcompMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        XtRanges.Save(w, "--ipcompspi", Spis, InvertSpis, uint.MaxValue);
+        w.OptRange("--ipcompspi", Spis, InvertSpis, uint.MaxValue);
         if (CheckReserved)
             w.Opt("--compres");
     }

@@ -26,7 +26,7 @@ public readonly record struct IpRange(IpAddr Min, IpAddr Max)
 [XtMatch("iprange")]
 public sealed class IprangeMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public IpRange? Source { get; private set; }
     public bool InvertSource { get; private set; }

@@ -53,7 +53,7 @@ public sealed class Ipv6headerMatch : XtMatch
         ("IPv6-NoNxt", 59), ("ipv6-opts", 60), ("IPv6-Opts", 60),
     ];
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     /// <summary>The headers named (matchflags).</summary>
     public Ip6tHeaderMask Headers { get; private set; }
@@ -69,12 +69,12 @@ public sealed class Ipv6headerMatch : XtMatch
         switch (o.Name)
         {
             case "--header":
-                _once.Take(o, 0);
+                _options.Take(o, 1);
                 Headers = ParseHeaders(o, o.Arg("header names, e.g. hop,dst,route,frag,auth,esp,none,prot"));
                 Invert = o.Invert;
                 return true;
             case "--soft":
-                _once.Take(o, 1);
+                _options.Take(o, 2);
                 o.NoInvert();
                 Soft = true;
                 return true;
@@ -121,7 +121,7 @@ public sealed class Ipv6headerMatch : XtMatch
     /// <summary>XTOPT_MAND on --header.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_once.Has(0))
+        if (!_options.Has(1))
             throw check.Fail("needs --header (iptables: \"option \\\"--header\\\" must be specified\")", "--header NAME[,NAME...]");
     }
 

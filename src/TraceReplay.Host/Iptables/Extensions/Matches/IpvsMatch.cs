@@ -33,6 +33,8 @@ public sealed class IpvsMatch : XtMatch
     public ForwardMethod Forwarding { get; private set; }
     public ushort VirtualPortControl { get; private set; }
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
@@ -90,8 +92,7 @@ public sealed class IpvsMatch : XtMatch
 
     private void Take(XtOption o, byte flag)
     {
-        if ((Bitmask & flag) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once", o.Name, $"one {o.Name}");
+        _options.Take(o, flag);
         Bitmask |= flag;
         if (o.Invert)
             InvertMask |= flag;

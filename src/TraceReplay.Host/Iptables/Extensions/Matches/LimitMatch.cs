@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace TraceReplay.Host.Iptables.Extensions.Matches;
 
 /// <summary>
@@ -10,7 +12,7 @@ public sealed class LimitMatch : XtMatch
 {
     public const ulong Scale = 10000;
     private const int OLimit = 0, OBurst = 1;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>xt_rateinfo.avg: interval between packets in 1/<see cref="Scale"/> seconds (3/hour: 12000000).</summary>
     public uint Average { get; private set; } = (uint)(Scale * 60 * 60 / 3);
@@ -22,10 +24,9 @@ public sealed class LimitMatch : XtMatch
         {
             case "--limit":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OLimit);
+                _seen.TakeNoInvert(o, 1u << OLimit);
                 string text = o.Arg("RATE[/second|/minute|/hour|/day]");
-                if (!MbHelpers.TryParseRate(text, Scale, out ulong period, out _) || period > uint.MaxValue)
+                if (!TryParseRate(text, Scale, out ulong period, out _) || period > uint.MaxValue)
                     throw o.Fail("bad rate", text, "a rate such as 3/hour, 10/min or 5/sec");
                 if (period == 0)
                     throw o.Fail("rate too fast", text, "at most 10000/sec");
@@ -33,8 +34,7 @@ public sealed class LimitMatch : XtMatch
                 return true;
             }
             case "--limit-burst":
-                o.NoInvert();
-                o.Once(ref _seen, OBurst);
+                _seen.TakeNoInvert(o, 1u << OBurst);
                 Burst = o.UInt32(o.Arg("a packet count"), 0, 10000);
                 return true;
             default:
@@ -52,8 +52,57 @@ public sealed class LimitMatch : XtMatch
     /// <summary>limit_save: --limit always, --limit-burst when not 5.</summary>
     public override void Save(SaveWriter w)
     {
-        w.Opt("--limit", MbHelpers.FormatRate(Average, Scale, out _));
+        w.Opt("--limit", FormatRate(Average, Scale, out _));
         if (Burst != 5)
             w.Opt("--limit-burst", Burst);
+    }
+
+    /// <summary>
+    /// parse_rate of libxt_limit / libxt_hashlimit: `N[/second|/minute|/hour|/day]` (any prefix of the
+    /// unit, case-insensitive; atoi for N) into the interval between packets in 1/<paramref name="scale"/> s.
+    /// </summary>
+    internal static bool TryParseRate(string rate, ulong scale, out ulong period, out uint mult)
+    {
+        period = 0;
+        mult = 1;
+        int slash = rate.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+        {
+            string unit = rate[(slash + 1)..];
+            if (unit.Length == 0)
+                return false;
+            if ("second".StartsWith(unit, StringComparison.OrdinalIgnoreCase))
+                mult = 1;
+            else if ("minute".StartsWith(unit, StringComparison.OrdinalIgnoreCase))
+                mult = 60;
+            else if ("hour".StartsWith(unit, StringComparison.OrdinalIgnoreCase))
+                mult = 60 * 60;
+            else if ("day".StartsWith(unit, StringComparison.OrdinalIgnoreCase))
+                mult = 24 * 60 * 60;
+            else
+                return false;
+        }
+        ulong r = XtValues.Atoull(slash >= 0 ? rate[..slash] : rate);
+        if (r == 0)
+            return false;
+        period = scale * mult / r;
+        return true;
+    }
+
+    /// <summary>print_rate: the largest unit in which the rate is still a whole-ish number (`3/hour`).</summary>
+    internal static string FormatRate(ulong period, ulong scale, out ulong unitScaled)
+    {
+        (string Name, ulong Mult)[] rates = [("day", scale * 24 * 60 * 60), ("hour", scale * 60 * 60), ("min", scale * 60), ("sec", scale)];
+        unitScaled = 0;
+        if (period == 0)
+            return "inf";
+        int i;
+        for (i = 1; i < rates.Length; i++)
+        {
+            if (period > rates[i].Mult || rates[i].Mult / period < rates[i].Mult % period)
+                break;
+        }
+        unitScaled = rates[i - 1].Mult;
+        return (rates[i - 1].Mult / period).ToString(CultureInfo.InvariantCulture) + "/" + rates[i - 1].Name;
     }
 }

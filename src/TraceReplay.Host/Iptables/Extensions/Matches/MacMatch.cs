@@ -15,7 +15,7 @@ public sealed class MacMatch : XtMatch
     public const string AnonymisedText = "XX:XX:XX:XX:XX:XX";
 
     private static readonly string[] AllowedHooks = ["PREROUTING", "INPUT", "FORWARD"];
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     /// <summary>The address; null when the dump was anonymised (the match is then unknowable).</summary>
     public MacAddr? Source { get; private set; }

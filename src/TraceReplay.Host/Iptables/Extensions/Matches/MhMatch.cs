@@ -16,7 +16,7 @@ public sealed class MhMatch : XtMatch
         ("binding-acknowledgement", 6), ("ba", 6), ("binding-error", 7), ("be", 7),
     ];
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     /// <summary>types[2]; 0:255 when not given.</summary>
     public XtRange Types { get; private set; } = new(0, 255);
@@ -26,24 +26,10 @@ public sealed class MhMatch : XtMatch
     {
         if (o.Name != "--mh-type")
             return false;
-        _once.Take(o, 0);
+        _options.Take(o, 1);
         string text = o.Arg("TYPE[:TYPE] (a number 0-255 or a name such as binding-update)");
-        int colon = text.IndexOf(':', StringComparison.Ordinal);
-        if (colon < 0)
-        {
-            byte t = NameToType(o, text);
-            Types = new XtRange(t, t);
-        }
-        else
-        {
-            // parse_mh_types splits at the first ':'; a second one ends up in the name and fails there.
-            string lo = text[..colon], hi = text[(colon + 1)..];
-            uint min = lo.Length == 0 ? 0u : NameToType(o, lo);
-            uint max = hi.Length == 0 ? 255u : NameToType(o, hi);
-            if (min > max)
-                throw o.Fail("type range start is above its end (iptables: \"Invalid MH type range (min > max)\")", text, "MIN:MAX with MIN <= MAX");
-            Types = new XtRange(min, max);
-        }
+        // parse_mh_types splits at the first ':'; a second one ends up in the name and fails there.
+        Types = o.Range(text, 255, ':', t => NameToType(o, t), "type range start is above its end (iptables: \"Invalid MH type range (min > max)\")");
         InvertTypes = o.Invert;
         return true;
     }
@@ -66,5 +52,5 @@ public sealed class MhMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) => check.RequireProtocol(Protocols.Mh);
 
-    public override void Save(SaveWriter w) => XtRanges.Save(w, "--mh-type", Types, InvertTypes, 255);
+    public override void Save(SaveWriter w) => w.OptRange("--mh-type", Types, InvertTypes, 255);
 }

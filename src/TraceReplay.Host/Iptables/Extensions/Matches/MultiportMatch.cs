@@ -17,7 +17,7 @@ public sealed class MultiportMatch : XtMatch
 {
     private const int MaxPorts = 15; // XT_MULTI_PORTS
     private readonly List<XtRange> _ports = [];
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public MultiportDirection Direction { get; private set; }
 

@@ -10,13 +10,13 @@ public sealed class NfacctMatch : XtMatch
 {
     public string ObjectName { get; private set; } = string.Empty;
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--nfacct-name")
             return false;
-        o.NoInvert();
-        if (ObjectName.Length > 0)
-            throw o.Fail("can only be used once", o.Name, "one --nfacct-name");
+        _options.TakeNoInvert(o, 1);
         string name = o.Arg("an nfacct object name");
         if (name.Length is 0 or > 31)
             throw o.Fail("bad object name length", name, "1 to 31 characters (NFACCT_NAME_MAX)");

@@ -23,14 +23,15 @@ public sealed class OsfMatch : XtMatch
 
     public override IReadOnlyCollection<string>? Hooks => HookNames;
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--genre":
             {
-                if (Genre.Length > 0)
-                    throw o.Fail("can only be used once", o.Name, "one --genre");
+                _options.Take(o, 1);
                 string g = o.Arg("an OS genre such as Linux");
                 if (g.Length is 0 or > 31)
                     throw o.Fail("bad genre length", g, "1 to 31 characters (MAXGENRELEN)");

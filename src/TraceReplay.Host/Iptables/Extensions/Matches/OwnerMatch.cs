@@ -28,6 +28,8 @@ public sealed class OwnerMatch : XtMatch
     private static readonly Dictionary<string, uint> Users = new(StringComparer.Ordinal) { ["root"] = 0, ["daemon"] = 1, ["bin"] = 2, ["sys"] = 3, ["nobody"] = 65534 };
     private static readonly Dictionary<string, uint> Groups = new(StringComparer.Ordinal) { ["root"] = 0, ["daemon"] = 1, ["bin"] = 2, ["sys"] = 3, ["adm"] = 4, ["nogroup"] = 65534 };
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
@@ -56,8 +58,7 @@ public sealed class OwnerMatch : XtMatch
 
     private void Take(XtOption o, byte flag)
     {
-        if ((Match & flag) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once", o.Name, $"one {o.Name}");
+        _options.Take(o, flag);
         Match |= flag;
         if (o.Invert)
             Invert |= flag;

@@ -22,6 +22,8 @@ public sealed class PhysdevMatch : XtMatch
     public override IReadOnlyCollection<string>? Hooks =>
         (Bitmask & (OpOut | OpIsOut)) != 0 && ((Bitmask & OpBridged) == 0 || (InvertMask & OpBridged) != 0) ? InOnlyHooks : null;
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
@@ -50,8 +52,7 @@ public sealed class PhysdevMatch : XtMatch
 
     private void Take(XtOption o, byte op)
     {
-        if ((Bitmask & op) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once", o.Name, $"one {o.Name}");
+        _options.Take(o, op);
         Bitmask |= op;
         if (o.Invert)
             InvertMask |= op;

@@ -13,7 +13,7 @@ public enum PacketType : byte
 [XtMatch("pkttype")]
 public sealed class PkttypeMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public PacketType Type { get; private set; }
     public bool Invert { get; private set; }

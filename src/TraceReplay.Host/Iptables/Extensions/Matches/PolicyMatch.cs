@@ -34,7 +34,8 @@ public sealed class PolicyMatch : XtMatch
 {
     private const int MaxElements = 4; // XT_POLICY_MAX_ELEM
     private readonly List<PolicyElement> _elements = [new PolicyElement()];
-    private bool _dirGiven, _polGiven;
+    private const uint FDir = 1, FPol = 2;
+    private XtOptionSet _given;
 
     /// <summary>--dir in (true) or out.</summary>
     public bool DirectionIn { get; private set; }
@@ -61,22 +62,16 @@ public sealed class PolicyMatch : XtMatch
         {
             case "--dir":
             {
-                o.NoInvert();
-                if (_dirGiven)
-                    throw o.Fail("can only be used once", o.Name, "one --dir");
+                _given.TakeNoInvert(o, FDir);
                 string d = o.Arg("in or out");
                 DirectionIn = d == "in" || (d == "out" ? false : throw o.Fail("bad direction", d, "in or out"));
-                _dirGiven = true;
                 return true;
             }
             case "--pol":
             {
-                o.NoInvert();
-                if (_polGiven)
-                    throw o.Fail("can only be used once", o.Name, "one --pol");
+                _given.TakeNoInvert(o, FPol);
                 string p = o.Arg("none or ipsec");
                 PolicyNone = p == "none" || (p == "ipsec" ? false : throw o.Fail("bad policy", p, "none or ipsec"));
-                _polGiven = true;
                 return true;
             }
             case "--strict":
@@ -141,9 +136,9 @@ public sealed class PolicyMatch : XtMatch
     /// <summary>policy_check: direction required, --pol none alone, --strict needs non-empty elements, tunnel addresses only in tunnel mode.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_dirGiven)
+        if (!_given.Has(FDir))
             throw check.Fail("neither --dir in nor --dir out specified", "--dir in|out");
-        if (!_polGiven)
+        if (!_given.Has(FPol))
             throw check.Fail("--pol is required", "--pol none|ipsec");
         if (PolicyNone)
         {

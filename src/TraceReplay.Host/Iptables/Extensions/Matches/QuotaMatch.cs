@@ -6,23 +6,21 @@ public sealed class QuotaMatch : XtMatch
 {
     public ulong Quota { get; private set; }
     public bool Invert { get; private set; }
-    private bool _given;
+    private XtOptionSet _given;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--quota")
             return false;
-        if (_given)
-            throw o.Fail("can only be used once", o.Name, "one --quota");
+        _given.Take(o, 1);
         Quota = o.UInt64(o.Arg("a number of bytes"));
         Invert = o.Invert;
-        _given = true;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --quota", "--quota BYTES");
     }
 

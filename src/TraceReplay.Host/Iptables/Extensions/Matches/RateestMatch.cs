@@ -20,7 +20,7 @@ public enum RateestMode : byte
 [XtMatch("rateest")]
 public sealed class RateestMatch : XtMatch
 {
-    private uint _seen;
+    private XtOptionSet _seen;
     private const int OName1 = 0, OName2 = 1, OBps1 = 2, OPps1 = 3, OBps2 = 4, OPps2 = 5, ODelta = 6, OMode = 7;
 
     public string Name1 { get; private set; } = string.Empty;
@@ -54,61 +54,53 @@ public sealed class RateestMatch : XtMatch
         {
             case "--rateest1":
             case "--rateest":
-                Take(o, OName1);
+                _seen.TakeNoInvert(o, 1u << OName1);
                 Name1 = EstimatorName(o);
                 return true;
             case "--rateest2":
-                Take(o, OName2);
+                _seen.TakeNoInvert(o, 1u << OName2);
                 Name2 = EstimatorName(o);
                 return true;
             case "--rateest-bps1":
-                Take(o, OBps1);
+                _seen.TakeNoInvert(o, 1u << OBps1);
                 Bps = true;
                 if (o.OptionalArg() is { } b1)
                     Bps1 = Rate(o, b1);
                 return true;
             case "--rateest-pps1":
-                Take(o, OPps1);
+                _seen.TakeNoInvert(o, 1u << OPps1);
                 Pps = true;
                 if (o.OptionalArg() is { } p1)
                     Pps1 = o.UInt32(p1);
                 return true;
             case "--rateest-bps2":
             case "--rateest-bps":
-                Take(o, OBps2);
+                _seen.TakeNoInvert(o, 1u << OBps2);
                 Bps = true;
                 if (o.OptionalArg() is { } b2)
                     Bps2 = Rate(o, b2);
                 return true;
             case "--rateest-pps2":
             case "--rateest-pps":
-                Take(o, OPps2);
+                _seen.TakeNoInvert(o, 1u << OPps2);
                 Pps = true;
                 if (o.OptionalArg() is { } p2)
                     Pps2 = o.UInt32(p2);
                 return true;
             case "--rateest-delta":
-                Take(o, ODelta);
+                _seen.TakeNoInvert(o, 1u << ODelta);
                 Delta = true;
                 return true;
             case "--rateest-lt":
             case "--rateest-gt":
             case "--rateest-eq":
-                if ((_seen & (1u << OMode)) != 0)
-                    throw o.Fail("can't specify lt/gt/eq twice", o.Name, "one of --rateest-lt, --rateest-gt, --rateest-eq");
-                _seen |= 1u << OMode;
+                _seen.Take(o, 1u << OMode); // the three share one id: one of them ("can't specify lt/gt/eq twice")
                 Mode = o.Name[^2..] switch { "lt" => RateestMode.Lt, "gt" => RateestMode.Gt, _ => RateestMode.Eq };
                 Invert = o.Invert;
                 return true;
             default:
                 return false;
         }
-    }
-
-    private void Take(XtOption o, int id)
-    {
-        o.NoInvert();
-        o.Once(ref _seen, id);
     }
 
     private static string EstimatorName(XtOption o)
@@ -188,7 +180,7 @@ public sealed class RateestMatch : XtMatch
                 SaveMode(w);
                 w.Opt("--rateest-pps");
                 if (!Relative)
-                    w.Raw(" ").Raw(MbHelpers.Dec(Pps2));
+                    w.Raw(" ").Raw(XtValues.Dec(Pps2));
             }
         }
         if (Name2 is { } n2)

@@ -16,7 +16,7 @@ public sealed class RealmMatch : XtMatch
     /// </summary>
     private static readonly (string Name, uint Id)[] RealmNames = [("cosmos", 0)];
 
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public uint Id { get; private set; }
     public uint Mask { get; private set; } = uint.MaxValue;

@@ -22,7 +22,7 @@ public sealed class RecentMatch : XtMatch
 {
     private const int OSet = 0, OCheck = 1, OUpdate = 2, ORemove = 3, OSeconds = 4, OReap = 5, OHitcount = 6, ORttl = 7, OName = 8, OSource = 9, ODest = 10, OMask = 11;
     private const uint AnyCommand = 0xF;
-    private uint _seen;
+    private XtOptionSet _seen;
     private IpAddr? _mask;
 
     public RecentCommand Command { get; private set; }
@@ -54,29 +54,24 @@ public sealed class RecentMatch : XtMatch
                 Cmd(o, ORemove, RecentCommand.Remove);
                 return true;
             case "--seconds":
-                o.NoInvert();
-                o.Once(ref _seen, OSeconds);
+                _seen.TakeNoInvert(o, 1u << OSeconds);
                 Seconds = o.UInt32(o.Arg("a number of seconds"));
                 return true;
             case "--reap":
-                o.NoInvert();
-                o.Once(ref _seen, OReap);
+                _seen.TakeNoInvert(o, 1u << OReap);
                 Reap = true;
                 return true;
             case "--hitcount":
-                o.NoInvert();
-                o.Once(ref _seen, OHitcount);
+                _seen.TakeNoInvert(o, 1u << OHitcount);
                 HitCount = o.UInt32(o.Arg("a number of hits"));
                 return true;
             case "--rttl":
-                o.NoInvert();
-                o.Once(ref _seen, ORttl);
+                _seen.TakeNoInvert(o, 1u << ORttl);
                 Rttl = true;
                 return true;
             case "--name":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OName);
+                _seen.TakeNoInvert(o, 1u << OName);
                 string name = o.Arg("a list name");
                 if (name.Length is 0 or > 199)
                     throw o.Fail("bad list name length", name, "1 to 199 characters (XT_RECENT_NAME_LEN)");
@@ -84,20 +79,15 @@ public sealed class RecentMatch : XtMatch
                 return true;
             }
             case "--rsource":
-                o.NoInvert();
-                o.Excl(_seen, 1u << ODest, "--rdest");
-                o.Once(ref _seen, OSource);
+                _seen.TakeNoInvert(o, 1u << OSource, excl: 1u << ODest);
                 ByDestination = false;
                 return true;
             case "--rdest":
-                o.NoInvert();
-                o.Excl(_seen, 1u << OSource, "--rsource");
-                o.Once(ref _seen, ODest);
+                _seen.TakeNoInvert(o, 1u << ODest, excl: 1u << OSource);
                 ByDestination = true;
                 return true;
             case "--mask":
-                o.NoInvert();
-                o.Once(ref _seen, OMask);
+                _seen.TakeNoInvert(o, 1u << OMask);
                 _mask = o.Address(o.Arg("an address used as mask"));
                 return true;
             default:
@@ -107,9 +97,9 @@ public sealed class RecentMatch : XtMatch
 
     private void Cmd(XtOption o, int id, RecentCommand cmd)
     {
-        if ((_seen & AnyCommand) != 0)
+        if (_seen.Has(AnyCommand))
             throw new Parsing.HostParseException(o.Location, $"{o.Name}: only one of --set, --rcheck, --update or --remove may be given", o.Name, "one command");
-        o.Once(ref _seen, id);
+        _seen.Take(o, 1u << id);
         Command = cmd;
         Invert = o.Invert;
     }
@@ -117,7 +107,7 @@ public sealed class RecentMatch : XtMatch
     /// <summary>recent_check (userspace) and recent_mt_check (kernel).</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & AnyCommand) == 0)
+        if (!_seen.Has(AnyCommand))
             throw check.Fail("you must specify one of --set, --rcheck, --update or --remove", "--set, --rcheck, --update or --remove");
         bool setOrRemove = Command is RecentCommand.Set or RecentCommand.Remove;
         if (Rttl && setOrRemove)

@@ -34,7 +34,7 @@ public sealed class RtMatch : XtMatch
     public const int MaxAddresses = 16;
 
     private readonly List<IpAddr> _addresses = [];
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     public Ip6tRtFlags Flags { get; private set; }
 
@@ -54,38 +54,38 @@ public sealed class RtMatch : XtMatch
         switch (o.Name)
         {
             case "--rt-type":
-                _once.Take(o, 0);
+                _options.Take(o, 1);
                 RoutingType = o.UInt32(o.Arg("a routing header type"));
                 InvertType = o.Invert;
                 Flags |= Ip6tRtFlags.Type;
                 return true;
             case "--rt-segsleft":
-                _once.Take(o, 1);
-                SegmentsLeft = XtRanges.Parse(o, uint.MaxValue, "NUM[:NUM]");
+                _options.Take(o, 2);
+                SegmentsLeft = o.Range(o.Arg("NUM[:NUM]"), uint.MaxValue);
                 InvertSegmentsLeft = o.Invert;
                 Flags |= Ip6tRtFlags.SegmentsLeft;
                 return true;
             case "--rt-len":
-                _once.Take(o, 2);
+                _options.Take(o, 4);
                 HeaderLength = o.UInt32(o.Arg("a header length"));
                 InvertHeaderLength = o.Invert;
                 Flags |= Ip6tRtFlags.Length;
                 return true;
             case "--rt-0-res":
-                _once.Take(o, 3);
+                _options.Take(o, 8);
                 o.NoInvert();
                 RequireType0(o);
                 Flags |= Ip6tRtFlags.Reserved;
                 return true;
             case "--rt-0-addrs":
-                _once.Take(o, 4);
+                _options.Take(o, 16);
                 o.NoInvert();
                 RequireType0(o);
                 ParseAddresses(o, o.Arg("ADDR[,ADDR...]"));
                 Flags |= Ip6tRtFlags.Addresses;
                 return true;
             case "--rt-0-not-strict":
-                _once.Take(o, 5);
+                _options.Take(o, 32);
                 o.NoInvert();
                 if ((Flags & Ip6tRtFlags.Addresses) == 0)
                     throw new HostParseException(o.Location, "--rt-0-not-strict needs --rt-0-addrs before it", o.Name, "--rt-0-addrs ADDR[,ADDR...] --rt-0-not-strict");
@@ -115,7 +115,7 @@ public sealed class RtMatch : XtMatch
     {
         if ((Flags & Ip6tRtFlags.Type) != 0)
             w.Opt("--rt-type", RoutingType, InvertType);
-        XtRanges.Save(w, "--rt-segsleft", SegmentsLeft, InvertSegmentsLeft, uint.MaxValue);
+        w.OptRange("--rt-segsleft", SegmentsLeft, InvertSegmentsLeft, uint.MaxValue);
         if ((Flags & Ip6tRtFlags.Length) != 0)
             w.Opt("--rt-len", HeaderLength, InvertHeaderLength);
         if ((Flags & Ip6tRtFlags.Reserved) != 0)

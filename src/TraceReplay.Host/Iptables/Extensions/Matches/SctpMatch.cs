@@ -23,7 +23,7 @@ public sealed class SctpMatch : XtMatch
     private const int MaxFlagInfos = 4; // XT_NUM_SCTP_FLAGS
     private readonly ulong[] _chunkMap = new ulong[4];
     private readonly List<SctpChunkFlags> _flagInfo = [];
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public XtRange? SourcePorts { get; private set; }
     public bool InvertSourcePorts { get; private set; }
@@ -143,9 +143,9 @@ public sealed class SctpMatch : XtMatch
     public override void Save(SaveWriter w)
     {
         if (SourcePorts is { } s)
-            w.Opt("--sport", s.ToString(':'), InvertSourcePorts);
+            w.Opt("--sport", s, InvertSourcePorts);
         if (DestinationPorts is { } d)
-            w.Opt("--dport", d.ToString(':'), InvertDestinationPorts);
+            w.Opt("--dport", d, InvertDestinationPorts);
         if (ChunkMatch is not { } kind)
             return;
         w.Opt("--chunk-types", InvertChunkTypes).Raw(kind switch

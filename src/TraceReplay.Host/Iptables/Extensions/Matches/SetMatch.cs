@@ -35,6 +35,8 @@ public sealed class SetMatch : XtMatch, IUsesIpsets
 
     public IEnumerable<string> SetNames => SetName.Length > 0 ? [SetName] : [];
 
+    private XtOptionSet _options;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
@@ -42,8 +44,7 @@ public sealed class SetMatch : XtMatch, IUsesIpsets
             case "--match-set":
             case "--set":
             {
-                if (SetName.Length > 0)
-                    throw o.Fail("can only be used once", o.Name, "one --match-set");
+                _options.Take(o, 1);
                 string name = o.Arg("a set name and src/dst flags");
                 if (name.Length is 0 or > 31)
                     throw o.Fail("bad set name length", name, "1 to 31 characters (IPSET_MAXNAMELEN)");

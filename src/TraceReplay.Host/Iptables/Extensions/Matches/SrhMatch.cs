@@ -46,7 +46,7 @@ public sealed class SrhMatch : XtMatch
         ("--srh-lsid", Ip6tSrhFlags.LastSid),
     ];
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     public Ip6tSrhFlags Flags { get; private set; }
     public Ip6tSrhFlags InvertFlags { get; private set; }
@@ -64,7 +64,7 @@ public sealed class SrhMatch : XtMatch
         int id = Array.FindIndex(Options, x => x.Name == o.Name);
         if (id < 0)
             return false;
-        _once.Take(o, id);
+        _options.Take(o, 1u << id);
         var flag = Options[id].Flag;
         switch (flag)
         {

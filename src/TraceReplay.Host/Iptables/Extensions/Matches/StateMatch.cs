@@ -10,23 +10,21 @@ public sealed class StateMatch : XtMatch
     /// <summary>The states that match, in <see cref="CtState"/> bits (state_mt maps them the same way).</summary>
     public CtState States { get; private set; }
     public bool Invert { get; private set; }
-    private bool _given;
+    private XtOptionSet _given;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--state")
             return false;
-        if (_given)
-            throw o.Fail("can only be used once", o.Name, "one --state");
+        _given.Take(o, 1);
         States = ConntrackMatch.ParseStates(o, o.Arg("a comma-separated list of INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED"), 5);
         Invert = o.Invert;
-        _given = true;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
+        if (_given.None)
             throw check.Fail("needs --state", "--state STATE[,STATE...]");
     }
 

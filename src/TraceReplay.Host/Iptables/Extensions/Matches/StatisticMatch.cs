@@ -11,7 +11,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Matches;
 public sealed class StatisticMatch : XtMatch
 {
     private const int OMode = 0, OProbability = 1, OEvery = 2, OPacket = 3;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public bool IsNth { get; private set; }
     public bool Invert { get; private set; }
@@ -29,16 +29,14 @@ public sealed class StatisticMatch : XtMatch
         {
             case "--mode":
             {
-                o.NoInvert();
-                o.Once(ref _seen, OMode);
+                _seen.TakeNoInvert(o, 1u << OMode);
                 string m = o.Arg("random or nth");
                 IsNth = m == "nth" || (m == "random" ? false : throw o.Fail("bad mode", m, "random or nth"));
                 return true;
             }
             case "--probability":
             {
-                o.Excl(_seen, (1u << OEvery) | (1u << OPacket), "--every/--packet");
-                o.Once(ref _seen, OProbability);
+                _seen.Take(o, 1u << OProbability, excl: (1u << OEvery) | (1u << OPacket));
                 string text = o.Arg("a probability from 0 to 1");
                 if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || !(p >= 0 && p <= 1))
                     throw o.Fail("not a number from 0 to 1", text, "a probability from 0 to 1, e.g. 0.25");
@@ -47,15 +45,12 @@ public sealed class StatisticMatch : XtMatch
                 return true;
             }
             case "--every":
-                o.Excl(_seen, 1u << OProbability, "--probability");
-                o.Once(ref _seen, OEvery);
+                _seen.Take(o, 1u << OEvery, excl: 1u << OProbability);
                 Every = o.UInt32(o.Arg("a packet count from 1"), 1) - 1;
                 Invert |= o.Invert;
                 return true;
             case "--packet":
-                o.NoInvert();
-                o.Excl(_seen, 1u << OProbability, "--probability");
-                o.Once(ref _seen, OPacket);
+                _seen.TakeNoInvert(o, 1u << OPacket, excl: 1u << OProbability);
                 Packet = o.UInt32(o.Arg("an initial counter value"));
                 return true;
             default:
@@ -66,15 +61,15 @@ public sealed class StatisticMatch : XtMatch
     /// <summary>statistic_check plus the options' .also (--every needs --packet and back).</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & (1u << OMode)) == 0)
+        if (!_seen.Has(1u << OMode))
             throw check.Fail("--mode is required", "--mode random|nth");
-        if (!IsNth && (_seen & (1u << OProbability)) == 0)
+        if (!IsNth && !_seen.Has(1u << OProbability))
             throw check.Fail("--probability must be specified when using random mode", "--probability P");
-        if (IsNth && (_seen & (1u << OProbability)) != 0)
+        if (IsNth && _seen.Has(1u << OProbability))
             throw check.Fail("--probability only works in random mode", "--mode random");
-        if (!IsNth && (_seen & ((1u << OEvery) | (1u << OPacket))) != 0)
+        if (!IsNth && _seen.Has((1u << OEvery) | (1u << OPacket)))
             throw check.Fail("--every and --packet only work in nth mode", "--mode nth");
-        if (IsNth && (_seen & ((1u << OEvery) | (1u << OPacket))) != ((1u << OEvery) | (1u << OPacket)))
+        if (IsNth && (_seen.Bits & ((1u << OEvery) | (1u << OPacket))) != ((1u << OEvery) | (1u << OPacket)))
             throw check.Fail("--every and --packet must both be specified when using nth mode", "--every N --packet P");
         if (Packet > Every)
             throw check.Fail("the --packet p must be 0 <= p <= n-1", "--packet below --every");

@@ -26,7 +26,7 @@ public sealed class StringMatch : XtMatch
 
     private const int OFrom = 0, OTo = 1, OAlgo = 2, OIcase = 3, OString = 4, OHexString = 5;
 
-    private XtOnce _once;
+    private XtOptionSet _options;
     private byte[] _pattern = [];
 
     /// <summary>The bytes searched for (pattern[0..patlen]).</summary>
@@ -46,22 +46,22 @@ public sealed class StringMatch : XtMatch
         switch (o.Name)
         {
             case "--from":
-                _once.Take(o, OFrom);
+                _options.Take(o, 1u << OFrom);
                 o.NoInvert();
                 From = (ushort)o.UInt32(o.Arg("an offset 0-65535"), 0, ushort.MaxValue);
                 return true;
             case "--to":
-                _once.Take(o, OTo);
+                _options.Take(o, 1u << OTo);
                 o.NoInvert();
                 To = (ushort)o.UInt32(o.Arg("an offset 0-65535"), 0, ushort.MaxValue);
                 return true;
             case "--algo":
-                _once.Take(o, OAlgo);
+                _options.Take(o, 1u << OAlgo);
                 o.NoInvert();
                 Algorithm = o.Choice(o.Arg("bm or kmp"), Algorithms, caseSensitive: true);
                 return true;
             case "--icase":
-                _once.Take(o, OIcase);
+                _options.Take(o, 1u << OIcase);
                 o.NoInvert();
                 IgnoreCase = true;
                 return true;
@@ -69,10 +69,7 @@ public sealed class StringMatch : XtMatch
             case "--hex-string":
             {
                 bool hex = o.Name == "--hex-string";
-                int other = hex ? OString : OHexString;
-                if (_once.Has(other))
-                    throw new HostParseException(o.Location, $"{o.Name} cannot be combined with {(hex ? "--string" : "--hex-string")}", o.Name, "one of --string and --hex-string");
-                _once.Take(o, hex ? OHexString : OString);
+                _options.Take(o, 1u << (hex ? OHexString : OString), excl: 1u << (hex ? OString : OHexString));
                 string text = o.Arg(hex ? "a hex string such as \"|0d0a|\"" : "the string to search for");
                 byte[] bytes = Encoding.UTF8.GetBytes(text);
                 _pattern = hex ? ParseHex(o, text, bytes) : bytes;
@@ -164,9 +161,9 @@ public sealed class StringMatch : XtMatch
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_once.Has(OString) && !_once.Has(OHexString))
+        if (!_options.Has(1u << OString) && !_options.Has(1u << OHexString))
             throw check.Fail("needs --string or --hex-string (iptables: \"STRING match: You must specify `--string' or `--hex-string'\")", "--string TEXT or --hex-string HEX");
-        if (!_once.Has(OAlgo))
+        if (!_options.Has(1u << OAlgo))
             throw check.Fail("needs --algo (iptables: \"option \\\"--algo\\\" must be specified\")", "--algo bm or --algo kmp");
         if (_pattern.Length == 0)
             throw check.Fail("the pattern is empty (the kernel refuses it: textsearch_prepare EINVAL)", "a pattern of at least one byte");

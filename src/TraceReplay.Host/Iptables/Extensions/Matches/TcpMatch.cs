@@ -24,31 +24,40 @@ public sealed class TcpMatch : XtMatch
     private static readonly (string Name, byte Flag)[] FlagNames =
         [("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20), ("ALL", 0x3F), ("NONE", 0)];
 
+    // libxt_tcp's flags: each option once; --syn and --tcp-flags share TCP_FLAGS ("Only one of `--syn' or `--tcp-flags' allowed").
+    private const uint SrcPorts = 1, DstPorts = 2, Flags = 4, Opt = 8;
+    private XtOptionSet _given;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--sport":
             case "--source-port":
+                _given.Take(o, SrcPorts);
                 SourcePorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 InvertSourcePorts = o.Invert;
                 return true;
             case "--dport":
             case "--destination-port":
+                _given.Take(o, DstPorts);
                 DestinationPorts = o.PortRange(o.Arg("PORT[:PORT]"));
                 InvertDestinationPorts = o.Invert;
                 return true;
             case "--syn":
+                _given.Take(o, Flags);
                 FlagMask = 0x17; // FIN,SYN,RST,ACK
                 FlagCompare = 0x02;
                 InvertFlags = o.Invert;
                 return true;
             case "--tcp-flags":
+                _given.Take(o, Flags);
                 FlagMask = ParseFlags(o, o.Arg("MASK COMP, e.g. SYN,ACK SYN"));
                 FlagCompare = ParseFlags(o, o.Arg("COMP, e.g. SYN"));
                 InvertFlags = o.Invert;
                 return true;
             case "--tcp-option":
+                _given.Take(o, Opt);
                 Option = (byte)o.UInt32(o.Arg("a TCP option number 1-255"), 1, 255);
                 InvertOption = o.Invert;
                 return true;
@@ -74,19 +83,12 @@ public sealed class TcpMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        SavePorts(w, "--sport", SourcePorts, InvertSourcePorts);
-        SavePorts(w, "--dport", DestinationPorts, InvertDestinationPorts);
+        w.OptRange("--sport", SourcePorts, InvertSourcePorts, ushort.MaxValue);
+        w.OptRange("--dport", DestinationPorts, InvertDestinationPorts, ushort.MaxValue);
         if (Option != 0 || InvertOption)
             w.Opt("--tcp-option", Option, InvertOption);
         if (FlagMask != 0 || InvertFlags)
             w.Opt("--tcp-flags", InvertFlags).Raw(" ").Raw(FlagText(FlagMask)).Raw(" ").Raw(FlagText(FlagCompare));
-    }
-
-    /// <summary>tcp_save/udp_save: a range is printed when it is not 0:65535 or when it is inverted.</summary>
-    internal static void SavePorts(SaveWriter w, string name, XtRange ports, bool invert)
-    {
-        if (ports.Min != 0 || ports.Max != 65535 || invert)
-            w.Opt(name, ports.ToString(':'), invert);
     }
 
     /// <summary>print_tcpf: names in FIN…URG order joined by commas, NONE for none.</summary>

@@ -12,7 +12,7 @@ public sealed class TimeMatch : XtMatch
 {
     public const uint AllMonthDays = 0xFFFFFFFE, AllWeekDays = 0xFE, MaxDaytime = (24 * 60 * 60) - 1;
     private static readonly string[] WeekDays = ["", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public uint DateStart { get; private set; }
 
@@ -30,24 +30,24 @@ public sealed class TimeMatch : XtMatch
         switch (o.Name)
         {
             case "--datestart":
-                Once(o, 0);
+                _seen.TakeNoInvert(o, 1u << 0);
                 DateStart = ParseDate(o, o.Arg("YYYY[-MM[-DD[Thh[:mm[:ss]]]]]"));
                 return true;
             case "--datestop":
-                Once(o, 1);
+                _seen.TakeNoInvert(o, 1u << 1);
                 DateStop = ParseDate(o, o.Arg("YYYY[-MM[-DD[Thh[:mm[:ss]]]]]"));
                 return true;
             case "--timestart":
-                Once(o, 2);
+                _seen.TakeNoInvert(o, 1u << 2);
                 DaytimeStart = ParseDaytime(o, o.Arg("hh:mm[:ss]"));
                 return true;
             case "--timestop":
-                Once(o, 3);
+                _seen.TakeNoInvert(o, 1u << 3);
                 DaytimeStop = ParseDaytime(o, o.Arg("hh:mm[:ss]"));
                 return true;
             case "--monthdays":
             {
-                o.Once(ref _seen, 4);
+                _seen.Take(o, 1u << 4);
                 uint days = 0;
                 string text = o.Arg("day numbers 1-31 separated by commas");
                 foreach (var part in text.Split(','))
@@ -61,7 +61,7 @@ public sealed class TimeMatch : XtMatch
             }
             case "--weekdays":
             {
-                o.Once(ref _seen, 5);
+                _seen.Take(o, 1u << 5);
                 uint days = 0;
                 string text = o.Arg("Mon, Tue, … or 1-7 separated by commas");
                 foreach (var part in text.Split(','))
@@ -83,25 +83,19 @@ public sealed class TimeMatch : XtMatch
             }
             case "--kerneltz":
             case "--localtz":
-                Once(o, 6);
+                _seen.TakeNoInvert(o, 1u << 6);
                 KernelTimeZone = true;
                 return true;
             case "--utc":
-                Once(o, 7);
+                _seen.TakeNoInvert(o, 1u << 7);
                 return true;
             case "--contiguous":
-                Once(o, 8);
+                _seen.TakeNoInvert(o, 1u << 8);
                 Contiguous = true;
                 return true;
             default:
                 return false;
         }
-    }
-
-    private void Once(XtOption o, int id)
-    {
-        o.NoInvert();
-        o.Once(ref _seen, id);
     }
 
     /// <summary>time_parse_date: YYYY[-MM[-DD[Thh[:mm[:ss]]]]], years 1970-2038, taken as UTC.</summary>

@@ -20,7 +20,7 @@ public enum TtlMode : byte
 [XtMatch("hl", Family = IptFamily.IPv6)]
 public sealed class TtlMatch : XtMatch
 {
-    private XtOptionFlags _flags;
+    private XtOptionSet _flags;
 
     public TtlMode Mode { get; private set; }
     public byte Value { get; private set; }

@@ -41,7 +41,7 @@ public sealed class U32Match : XtMatch
     /// <summary>XT_U32_MAXSIZE.</summary>
     public const int MaxSize = 10;
 
-    private XtOnce _once;
+    private XtOptionSet _options;
 
     public IReadOnlyList<XtU32Test> Tests { get; private set; } = [];
     public bool Invert { get; private set; }
@@ -50,7 +50,7 @@ public sealed class U32Match : XtMatch
     {
         if (o.Name != "--u32")
             return false;
-        _once.Take(o, 0);
+        _options.Take(o, 1);
         string text = o.Arg("tests, e.g. \"6&0xFF=6\"");
         Tests = ParseTests(o, text);
         Invert = o.Invert;
@@ -166,47 +166,25 @@ public sealed class U32Match : XtMatch
             int p = at;
             while (p < s.Length && char.IsWhiteSpace(s[p]))
                 p++;
-            int radix = 10;
-            if (p + 1 < s.Length && s[p] == '0' && (s[p + 1] is 'x' or 'X') && p + 2 < s.Length && char.IsAsciiHexDigit(s[p + 2]))
+            int end = XtValues.ScanUInt32(s, p, out ulong v);
+            if (v > uint.MaxValue)
             {
-                radix = 16;
-                p += 2;
+                i = at;
+                throw Error("number does not fit in 32 bits", "a number up to 0xffffffff");
             }
-            else if (p < s.Length && s[p] == '0')
-            {
-                radix = 8;
-            }
-            int start = p;
-            ulong v = 0;
-            while (p < s.Length && Digit(s[p], radix) is int d and >= 0)
-            {
-                v = (v * (ulong)radix) + (ulong)d;
-                if (v > uint.MaxValue)
-                {
-                    i = at;
-                    throw Error("number does not fit in 32 bits", "a number up to 0xffffffff");
-                }
-                p++;
-            }
-            if (p == start)
+            if (end == p)
             {
                 i = at;
                 throw Error("expected number", "a number (decimal, 0x hex or 0 octal)");
             }
-            at = p;
+            at = end;
             return (uint)v;
         }
     }
 
-    private static int Digit(char c, int radix)
-    {
-        int d = c is >= '0' and <= '9' ? c - '0' : c is >= 'a' and <= 'f' ? c - 'a' + 10 : c is >= 'A' and <= 'F' ? c - 'A' + 10 : -1;
-        return d < radix ? d : -1;
-    }
-
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_once.Has(0))
+        if (!_options.Has(1))
             throw check.Fail("needs --u32 TESTS", "--u32 \"LOCATION=VALUE[&&...]\"");
     }
 

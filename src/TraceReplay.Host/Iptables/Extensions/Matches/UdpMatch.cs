@@ -9,17 +9,21 @@ public sealed class UdpMatch : XtMatch
     public XtRange DestinationPorts { get; private set; } = new(0, 65535);
     public bool InvertDestinationPorts { get; private set; }
 
+    private XtOptionSet _given;
+
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--sport":
             case "--source-port":
+                _given.Take(o, 1); // libxt_udp: "Only one `--source-port' allowed"
                 SourcePorts = o.PortRange(o.Arg("PORT[:PORT]"), "udp");
                 InvertSourcePorts = o.Invert;
                 return true;
             case "--dport":
             case "--destination-port":
+                _given.Take(o, 2);
                 DestinationPorts = o.PortRange(o.Arg("PORT[:PORT]"), "udp");
                 InvertDestinationPorts = o.Invert;
                 return true;
@@ -33,7 +37,7 @@ public sealed class UdpMatch : XtMatch
 
     public override void Save(SaveWriter w)
     {
-        TcpMatch.SavePorts(w, "--sport", SourcePorts, InvertSourcePorts);
-        TcpMatch.SavePorts(w, "--dport", DestinationPorts, InvertDestinationPorts);
+        w.OptRange("--sport", SourcePorts, InvertSourcePorts, ushort.MaxValue);
+        w.OptRange("--dport", DestinationPorts, InvertDestinationPorts, ushort.MaxValue);
     }
 }

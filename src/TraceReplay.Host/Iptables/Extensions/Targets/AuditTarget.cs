@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>The record type `-j AUDIT` writes (XT_AUDIT_TYPE_ACCEPT/DROP/REJECT).</summary>
@@ -24,7 +22,7 @@ public sealed class AuditTarget : XtTarget
         ["reject"] = AuditType.Reject,
     };
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public AuditType Type { get; private set; }
 
@@ -34,7 +32,7 @@ public sealed class AuditTarget : XtTarget
     {
         if (o.Name != "--type")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         // audit_parse compares with strncasecmp.
         Type = o.Choice(o.Arg("accept, drop or reject"), Types);
         return true;
@@ -42,8 +40,8 @@ public sealed class AuditTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
-            throw Missing(this, "option --type must be specified", "--type accept|drop|reject");
+        if (_seen.None)
+            throw check.Missing("option --type must be specified", "--type accept|drop|reject");
     }
 
     public override void Save(SaveWriter w) => w.Opt("--type", Type switch { AuditType.Accept => "accept", AuditType.Drop => "drop", _ => "reject" });

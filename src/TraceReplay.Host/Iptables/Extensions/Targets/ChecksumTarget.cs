@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -10,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 [XtTarget("CHECKSUM")]
 public sealed class ChecksumTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>XT_CHECKSUM_OP_FILL, the only operation.</summary>
     public bool Fill { get; private set; }
@@ -18,13 +18,13 @@ public sealed class ChecksumTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_CHECKSUM registers with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--checksum-fill")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         Fill = true;
         return true;
     }
@@ -32,7 +32,7 @@ public sealed class ChecksumTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (!Fill)
-            throw Missing(this, "option --checksum-fill must be specified", "--checksum-fill");
+            throw check.Missing("option --checksum-fill must be specified", "--checksum-fill");
     }
 
     public override void Save(SaveWriter w) => w.Opt("--checksum-fill");

@@ -1,5 +1,5 @@
 using System.Globalization;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -10,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 [XtTarget("CLASSIFY")]
 public sealed class ClassifyTarget : XtTarget
 {
-    private bool _given;
+    private XtOptionSet _given;
 
     /// <summary>The class handle as skb->priority holds it: TC_H_MAKE(major &lt;&lt; 16, minor).</summary>
     public uint Priority { get; private set; }
@@ -27,9 +27,7 @@ public sealed class ClassifyTarget : XtTarget
     {
         if (o.Name != "--set-class")
             return false;
-        uint seen = _given ? 1u : 0u;
-        Take(o, ref seen, 1);
-        _given = true;
+        _given.TakeNoInvert(o, 1);
         string text = o.Arg("MAJOR:MINOR in hex, e.g. 1:10");
         int colon = text.IndexOf(':', StringComparison.Ordinal);
         // classify_tg_parse: sscanf("%x:%x"), each half at most 0xffff.
@@ -48,8 +46,8 @@ public sealed class ClassifyTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (!_given)
-            throw Missing(this, "option --set-class must be specified", "--set-class MAJOR:MINOR");
+        if (_given.None)
+            throw check.Missing("option --set-class must be specified", "--set-class MAJOR:MINOR");
     }
 
     /// <summary>CLASSIFY_save: ` --set-class %04x:%04x`.</summary>

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>What `-j CONNSECMARK` copies (CONNSECMARK_SAVE = 1, CONNSECMARK_RESTORE = 2).</summary>
@@ -17,7 +15,7 @@ public enum ConnSecMarkMode : byte
 [XtTarget("CONNSECMARK")]
 public sealed class ConnSecMarkTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public ConnSecMarkMode Mode { get; private set; }
 
@@ -32,17 +30,15 @@ public sealed class ConnSecMarkTarget : XtTarget
         if (mode == 0)
             return false;
         uint bit = (uint)mode;
-        if (_seen != 0 && (_seen & bit) == 0)
-            Exclusive(o, _seen, 3, mode == ConnSecMarkMode.Save ? "--restore" : "--save");
-        Take(o, ref _seen, bit);
+        _seen.TakeNoInvert(o, bit, excl: 3);
         Mode = mode;
         return true;
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
-            throw Missing(this, "parameter required", "--save or --restore");
+        if (_seen.None)
+            throw check.Missing("parameter required", "--save or --restore");
     }
 
     public override void Save(SaveWriter w) => w.Opt(Mode == ConnSecMarkMode.Save ? "--save" : "--restore");

@@ -31,7 +31,7 @@ public sealed class ConnmarkTarget : XtTarget
     private static readonly string[] Names =
         ["--set-mark", "--save-mark", "--restore-mark", "--and-mark", "--or-mark", "--xor-mark", "--left-shift-mark", "--right-shift-mark", "--set-xmark", "--ctmask", "--nfmask", "--mask"];
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public ConnmarkMode Mode { get; private set; }
 
@@ -53,7 +53,6 @@ public sealed class ConnmarkTarget : XtTarget
         int id = Array.IndexOf(Names, o.Name);
         if (id < 0)
             return false;
-        TaHelpers.Once(ref _seen, id, o);
         uint excl = id switch
         {
             OCtmask or ONfmask => 1u << OMask,
@@ -61,7 +60,7 @@ public sealed class ConnmarkTarget : XtTarget
             OLeftShift or ORightShift => 0,
             _ => FOpAny,
         };
-        TaHelpers.Exclusive(_seen & ~(1u << id), excl, o, i => Names[i]);
+        _seen.TakeNoInvert(o, 1u << id, excl);
         switch (id)
         {
             case OSetXmark:
@@ -113,7 +112,7 @@ public sealed class ConnmarkTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FOpAny) == 0)
+        if (!_seen.Has(FOpAny))
             throw check.Fail("no operation specified (iptables: \"CONNMARK target: No operation specified\")", "--set-xmark, --save-mark, --restore-mark, --set-mark, --and-mark, --or-mark or --xor-mark");
     }
 

@@ -37,7 +37,7 @@ public sealed class CtTarget : XtTarget
     private static readonly (string Name, int Bit)[] ExpEventNames = [("new", 0)]; // IPEXP_NEW
 
     private const int ONotrack = 0, OHelper = 1, OTimeout = 2, OCtEvents = 3, OExpEvents = 4, OZone = 5, OZoneOrig = 6, OZoneReply = 7;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public XtCtFlags Flags { get; private set; }
 
@@ -59,30 +59,30 @@ public sealed class CtTarget : XtTarget
     /// <summary>XT_CONTINUE: the packet goes on to the next rule.</summary>
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Raw;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Raw;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--notrack":
-                TaHelpers.Once(ref _seen, ONotrack, o);
+                _seen.TakeNoInvert(o, 1u << ONotrack);
                 Flags |= XtCtFlags.Notrack;
                 return true;
             case "--helper":
-                TaHelpers.Once(ref _seen, OHelper, o);
-                Helper = TaHelpers.Truncate(o.Arg("a conntrack helper name such as ftp"), 16);
+                _seen.TakeNoInvert(o, 1u << OHelper);
+                Helper = o.FixedString(o.Arg("a conntrack helper name such as ftp"), 16);
                 return true;
             case "--timeout":
-                TaHelpers.Once(ref _seen, OTimeout, o);
-                Timeout = TaHelpers.Truncate(o.Arg("a timeout policy name (nfct timeout)"), 32);
+                _seen.TakeNoInvert(o, 1u << OTimeout);
+                Timeout = o.FixedString(o.Arg("a timeout policy name (nfct timeout)"), 32);
                 return true;
             case "--ctevents":
-                TaHelpers.Once(ref _seen, OCtEvents, o);
+                _seen.TakeNoInvert(o, 1u << OCtEvents);
                 CtEvents = ParseEvents(o, o.Arg("EVENT[,EVENT...]"), CtEventNames);
                 return true;
             case "--expevents":
-                TaHelpers.Once(ref _seen, OExpEvents, o);
+                _seen.TakeNoInvert(o, 1u << OExpEvents);
                 ExpEvents = ParseEvents(o, o.Arg("new"), ExpEventNames);
                 return true;
             case "--zone":
@@ -99,7 +99,7 @@ public sealed class CtTarget : XtTarget
     /// <summary>ct_parse_zone_id: `mark` (any case) or a number 0-65535; the direction flags accumulate over the three options.</summary>
     private bool ParseZone(XtOption o, int id, XtCtFlags direction)
     {
-        TaHelpers.Once(ref _seen, id, o);
+        _seen.TakeNoInvert(o, 1u << id);
         string arg = o.Arg("a zone id 0-65535 or mark");
         Flags |= direction;
         Zone = 0;

@@ -1,5 +1,3 @@
-using TraceReplay.Host.Parsing;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -9,52 +7,20 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 /// for DNAT.
 /// </summary>
 [XtTarget("DNAT")]
-public sealed class DnatTarget : XtTarget
+public sealed class DnatTarget : NatTarget
 {
-    private const int OTo = 0, ORandom = 1, OPersistent = 2;
-    private uint _seen;
-    private SourceLocation _toAt;
-    private string _toText = string.Empty;
-
-    /// <summary>The mapping handed to nf_nat_setup_info for the destination (NF_NAT_MANIP_DST).</summary>
-    public NfNatRange2 Range { get; private set; }
-
-    public override bool IsTerminating => true;
-
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
-
-    public override IReadOnlyCollection<string>? Hooks => TaChains.PreroutingOutput;
-
-    protected internal override bool Parse(XtOption o)
+    public DnatTarget()
+        : base("--to-destination", portsOnly: false, NfNatRangeFlags.ProtoRandom | NfNatRangeFlags.Persistent)
     {
-        switch (o.Name)
-        {
-            case "--to-destination":
-                TaHelpers.Once(ref _seen, OTo, o);
-                _toText = o.Arg("[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]");
-                _toAt = o.Location with { Column = o.LastColumn };
-                var r = TaHelpers.ParseTo(o, _toText, o.Family);
-                Range = r with { Flags = r.Flags | Range.Flags };
-                return true;
-            case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
-                return true;
-            case "--persistent":
-                TaHelpers.Once(ref _seen, OPersistent, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.Persistent };
-                return true;
-            default:
-                return false;
-        }
     }
 
-    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
-    {
-        if ((_seen & (1u << OTo)) == 0)
-            throw check.Fail("option --to-destination must be specified", "--to-destination ADDR[-ADDR][:PORT[-PORT]]");
-        TaHelpers.RequirePortProtocol(rule, Range, _toAt, _toText);
-    }
+    public override IReadOnlyCollection<string>? Hooks => XtChains.PreroutingOutput;
 
-    public override void Save(SaveWriter w) => TaHelpers.SaveRange(w, Range, "--to-destination", skipColon: false);
+    private protected override string ToSyntax => "[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]";
+
+    private protected override NfNatRange2 ParseTo(XtOption o, string text, NfNatRange2 range)
+    {
+        var r = ParseAddressesAndPorts(o, text, o.Family);
+        return r with { Flags = r.Flags | range.Flags };
+    }
 }

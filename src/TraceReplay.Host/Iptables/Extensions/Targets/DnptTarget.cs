@@ -8,5 +8,5 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class DnptTarget : Ip6tNptTarget
 {
     /// <summary>ip6t_npt_target_reg: DNPT on PRE_ROUTING and LOCAL_OUT.</summary>
-    public override IReadOnlyCollection<string>? Hooks => [XtTargetOptions.PreRouting, XtTargetOptions.Output];
+    public override IReadOnlyCollection<string>? Hooks => [XtChains.PreRouting, XtChains.Output];
 }

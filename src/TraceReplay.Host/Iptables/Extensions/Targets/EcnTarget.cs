@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -30,35 +30,35 @@ public sealed class EcnTarget : XtTarget
     /// <summary>The CWR bit value written with <see cref="EcnOperations.SetCwr"/>.</summary>
     public bool Cwr { get; private set; }
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public override bool IsTerminating => false;
 
     /// <summary>ipt_ECN registers with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--ecn-tcp-remove":
-                Take(o, ref _seen, 1);
+                _seen.TakeNoInvert(o, 1);
                 // ECN_parse assigns (not ORs) the operation here, so an --ecn-ip-ect given before is lost, as in iptables.
                 Operations = EcnOperations.SetEce | EcnOperations.SetCwr;
                 Ece = Cwr = false;
                 return true;
             case "--ecn-tcp-cwr":
-                Take(o, ref _seen, 2);
+                _seen.TakeNoInvert(o, 2);
                 Cwr = o.UInt32(o.Arg("0 or 1"), 0, 1) == 1;
                 Operations |= EcnOperations.SetCwr;
                 return true;
             case "--ecn-tcp-ece":
-                Take(o, ref _seen, 4);
+                _seen.TakeNoInvert(o, 4);
                 Ece = o.UInt32(o.Arg("0 or 1"), 0, 1) == 1;
                 Operations |= EcnOperations.SetEce;
                 return true;
             case "--ecn-ip-ect":
-                Take(o, ref _seen, 8);
+                _seen.TakeNoInvert(o, 8);
                 IpEct = (byte)o.UInt32(o.Arg("an ECT codepoint 0-3"), 0, 3);
                 Operations |= EcnOperations.SetIp;
                 return true;
@@ -70,10 +70,10 @@ public sealed class EcnTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if (Operations == EcnOperations.None)
-            throw Missing(this, "an operation is required", "--ecn-tcp-remove, --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect");
+            throw check.Missing("an operation is required", "--ecn-tcp-remove, --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect");
         // ecn_tg_check: the TCP operations need "-p tcp", not inverted.
         if ((Operations & (EcnOperations.SetEce | EcnOperations.SetCwr)) != 0)
-            RequireProtocol(this, rule, "the kernel: \"cannot use operation on non-tcp rule\"", Protocols.Tcp);
+            check.RequireProtocol("the kernel: \"cannot use operation on non-tcp rule\"", Protocols.Tcp);
     }
 
     /// <summary>ECN_save: exactly "clear ECE and CWR" prints as --ecn-tcp-remove; otherwise ece, cwr, then ip-ect.</summary>

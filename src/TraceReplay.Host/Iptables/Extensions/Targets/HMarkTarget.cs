@@ -1,6 +1,5 @@
 using System.Globalization;
 using TraceReplay.Host.Parsing;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -54,7 +53,7 @@ public sealed class HMarkTarget : XtTarget
     private const HMarkFields PacketFields = HMarkFields.SourceMask | HMarkFields.DestinationMask | HMarkFields.SpiMask | HMarkFields.SourcePortMask
         | HMarkFields.DestinationPortMask | HMarkFields.ProtocolMask | HMarkFields.SourcePort | HMarkFields.DestinationPort | HMarkFields.Spi;
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -76,13 +75,13 @@ public sealed class HMarkTarget : XtTarget
         };
         if (o.Name == "--hmark-tuple")
         {
-            Take(o, ref _seen, 1u << 16);
+            _seen.TakeNoInvert(o, 1u << 16);
             ParseTuple(o, o.Arg("a list such as src,dst,sport,dport,proto or ct"));
             return true;
         }
         if (field == HMarkFields.None)
             return false;
-        Take(o, ref _seen, (uint)field);
+        _seen.TakeNoInvert(o, (uint)field);
         int prefixMax = o.Family == IptFamily.IPv6 ? 128 : 32;
         string arg = o.Arg("a value");
         switch (field)
@@ -130,16 +129,16 @@ public sealed class HMarkTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         if ((Fields & HMarkFields.Modulus) == 0)
-            throw Missing(this, "--hmark-mod is mandatory", "--hmark-mod VALUE");
+            throw check.Missing("--hmark-mod is mandatory", "--hmark-mod VALUE");
         if ((Fields & HMarkFields.Random) == 0)
-            throw Missing(this, "--hmark-rnd is mandatory", "--hmark-rnd VALUE");
+            throw check.Missing("--hmark-rnd is mandatory", "--hmark-rnd VALUE");
         if ((Fields & HMarkFields.SpiMask) != 0 && (Fields & (HMarkFields.SourcePortMask | HMarkFields.DestinationPortMask)) != 0)
             throw new HostParseException(Location, $"{Name}: you cannot use --hmark-spi-mask and --hmark-?port-mask at the same time", "--hmark-spi-mask", "either the SPI mask or the port masks");
         // hmark_tg_check: an SPI value cannot be ORed in beside port values either.
         if ((Fields & HMarkFields.Spi) != 0 && (Fields & (HMarkFields.SourcePort | HMarkFields.DestinationPort)) != 0)
             throw new HostParseException(Location, $"{Name}: --hmark-spi cannot be used with --hmark-sport/--hmark-dport (the kernel refuses it)", "--hmark-spi", "either the SPI value or the port values");
         if ((Fields & (PacketFields | HMarkFields.Conntrack)) == 0)
-            throw Missing(this, "you have to specify --hmark-tuple at least", "--hmark-tuple or a --hmark-*-prefix/-mask option");
+            throw check.Missing("you have to specify --hmark-tuple at least", "--hmark-tuple or a --hmark-*-prefix/-mask option");
     }
 
     /// <summary>HMARK_ip4_save/HMARK_ip6_save then HMARK_save: prefixes, masks in fixed-width hex, rnd, mod, offset, ct.</summary>
@@ -150,21 +149,21 @@ public sealed class HMarkTarget : XtTarget
         if ((Fields & HMarkFields.DestinationMask) != 0)
             w.Opt("--hmark-dst-prefix", DestinationPrefix);
         if ((Fields & HMarkFields.SourcePortMask) != 0)
-            w.Opt("--hmark-sport-mask", Hex(SourcePortMask, 4));
+            w.Opt("--hmark-sport-mask", XtValues.Hex(SourcePortMask, 4));
         if ((Fields & HMarkFields.DestinationPortMask) != 0)
-            w.Opt("--hmark-dport-mask", Hex(DestinationPortMask, 4));
+            w.Opt("--hmark-dport-mask", XtValues.Hex(DestinationPortMask, 4));
         if ((Fields & HMarkFields.SpiMask) != 0)
-            w.Opt("--hmark-spi-mask", Hex(SpiMask, 8));
+            w.Opt("--hmark-spi-mask", XtValues.Hex(SpiMask, 8));
         if ((Fields & HMarkFields.SourcePort) != 0)
-            w.Opt("--hmark-sport", Hex(SourcePortSet, 4));
+            w.Opt("--hmark-sport", XtValues.Hex(SourcePortSet, 4));
         if ((Fields & HMarkFields.DestinationPort) != 0)
-            w.Opt("--hmark-dport", Hex(DestinationPortSet, 4));
+            w.Opt("--hmark-dport", XtValues.Hex(DestinationPortSet, 4));
         if ((Fields & HMarkFields.Spi) != 0)
-            w.Opt("--hmark-spi", Hex(SpiSet, 8));
+            w.Opt("--hmark-spi", XtValues.Hex(SpiSet, 8));
         if ((Fields & HMarkFields.ProtocolMask) != 0)
-            w.Opt("--hmark-proto-mask", Hex(ProtocolMask, 2));
+            w.Opt("--hmark-proto-mask", XtValues.Hex(ProtocolMask, 2));
         if ((Fields & HMarkFields.Random) != 0)
-            w.Opt("--hmark-rnd", Hex(Random, 8));
+            w.Opt("--hmark-rnd", XtValues.Hex(Random, 8));
         if ((Fields & HMarkFields.Modulus) != 0)
             w.Opt("--hmark-mod", Modulus.ToString(CultureInfo.InvariantCulture));
         if ((Fields & HMarkFields.Offset) != 0)

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -12,7 +10,7 @@ public sealed class IdleTimerTarget : XtTarget
 {
     private const uint FTimeout = 1, FLabel = 2, FAlarm = 4;
     private const int LabelMax = 27; // MAX_IDLETIMER_LABEL_SIZE - 1
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public uint Timeout { get; private set; }
 
@@ -29,12 +27,12 @@ public sealed class IdleTimerTarget : XtTarget
         switch (o.Name)
         {
             case "--timeout":
-                Take(o, ref _seen, FTimeout);
+                _seen.TakeNoInvert(o, FTimeout);
                 Timeout = o.UInt32(o.Arg("a timeout in seconds"));
                 return true;
             case "--label":
             {
-                Take(o, ref _seen, FLabel);
+                _seen.TakeNoInvert(o, FLabel);
                 string label = o.Arg("a timer label");
                 if (label.Length > LabelMax)
                     throw o.Fail($"label is {label.Length} characters long", label, $"at most {LabelMax} characters (MAX_IDLETIMER_LABEL_SIZE)");
@@ -42,7 +40,7 @@ public sealed class IdleTimerTarget : XtTarget
                 return true;
             }
             case "--alarm":
-                Take(o, ref _seen, FAlarm);
+                _seen.TakeNoInvert(o, FAlarm);
                 Alarm = true;
                 return true;
             default:
@@ -52,15 +50,15 @@ public sealed class IdleTimerTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FTimeout) == 0)
-            throw Missing(this, "option --timeout must be specified", "--timeout SECONDS");
-        if ((_seen & FLabel) == 0)
-            throw Missing(this, "option --label must be specified", "--label NAME");
+        if (!_seen.Has(FTimeout))
+            throw check.Missing("option --timeout must be specified", "--timeout SECONDS");
+        if (!_seen.Has(FLabel))
+            throw check.Missing("option --label must be specified", "--label NAME");
         // idletimer_tg_checkentry: a zero or too large timeout, an empty label and the sysfs name "power" are refused.
         if (Timeout == 0 || Timeout >= int.MaxValue / 1000)
-            throw Missing(this, $"timeout {Timeout} is refused by the kernel", $"a timeout from 1 to {(int.MaxValue / 1000) - 1} seconds");
+            throw check.Missing($"timeout {Timeout} is refused by the kernel", $"a timeout from 1 to {(int.MaxValue / 1000) - 1} seconds");
         if (Label.Length == 0 || Label == "power")
-            throw Missing(this, $"label '{Label}' is refused by the kernel", "a non-empty label other than 'power'");
+            throw check.Missing($"label '{Label}' is refused by the kernel", "a non-empty label other than 'power'");
     }
 
     /// <summary>idletimer_tg_save: label with %s, unquoted.</summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -12,7 +11,7 @@ public sealed class LedTarget : XtTarget
 {
     private const uint FId = 1, FDelay = 2, FBlink = 4;
     private const int IdMax = 16; // sizeof(xt_led_info.id) 27 - strlen("netfilter-") - 1
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The trigger name after the `netfilter-` prefix the kernel adds.</summary>
     public string TriggerId { get; private set; } = string.Empty;
@@ -30,7 +29,7 @@ public sealed class LedTarget : XtTarget
         {
             case "--led-trigger-id":
             {
-                Take(o, ref _seen, FId);
+                _seen.TakeNoInvert(o, FId);
                 string id = o.Arg("a trigger name");
                 if (id.Length == 0 || id.Length > IdMax)
                     throw o.Fail($"trigger id is {id.Length} characters long", id, $"1 to {IdMax} characters");
@@ -39,13 +38,13 @@ public sealed class LedTarget : XtTarget
             }
             case "--led-delay":
             {
-                Take(o, ref _seen, FDelay);
+                _seen.TakeNoInvert(o, FDelay);
                 string text = o.Arg("milliseconds or 'inf'");
                 DelayMs = text == "inf" ? -1 : (int)o.UInt32(text, 0, int.MaxValue);
                 return true;
             }
             case "--led-always-blink":
-                Take(o, ref _seen, FBlink);
+                _seen.TakeNoInvert(o, FBlink);
                 AlwaysBlink = true;
                 return true;
             default:
@@ -55,8 +54,8 @@ public sealed class LedTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FId) == 0)
-            throw Missing(this, "option --led-trigger-id must be specified", "--led-trigger-id NAME");
+        if (!_seen.Has(FId))
+            throw check.Missing("option --led-trigger-id must be specified", "--led-trigger-id NAME");
     }
 
     /// <summary>led_tg_save: the id always in double quotes with `"` and `\` escaped; the delay when not 0.</summary>

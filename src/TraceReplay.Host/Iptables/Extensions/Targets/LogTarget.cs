@@ -33,7 +33,7 @@ public sealed class LogTarget : XtTarget
     };
 
     private const int OLevel = 6, OPrefix = 7;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The syslog level 0 (emerg) … 7 (debug).</summary>
     public byte Level { get; private set; } = DefaultLevel;
@@ -50,7 +50,7 @@ public sealed class LogTarget : XtTarget
         {
             case "--log-level":
             {
-                TaHelpers.Once(ref _seen, OLevel, o);
+                _seen.TakeNoInvert(o, 1u << OLevel);
                 string arg = o.Arg("a level 0-7 or emerg, alert, crit, error, warning, notice, info, debug");
                 if (XtValues.TryParseUInt(arg, out ulong n) && n <= 7)
                     Level = (byte)n;
@@ -62,11 +62,8 @@ public sealed class LogTarget : XtTarget
             }
             case "--log-prefix":
             {
-                TaHelpers.Once(ref _seen, OPrefix, o);
-                string arg = TaHelpers.NonEmpty(o, o.Arg("the prefix text"));
-                if (arg.Contains('\n', StringComparison.Ordinal))
-                    throw o.Fail("newlines not allowed in --log-prefix", arg, "a one-line prefix");
-                Prefix = TaHelpers.Truncate(arg, 30);
+                _seen.TakeNoInvert(o, 1u << OPrefix);
+                Prefix = ParsePrefix(o, 30);
                 return true;
             }
             case "--log-tcp-sequence":
@@ -84,9 +81,18 @@ public sealed class LogTarget : XtTarget
         }
     }
 
+    /// <summary>`--log-prefix` / `--nflog-prefix` (libxt_LOG.c, libxt_NFLOG.c): non-empty, one line, cut to the struct's char[<paramref name="arraySize"/>].</summary>
+    internal static string ParsePrefix(XtOption o, int arraySize)
+    {
+        string arg = o.Arg("the prefix text");
+        if (arg.Length > 0 && arg.Contains('\n', StringComparison.Ordinal))
+            throw o.Fail($"newlines not allowed in {o.Name}", arg, "a one-line prefix");
+        return o.FixedString(arg, arraySize, nonEmpty: true);
+    }
+
     private bool Flag(XtOption o, XtLogFlags flag, int id)
     {
-        TaHelpers.Once(ref _seen, id, o);
+        _seen.TakeNoInvert(o, 1u << id);
         Flags |= flag;
         return true;
     }

@@ -11,7 +11,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class MarkTarget : XtTarget
 {
     private static readonly string[] Names = ["--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"];
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>`struct xt_mark_tginfo2` mark: XORed in after clearing <see cref="Mask"/>.</summary>
     public uint Mark { get; private set; }
@@ -28,8 +28,7 @@ public sealed class MarkTarget : XtTarget
         int id = Array.IndexOf(Names, o.Name);
         if (id < 0)
             return false;
-        TaHelpers.Once(ref _seen, id, o);
-        TaHelpers.Exclusive(_seen & ~(1u << id), 0x1F, o, i => Names[i]);
+        _seen.TakeNoInvert(o, 1u << id, excl: 0x1F);
         string arg = o.Arg(id <= 1 ? "VALUE[/MASK]" : "VALUE");
         switch (id)
         {
@@ -63,7 +62,7 @@ public sealed class MarkTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw check.Fail("one of the --set-xmark, --{and,or,xor,set}-mark options is required", "--set-xmark VALUE[/MASK]");
     }
 

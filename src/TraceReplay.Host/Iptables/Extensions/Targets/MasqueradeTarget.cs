@@ -1,5 +1,3 @@
-using TraceReplay.Host.Parsing;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -8,52 +6,21 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 /// per packet, so the range never maps addresses. Table nat, POSTROUTING only.
 /// </summary>
 [XtTarget("MASQUERADE")]
-public sealed class MasqueradeTarget : XtTarget
+public sealed class MasqueradeTarget : NatTarget
 {
-    private const int OPorts = 0, ORandom = 1, ORandomFully = 2;
-    private uint _seen;
-    private SourceLocation _portsAt;
-    private string _portsText = string.Empty;
-
-    /// <summary>Ports and flags; the address comes from the output interface (nf_nat_masquerade_ipv4/ipv6).</summary>
-    public NfNatRange2 Range { get; private set; }
-
-    public override bool IsTerminating => true;
-
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
-
-    public override IReadOnlyCollection<string>? Hooks => TaChains.Postrouting;
-
-    protected internal override bool Parse(XtOption o)
+    public MasqueradeTarget()
+        : base("--to-ports", portsOnly: true, NfNatRangeFlags.ProtoRandom | NfNatRangeFlags.ProtoRandomFully)
     {
-        switch (o.Name)
-        {
-            case "--to-ports":
-            {
-                TaHelpers.Once(ref _seen, OPorts, o);
-                _portsText = o.Arg("PORT[-PORT]");
-                _portsAt = o.Location with { Column = o.LastColumn };
-                var r = Range;
-                TaHelpers.ParsePorts(o, _portsText, ref r);
-                // SNAT_fcheck keeps the offset flag; the compat struct has no base port.
-                Range = r with { BaseProto = 0 };
-                return true;
-            }
-            case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
-                return true;
-            case "--random-fully":
-                TaHelpers.Once(ref _seen, ORandomFully, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandomFully };
-                return true;
-            default:
-                return false;
-        }
     }
 
-    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        TaHelpers.RequirePortProtocol(rule, Range, _portsAt, _portsText);
+    public override IReadOnlyCollection<string>? Hooks => XtChains.Postrouting;
 
-    public override void Save(SaveWriter w) => TaHelpers.SaveRange(w, Range, "--to-ports", skipColon: true);
+    private protected override string ToSyntax => "PORT[-PORT]";
+
+    private protected override NfNatRange2 ParseTo(XtOption o, string text, NfNatRange2 range)
+    {
+        ParsePorts(o, text, ref range);
+        // SNAT_fcheck keeps the offset flag; the compat struct has no base port.
+        return range with { BaseProto = 0 };
+    }
 }

@@ -9,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class NetmapTarget : XtTarget
 {
     private const int OTo = 0;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The target network as given, with host bits cleared (iptables-save prints it so).</summary>
     public Net.IpNetwork Network { get; private set; }
@@ -19,13 +19,13 @@ public sealed class NetmapTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--to")
             return false;
-        TaHelpers.Once(ref _seen, OTo, o);
+        _seen.TakeNoInvert(o, 1u << OTo);
         string text = o.Arg("ADDR[/LEN]");
         var n = o.Network(text);
         Network = n;
@@ -37,7 +37,7 @@ public sealed class NetmapTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
+        if (_seen.None)
             throw check.Fail("option --to must be specified", "--to ADDR[/LEN]");
     }
 

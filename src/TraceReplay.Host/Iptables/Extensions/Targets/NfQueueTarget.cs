@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -12,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class NfQueueTarget : XtTarget
 {
     private const uint Num = 1, Balance = 2, Bypass = 4, CpuFanout = 8;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The queue, or the first queue of the balanced range (xt_NFQ_info_v3.queuenum).</summary>
     public ushort QueueNum { get; private set; }
@@ -35,14 +33,12 @@ public sealed class NfQueueTarget : XtTarget
         switch (o.Name)
         {
             case "--queue-num":
-                Take(o, ref _seen, Num);
-                Exclusive(o, _seen, Balance, "--queue-balance");
+                _seen.TakeNoInvert(o, Num, excl: Balance);
                 QueueNum = (ushort)o.UInt32(o.Arg("a queue number 0-65535"), 0, 65535);
                 return true;
             case "--queue-balance":
             {
-                Take(o, ref _seen, Balance);
-                Exclusive(o, _seen, Num, "--queue-num");
+                _seen.TakeNoInvert(o, Balance, excl: Num);
                 string text = o.Arg("FIRST:LAST, queue numbers 0-65534");
                 // XTTYPE_UINT16RC with .max = UINT16_MAX - 1; NFQUEUE_parse_v3 wants both ends and FIRST < LAST.
                 if (!text.Contains(':', StringComparison.Ordinal))
@@ -55,11 +51,11 @@ public sealed class NfQueueTarget : XtTarget
                 return true;
             }
             case "--queue-bypass":
-                Take(o, ref _seen, Bypass);
+                _seen.TakeNoInvert(o, Bypass);
                 QueueBypass = true;
                 return true;
             case "--queue-cpu-fanout":
-                Take(o, ref _seen, CpuFanout);
+                _seen.TakeNoInvert(o, CpuFanout);
                 QueueCpuFanout = true;
                 return true;
             default:
@@ -70,8 +66,8 @@ public sealed class NfQueueTarget : XtTarget
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
         // `.also = F_QUEUE_BALANCE`: fan-out picks among several queues.
-        if (QueueCpuFanout && (_seen & Balance) == 0)
-            throw Missing(this, "--queue-cpu-fanout needs --queue-balance", "--queue-balance FIRST:LAST with --queue-cpu-fanout");
+        if (QueueCpuFanout && !_seen.Has(Balance))
+            throw check.Missing("--queue-cpu-fanout needs --queue-balance", "--queue-balance FIRST:LAST with --queue-cpu-fanout");
     }
 
     public override void Save(SaveWriter w)

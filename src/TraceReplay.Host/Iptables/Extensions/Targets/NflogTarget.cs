@@ -10,7 +10,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class NflogTarget : XtTarget
 {
     private const int OGroup = 0, OPrefix = 1, ORange = 2, OSize = 3, OThreshold = 4;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public ushort Group { get; private set; }
 
@@ -45,31 +45,26 @@ public sealed class NflogTarget : XtTarget
         switch (o.Name)
         {
             case "--nflog-group":
-                TaHelpers.Once(ref _seen, OGroup, o);
+                _seen.TakeNoInvert(o, 1u << OGroup);
                 Group = (ushort)o.UInt32(o.Arg("a group number 0-65535"), 0, ushort.MaxValue);
                 return true;
             case "--nflog-prefix":
             {
-                TaHelpers.Once(ref _seen, OPrefix, o);
-                string arg = TaHelpers.NonEmpty(o, o.Arg("the prefix text"));
-                if (arg.Contains('\n', StringComparison.Ordinal))
-                    throw o.Fail("newlines not allowed in --nflog-prefix", arg, "a one-line prefix");
-                Prefix = TaHelpers.Truncate(arg, 128);
+                _seen.TakeNoInvert(o, 1u << OPrefix);
+                Prefix = LogTarget.ParsePrefix(o, 128);
                 return true;
             }
             case "--nflog-range":
-                TaHelpers.Once(ref _seen, ORange, o);
-                TaHelpers.Exclusive(_seen, 1u << OSize, o, NameOf);
+                _seen.TakeNoInvert(o, 1u << ORange, excl: 1u << OSize);
                 Len = o.UInt32(o.Arg("a byte count"));
                 return true;
             case "--nflog-size":
-                TaHelpers.Once(ref _seen, OSize, o);
-                TaHelpers.Exclusive(_seen, 1u << ORange, o, NameOf);
+                _seen.TakeNoInvert(o, 1u << OSize, excl: 1u << ORange);
                 Len = o.UInt32(o.Arg("a byte count"));
                 CopyLen = true;
                 return true;
             case "--nflog-threshold":
-                TaHelpers.Once(ref _seen, OThreshold, o);
+                _seen.TakeNoInvert(o, 1u << OThreshold);
                 Threshold = (ushort)o.UInt32(o.Arg("a packet count 0-65535"), 0, ushort.MaxValue);
                 return true;
             default:

@@ -13,7 +13,7 @@ public sealed class NotrackTarget : XtTarget
 
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Raw;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Raw;
 
     protected internal override bool Parse(XtOption o) => false;
 

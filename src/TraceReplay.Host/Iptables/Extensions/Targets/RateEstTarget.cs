@@ -1,5 +1,4 @@
 using System.Globalization;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -15,7 +14,7 @@ public sealed class RateEstTarget : XtTarget
     private const uint FName = 1, FInterval = 2, FEwma = 4;
     private const double UnitsPerSecond = 1_000_000; // TIME_UNITS_PER_SEC: times are microseconds
     private const int NameMax = 15; // IFNAMSIZ - 1
-    private uint _seen;
+    private XtOptionSet _seen;
     private uint _intervalUs, _ewmaUs;
 
     public string EstimatorName { get; private set; } = string.Empty;
@@ -40,7 +39,7 @@ public sealed class RateEstTarget : XtTarget
         {
             case "--rateest-name":
             {
-                Take(o, ref _seen, FName);
+                _seen.TakeNoInvert(o, FName);
                 string name = o.Arg("an estimator name");
                 if (name.Length == 0 || name.Length > NameMax)
                     throw o.Fail($"name is {name.Length} characters long", name, $"1 to {NameMax} characters");
@@ -48,11 +47,11 @@ public sealed class RateEstTarget : XtTarget
                 return true;
             }
             case "--rateest-interval":
-                Take(o, ref _seen, FInterval);
+                _seen.TakeNoInvert(o, FInterval);
                 _intervalUs = ParseTime(o, o.Arg("a time such as 250ms or 1s"));
                 return true;
             case "--rateest-ewmalog":
-                Take(o, ref _seen, FEwma);
+                _seen.TakeNoInvert(o, FEwma);
                 _ewmaUs = ParseTime(o, o.Arg("a time such as 500ms or 4s"));
                 return true;
             default:
@@ -82,17 +81,17 @@ public sealed class RateEstTarget : XtTarget
     /// <summary>RATEEST_final_check: the smallest interval code covering the interval, then the EWMA log.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & FName) == 0)
-            throw Missing(this, "no name specified", "--rateest-name NAME");
-        if ((_seen & FInterval) == 0)
-            throw Missing(this, "no interval specified", "--rateest-interval TIME");
-        if ((_seen & FEwma) == 0)
-            throw Missing(this, "no ewmalog specified", "--rateest-ewmalog TIME");
+        if (!_seen.Has(FName))
+            throw check.Missing("no name specified", "--rateest-name NAME");
+        if (!_seen.Has(FInterval))
+            throw check.Missing("no interval specified", "--rateest-interval TIME");
+        if (!_seen.Has(FEwma))
+            throw check.Missing("no ewmalog specified", "--rateest-ewmalog TIME");
         int interval = 0;
         while (interval <= 5 && _intervalUs > (1u << interval) * (uint)(UnitsPerSecond / 4))
             interval++;
         if (interval > 5)
-            throw Missing(this, "interval value is too large", "an interval of at most 8s");
+            throw check.Missing("interval value is too large", "an interval of at most 8s");
         int ewma = 1;
         for (; ewma < 32; ewma++)
         {
@@ -102,7 +101,7 @@ public sealed class RateEstTarget : XtTarget
         }
         ewma--;
         if (ewma == 0 || ewma >= 31)
-            throw Missing(this, "ewmalog value is out of range", "an ewmalog between 2 and 2^30 intervals");
+            throw check.Missing("ewmalog value is out of range", "an ewmalog between 2 and 2^30 intervals");
         Interval = (sbyte)(interval - 2);
         EwmaLog = (byte)ewma;
     }

@@ -1,5 +1,3 @@
-using TraceReplay.Host.Parsing;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -9,47 +7,20 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 /// supported"). Table nat, PREROUTING and OUTPUT.
 /// </summary>
 [XtTarget("REDIRECT")]
-public sealed class RedirectTarget : XtTarget
+public sealed class RedirectTarget : NatTarget
 {
-    private const int OPorts = 0, ORandom = 1;
-    private uint _seen;
-    private SourceLocation _portsAt;
-    private string _portsText = string.Empty;
-
-    /// <summary>Ports and flags; the address is chosen per packet (nf_nat_redirect_ipv4/ipv6).</summary>
-    public NfNatRange2 Range { get; private set; }
-
-    public override bool IsTerminating => true;
-
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
-
-    public override IReadOnlyCollection<string>? Hooks => TaChains.PreroutingOutput;
-
-    protected internal override bool Parse(XtOption o)
+    public RedirectTarget()
+        : base("--to-ports", portsOnly: true, NfNatRangeFlags.ProtoRandom)
     {
-        switch (o.Name)
-        {
-            case "--to-ports":
-            {
-                TaHelpers.Once(ref _seen, OPorts, o);
-                _portsText = o.Arg("PORT[-PORT]");
-                _portsAt = o.Location with { Column = o.LastColumn };
-                var r = Range;
-                TaHelpers.ParsePorts(o, _portsText, ref r, allowOffset: false);
-                Range = r;
-                return true;
-            }
-            case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
-                return true;
-            default:
-                return false;
-        }
     }
 
-    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        TaHelpers.RequirePortProtocol(rule, Range, _portsAt, _portsText);
+    public override IReadOnlyCollection<string>? Hooks => XtChains.PreroutingOutput;
 
-    public override void Save(SaveWriter w) => TaHelpers.SaveRange(w, Range, "--to-ports", skipColon: true);
+    private protected override string ToSyntax => "PORT[-PORT]";
+
+    private protected override NfNatRange2 ParseTo(XtOption o, string text, NfNatRange2 range)
+    {
+        ParsePorts(o, text, ref range, allowOffset: false);
+        return range;
+    }
 }

@@ -57,7 +57,7 @@ public sealed class RejectTarget : XtTarget
         ("icmp6-reject-route", "reject-route", RejectWith.Icmp6RejectRoute),
     ];
 
-    private uint _seen;
+    private XtOptionSet _seen;
     private bool _defaulted = true;
 
     /// <summary>The answer; REJECT_init's default is port unreachable for either family.</summary>
@@ -65,13 +65,13 @@ public sealed class RejectTarget : XtTarget
 
     public override bool IsTerminating => true;
 
-    public override IReadOnlyCollection<string>? Hooks => TaChains.InputForwardOutput;
+    public override IReadOnlyCollection<string>? Hooks => XtChains.InputForwardOutput;
 
     protected internal override bool Parse(XtOption o)
     {
         if (o.Name != "--reject-with")
             return false;
-        TaHelpers.Once(ref _seen, 0, o);
+        _seen.TakeNoInvert(o, 1);
         string arg = o.Arg("a reject type such as icmp-port-unreachable or tcp-reset");
         var table = o.Family == IptFamily.IPv6 ? V6Table : V4Table;
         foreach (var (name, alias, with) in table)

@@ -1,5 +1,3 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -11,7 +9,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class SecMarkTarget : XtTarget
 {
     private const int SecCtxMax = 255; // SECMARK_SECCTX_MAX - 1
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The SELinux context, e.g. `system_u:object_r:http_packet_t:s0`.</summary>
     public string SelinuxContext { get; private set; } = string.Empty;
@@ -25,7 +23,7 @@ public sealed class SecMarkTarget : XtTarget
     {
         if (o.Name != "--selctx")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         string ctx = o.Arg("an SELinux context such as system_u:object_r:http_packet_t:s0");
         if (ctx.Length == 0 || ctx.Length > SecCtxMax)
             throw o.Fail($"context is {ctx.Length} characters long", ctx, $"1 to {SecCtxMax} characters (SECMARK_SECCTX_MAX)");
@@ -35,8 +33,8 @@ public sealed class SecMarkTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
-            throw Missing(this, "option --selctx must be specified", "--selctx CONTEXT");
+        if (_seen.None)
+            throw check.Missing("option --selctx must be specified", "--selctx CONTEXT");
     }
 
     /// <summary>SECMARK_save prints the context with %s, unquoted.</summary>

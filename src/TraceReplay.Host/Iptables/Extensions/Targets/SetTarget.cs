@@ -1,5 +1,5 @@
 using TraceReplay.Host.Parsing;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -36,7 +36,7 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
     private const uint Add = 1, Del = 2, Map = 4, FTimeout = 8, FExist = 16, MapMark = 32, MapPrio = 64, MapQueue = 128;
     private const int IpsetMaxNameLength = 31; // IPSET_MAXNAMELEN - 1
     private const int IpsetDimMax = 6;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public XtSetRef? AddSet { get; private set; }
     public XtSetRef? DelSet { get; private set; }
@@ -57,7 +57,7 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
         new[] { AddSet, DelSet, MapSet }.Where(s => s is not null).Select(s => s!.Value.Name).Distinct(StringComparer.Ordinal);
 
     /// <summary>set_target_v3_checkentry: `--map-set` only in mangle.</summary>
-    public override IReadOnlyCollection<string>? Tables => MapSet is not null ? MangleOnly : null;
+    public override IReadOnlyCollection<string>? Tables => MapSet is not null ? Mangle : null;
 
     /// <summary>set_target_v3_checkentry: mapping priority or queue only from FORWARD, OUTPUT, POSTROUTING.</summary>
     public override IReadOnlyCollection<string>? Hooks => MapSet is not null && (MapPrioFlag || MapQueueFlag) ? [Forward, Output, PostRouting] : null;
@@ -67,35 +67,35 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
         switch (o.Name)
         {
             case "--add-set":
-                Take(o, ref _seen, Add);
+                _seen.TakeNoInvert(o, Add);
                 AddSet = ParseRef(o);
                 return true;
             case "--del-set":
-                Take(o, ref _seen, Del);
+                _seen.TakeNoInvert(o, Del);
                 DelSet = ParseRef(o);
                 return true;
             case "--map-set":
-                Take(o, ref _seen, Map);
+                _seen.TakeNoInvert(o, Map);
                 MapSet = ParseRef(o);
                 return true;
             case "--timeout":
-                Take(o, ref _seen, FTimeout);
+                _seen.TakeNoInvert(o, FTimeout);
                 Timeout = o.UInt32(o.Arg("seconds 0-4294967294"), 0, uint.MaxValue - 1);
                 return true;
             case "--exist":
-                Take(o, ref _seen, FExist);
+                _seen.TakeNoInvert(o, FExist);
                 Exist = true;
                 return true;
             case "--map-mark":
-                Take(o, ref _seen, MapMark);
+                _seen.TakeNoInvert(o, MapMark);
                 MapMarkFlag = true;
                 return true;
             case "--map-prio":
-                Take(o, ref _seen, MapPrio);
+                _seen.TakeNoInvert(o, MapPrio);
                 MapPrioFlag = true;
                 return true;
             case "--map-queue":
-                Take(o, ref _seen, MapQueue);
+                _seen.TakeNoInvert(o, MapQueue);
                 MapQueueFlag = true;
                 return true;
             default:
@@ -126,12 +126,12 @@ public sealed class SetTarget : XtTarget, IUsesIpsets
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & (Add | Del | Map)) == 0)
-            throw Missing(this, "you must specify either --add-set or --del-set or --map-set", "--add-set, --del-set or --map-set NAME FLAGS");
+        if (!_seen.Has((Add | Del | Map)))
+            throw check.Missing("you must specify either --add-set or --del-set or --map-set", "--add-set, --del-set or --map-set NAME FLAGS");
         if (MapSet is null && (MapMarkFlag || MapPrioFlag || MapQueueFlag))
-            throw Missing(this, "--map-mark/--map-prio/--map-queue can be used with --map-set only", "--map-set NAME FLAGS");
+            throw check.Missing("--map-mark/--map-prio/--map-queue can be used with --map-set only", "--map-set NAME FLAGS");
         if (MapSet is not null && !(MapMarkFlag || MapPrioFlag || MapQueueFlag))
-            throw Missing(this, "--map-set needs --map-mark, --map-prio or --map-queue", "--map-mark, --map-prio or --map-queue");
+            throw check.Missing("--map-set needs --map-mark, --map-prio or --map-queue", "--map-mark, --map-prio or --map-queue");
     }
 
     /// <summary>set_target_save_v3: add (with --exist and --timeout), del, map and its flags.</summary>

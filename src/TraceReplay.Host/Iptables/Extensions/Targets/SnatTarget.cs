@@ -1,5 +1,3 @@
-using TraceReplay.Host.Parsing;
-
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
@@ -10,56 +8,20 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 /// The kernel allows it only in table nat at POSTROUTING and INPUT.
 /// </summary>
 [XtTarget("SNAT")]
-public sealed class SnatTarget : XtTarget
+public sealed class SnatTarget : NatTarget
 {
-    private const int OTo = 0, ORandom = 1, ORandomFully = 2, OPersistent = 3;
-    private uint _seen;
-    private SourceLocation _toAt;
-    private string _toText = string.Empty;
-
-    /// <summary>The mapping handed to nf_nat_setup_info for the source (NF_NAT_MANIP_SRC).</summary>
-    public NfNatRange2 Range { get; private set; }
-
-    public override bool IsTerminating => true;
-
-    public override IReadOnlyCollection<string>? Tables => TaChains.Nat;
-
-    public override IReadOnlyCollection<string>? Hooks => TaChains.PostroutingInput;
-
-    protected internal override bool Parse(XtOption o)
+    public SnatTarget()
+        : base("--to-source", portsOnly: false, NfNatRangeFlags.ProtoRandom | NfNatRangeFlags.ProtoRandomFully | NfNatRangeFlags.Persistent)
     {
-        switch (o.Name)
-        {
-            case "--to-source":
-                TaHelpers.Once(ref _seen, OTo, o);
-                _toText = o.Arg("[ADDR[-ADDR]][:PORT[-PORT]]");
-                _toAt = o.Location with { Column = o.LastColumn };
-                var r = TaHelpers.ParseTo(o, _toText, o.Family);
-                Range = r with { Flags = r.Flags | Range.Flags, BaseProto = 0 };
-                return true;
-            case "--random":
-                TaHelpers.Once(ref _seen, ORandom, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandom };
-                return true;
-            case "--random-fully":
-                TaHelpers.Once(ref _seen, ORandomFully, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.ProtoRandomFully };
-                return true;
-            case "--persistent":
-                TaHelpers.Once(ref _seen, OPersistent, o);
-                Range = Range with { Flags = Range.Flags | NfNatRangeFlags.Persistent };
-                return true;
-            default:
-                return false;
-        }
     }
 
-    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
-    {
-        if ((_seen & (1u << OTo)) == 0)
-            throw check.Fail("option --to-source must be specified", "--to-source ADDR[-ADDR][:PORT[-PORT]]");
-        TaHelpers.RequirePortProtocol(rule, Range, _toAt, _toText);
-    }
+    public override IReadOnlyCollection<string>? Hooks => XtChains.PostroutingInput;
 
-    public override void Save(SaveWriter w) => TaHelpers.SaveRange(w, Range, "--to-source", skipColon: false);
+    private protected override string ToSyntax => "[ADDR[-ADDR]][:PORT[-PORT]]";
+
+    private protected override NfNatRange2 ParseTo(XtOption o, string text, NfNatRange2 range)
+    {
+        var r = ParseAddressesAndPorts(o, text, o.Family);
+        return r with { Flags = r.Flags | range.Flags, BaseProto = 0 };
+    }
 }

@@ -8,5 +8,5 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class SnptTarget : Ip6tNptTarget
 {
     /// <summary>ip6t_npt_target_reg: SNPT on LOCAL_IN and POST_ROUTING.</summary>
-    public override IReadOnlyCollection<string>? Hooks => [XtTargetOptions.Input, XtTargetOptions.PostRouting];
+    public override IReadOnlyCollection<string>? Hooks => [XtChains.Input, XtChains.PostRouting];
 }

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -36,32 +36,32 @@ public sealed class SynProxyTarget : XtTarget
     /// <summary>xt_SYNPROXY: `.hooks` LOCAL_IN and FORWARD.</summary>
     public override IReadOnlyCollection<string>? Hooks => [Input, Forward];
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     protected internal override bool Parse(XtOption o)
     {
         switch (o.Name)
         {
             case "--mss":
-                Take(o, ref _seen, (uint)SynProxyOptions.Mss);
+                _seen.TakeNoInvert(o, (uint)SynProxyOptions.Mss);
                 Mss = (ushort)o.UInt32(o.Arg("an MSS 0-65535"), 0, 65535);
                 Options |= SynProxyOptions.Mss;
                 return true;
             case "--wscale":
-                Take(o, ref _seen, (uint)SynProxyOptions.WindowScale);
+                _seen.TakeNoInvert(o, (uint)SynProxyOptions.WindowScale);
                 WindowScale = (byte)o.UInt32(o.Arg("a window scale 0-255"), 0, 255);
                 Options |= SynProxyOptions.WindowScale;
                 return true;
             case "--sack-perm":
-                Take(o, ref _seen, (uint)SynProxyOptions.SackPermitted);
+                _seen.TakeNoInvert(o, (uint)SynProxyOptions.SackPermitted);
                 Options |= SynProxyOptions.SackPermitted;
                 return true;
             case "--timestamp":
-                Take(o, ref _seen, (uint)SynProxyOptions.Timestamp);
+                _seen.TakeNoInvert(o, (uint)SynProxyOptions.Timestamp);
                 Options |= SynProxyOptions.Timestamp;
                 return true;
             case "--ecn":
-                Take(o, ref _seen, (uint)SynProxyOptions.Ecn);
+                _seen.TakeNoInvert(o, (uint)SynProxyOptions.Ecn);
                 Options |= SynProxyOptions.Ecn;
                 return true;
             default:
@@ -71,7 +71,7 @@ public sealed class SynProxyTarget : XtTarget
 
     /// <summary>synproxy_tg4_check: "-p tcp" and not inverted.</summary>
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        RequireProtocol(this, rule, "the kernel's synproxy_tg4_check/synproxy_tg6_check", Protocols.Tcp);
+        check.RequireProtocol("the kernel's synproxy_tg4_check/synproxy_tg6_check", Protocols.Tcp);
 
     /// <summary>SYNPROXY_save: sack-perm, timestamp, wscale, mss, ecn, in that order.</summary>
     public override void Save(SaveWriter w)

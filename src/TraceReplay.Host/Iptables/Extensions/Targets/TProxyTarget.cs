@@ -1,6 +1,6 @@
 using System.Globalization;
 using TraceReplay.Capture.Decode;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -14,7 +14,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 public sealed class TProxyTarget : XtTarget
 {
     private const uint Port = 1, Ip = 2, Mark = 4;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The local port (0: the packet's own destination port).</summary>
     public ushort OnPort { get; private set; }
@@ -29,7 +29,7 @@ public sealed class TProxyTarget : XtTarget
     public override bool IsTerminating => true;
 
     /// <summary>xt_TPROXY: `.table = "mangle"`, `.hooks = 1 &lt;&lt; NF_INET_PRE_ROUTING`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     public override IReadOnlyCollection<string>? Hooks => [PreRouting];
 
@@ -38,15 +38,15 @@ public sealed class TProxyTarget : XtTarget
         switch (o.Name)
         {
             case "--on-port":
-                Take(o, ref _seen, Port);
+                _seen.TakeNoInvert(o, Port);
                 OnPort = o.Port(o.Arg("a port or service name"));
                 return true;
             case "--on-ip":
-                Take(o, ref _seen, Ip);
+                _seen.TakeNoInvert(o, Ip);
                 OnIp = o.Address(o.Arg("a local address"));
                 return true;
             case "--tproxy-mark":
-                Take(o, ref _seen, Mark);
+                _seen.TakeNoInvert(o, Mark);
                 TProxyMark = o.MarkMask(o.Arg("VALUE[/MASK]"));
                 return true;
             default:
@@ -56,12 +56,12 @@ public sealed class TProxyTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & Port) == 0)
-            throw Missing(this, "option --on-port must be specified", "--on-port PORT");
-        if ((_seen & Ip) == 0)
+        if (!_seen.Has(Port))
+            throw check.Missing("option --on-port must be specified", "--on-port PORT");
+        if (!_seen.Has(Ip))
             OnIp = rule.Family == IptFamily.IPv6 ? default : IpAddr.FromV4(0);
         // tproxy_tg4_check/tproxy_tg6_check: "Can be used only with -p tcp or -p udp".
-        RequireProtocol(this, rule, "the kernel: \"Can be used only with -p tcp or -p udp\"", Protocols.Tcp, Protocols.Udp);
+        check.RequireProtocol("the kernel: \"Can be used only with -p tcp or -p udp\"", Protocols.Tcp, Protocols.Udp);
     }
 
     /// <summary>tproxy_tg_save_v1: every field, the mark as `0x%x/0x%x`.</summary>

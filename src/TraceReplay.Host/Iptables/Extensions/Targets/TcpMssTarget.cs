@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -12,7 +12,7 @@ public sealed class TcpMssTarget : XtTarget
     /// <summary>XT_TCPMSS_CLAMP_PMTU: the value xt_tcpmss_info.mss holds for `--clamp-mss-to-pmtu`.</summary>
     public const ushort ClampPmtu = 0xffff;
 
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The MSS to write, or <see cref="ClampPmtu"/> to clamp to the route's MTU minus the IP and TCP headers.</summary>
     public ushort Mss { get; private set; }
@@ -27,14 +27,14 @@ public sealed class TcpMssTarget : XtTarget
         {
             case "--set-mss":
             {
-                Take(o, ref _seen, 1);
+                _seen.TakeNoInvert(o, 1);
                 // XTTYPE_UINT16 with .max = UINT16_MAX - sizeof(iphdr) (or ip6_hdr): room for the IP header.
                 uint max = o.Family == IptFamily.IPv6 ? 65535u - 40 : 65535u - 20;
                 Mss = (ushort)o.UInt32(o.Arg($"an MSS 0-{max}"), 0, max);
                 return true;
             }
             case "--clamp-mss-to-pmtu":
-                Take(o, ref _seen, 2);
+                _seen.TakeNoInvert(o, 2);
                 Mss = ClampPmtu;
                 return true;
             default:
@@ -44,9 +44,9 @@ public sealed class TcpMssTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
-            throw Missing(this, "at least one parameter is required", "--set-mss VALUE or --clamp-mss-to-pmtu");
-        RequireProtocol(this, rule, "the kernel registers TCPMSS with .proto = IPPROTO_TCP", Protocols.Tcp);
+        if (_seen.None)
+            throw check.Missing("at least one parameter is required", "--set-mss VALUE or --clamp-mss-to-pmtu");
+        check.RequireProtocol("the kernel registers TCPMSS with .proto = IPPROTO_TCP", Protocols.Tcp);
         // tcpmss_tg4_check also wants a SYN flag match, but only on the legacy back end (it returns
         // early for nft_compat, so iptables-nft dumps carry such rules); the final check does not see
         // the rule's matches, so that is left to iptables-legacy.

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -15,12 +15,12 @@ public sealed class TcpOptStripTarget : XtTarget
 
     // strip_bmap: one bit per option kind 0-255.
     private readonly uint[] _bitmap = new uint[8];
-    private uint _seen;
+    private XtOptionSet _seen;
 
     public override bool IsTerminating => false;
 
     /// <summary>xt_TCPOPTSTRIP: `.table = "mangle"`, `.proto = IPPROTO_TCP`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     /// <summary>Whether option kind <paramref name="kind"/> is stripped.</summary>
     public bool Strips(byte kind) => (_bitmap[kind >> 5] & (1u << (kind & 31))) != 0;
@@ -32,7 +32,7 @@ public sealed class TcpOptStripTarget : XtTarget
     {
         if (o.Name != "--strip-options")
             return false;
-        Take(o, ref _seen, 1);
+        _seen.TakeNoInvert(o, 1);
         string text = o.Arg("option kinds or names, e.g. mss,wscale or 2,3");
         foreach (var part in text.Split(','))
         {
@@ -52,7 +52,7 @@ public sealed class TcpOptStripTarget : XtTarget
     }
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check) =>
-        RequireProtocol(this, rule, "the kernel registers TCPOPTSTRIP with .proto = IPPROTO_TCP", Protocols.Tcp);
+        check.RequireProtocol("the kernel registers TCPOPTSTRIP with .proto = IPPROTO_TCP", Protocols.Tcp);
 
     /// <summary>tcpoptstrip_tg_save: the kinds as numbers, ascending, only when there are any.</summary>
     public override void Save(SaveWriter w)

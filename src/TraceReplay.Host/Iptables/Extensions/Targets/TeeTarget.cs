@@ -1,5 +1,4 @@
 using TraceReplay.Capture.Decode;
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -12,7 +11,7 @@ public sealed class TeeTarget : XtTarget
 {
     private const uint Gateway = 1, Oif = 2;
     private const int IfNameMax = 15;
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The next hop the copy is routed to (xt_tee_tginfo.gw).</summary>
     public IpAddr GatewayAddress { get; private set; }
@@ -27,13 +26,13 @@ public sealed class TeeTarget : XtTarget
         switch (o.Name)
         {
             case "--gateway":
-                Take(o, ref _seen, Gateway);
+                _seen.TakeNoInvert(o, Gateway);
                 // XTTYPE_HOST would resolve a host name; offline only addresses are read.
                 GatewayAddress = o.Address(o.Arg("the gateway address"));
                 return true;
             case "--oif":
             {
-                Take(o, ref _seen, Oif);
+                _seen.TakeNoInvert(o, Oif);
                 string dev = o.Arg("an interface name");
                 if (dev.Length == 0 || dev.Length > IfNameMax)
                     throw o.Fail("not an interface name", dev, $"1 to {IfNameMax} characters (IFNAMSIZ)");
@@ -47,11 +46,11 @@ public sealed class TeeTarget : XtTarget
 
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if ((_seen & Gateway) == 0)
-            throw Missing(this, "option --gateway must be specified", "--gateway ADDR");
+        if (!_seen.Has(Gateway))
+            throw check.Missing("option --gateway must be specified", "--gateway ADDR");
         // tee_tg_check: an all-zero gateway is refused (-EINVAL).
         if (GatewayAddress == default || (GatewayAddress.IsV4 && GatewayAddress.V4 == 0))
-            throw Missing(this, "the gateway may not be the unspecified address (the kernel refuses it)", "a gateway address other than 0.0.0.0 / ::");
+            throw check.Missing("the gateway may not be the unspecified address (the kernel refuses it)", "a gateway address other than 0.0.0.0 / ::");
     }
 
     public override void Save(SaveWriter w)

@@ -1,4 +1,4 @@
-using static TraceReplay.Host.Iptables.Extensions.XtTargetOptions;
+using static TraceReplay.Host.Iptables.Extensions.XtChains;
 
 namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
@@ -11,7 +11,7 @@ namespace TraceReplay.Host.Iptables.Extensions.Targets;
 [XtTarget("TOS")]
 public sealed class TosTarget : XtTarget
 {
-    private uint _seen;
+    private XtOptionSet _seen;
 
     /// <summary>The bits XORed into the TOS byte after <see cref="Mask"/> was cleared.</summary>
     public byte Value { get; private set; }
@@ -22,13 +22,7 @@ public sealed class TosTarget : XtTarget
     public override bool IsTerminating => false;
 
     /// <summary>xt_DSCP registers TOS with `.table = "mangle"`.</summary>
-    public override IReadOnlyCollection<string>? Tables => MangleOnly;
-
-    /// <summary>tos_symbol_names (extensions/tos_values.c): the RFC 1349 names, whose mask is the option's `.max` 0x3f.</summary>
-    private static readonly (string Name, byte Value)[] Symbols =
-    [
-        ("Minimize-Delay", 0x10), ("Maximize-Throughput", 0x08), ("Maximize-Reliability", 0x04), ("Minimize-Cost", 0x02), ("Normal-Service", 0x00),
-    ];
+    public override IReadOnlyCollection<string>? Tables => Mangle;
 
     protected internal override bool Parse(XtOption o)
     {
@@ -36,13 +30,11 @@ public sealed class TosTarget : XtTarget
         if (bit == 0)
             return false;
         // Every action is `.excl = F_ANY`: one action per rule.
-        if (_seen != 0 && (_seen & bit) == 0)
-            Exclusive(o, _seen, 0xf, "another of --set-tos/--and-tos/--or-tos/--xor-tos");
-        Take(o, ref _seen, bit);
+        _seen.TakeNoInvert(o, bit, excl: 0xf);
         switch (bit)
         {
             case 1:
-                (Value, Mask) = ParseTosMask(o, o.Arg("VALUE[/MASK] or a name such as Minimize-Delay"));
+                (Value, Mask) = o.TosMask(o.Arg("VALUE[/MASK] or a name such as Minimize-Delay"));
                 break;
             case 2:
                 // tos_tg_parse O_AND_TOS: value 0, mask ~bits — clears what the AND would clear.
@@ -60,34 +52,12 @@ public sealed class TosTarget : XtTarget
         return true;
     }
 
-    /// <summary>xtopt_parse_tosmask: a number (mask 0xff unless `/MASK`), else a symbol whose mask is 0x3f.</summary>
-    private static (byte Value, byte Mask) ParseTosMask(XtOption o, string text)
-    {
-        int slash = text.IndexOf('/', StringComparison.Ordinal);
-        string valueText = slash < 0 ? text : text[..slash];
-        if (XtValues.TryParseUInt(valueText, out _))
-        {
-            byte v = (byte)o.UInt32(valueText, 0, 255);
-            byte m = slash < 0 ? (byte)0xff : (byte)o.UInt32(text[(slash + 1)..], 0, 255);
-            return (v, m);
-        }
-        if (slash < 0)
-        {
-            foreach (var (name, value) in Symbols)
-            {
-                if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
-                    return (value, 0x3f);
-            }
-        }
-        throw o.Fail("not a TOS value or name", text, "VALUE[/MASK] (0-255) or one of " + string.Join(", ", Symbols.Select(s => s.Name)));
-    }
-
     protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (_seen == 0)
-            throw Missing(this, "an action is required", "--set-tos, --and-tos, --or-tos or --xor-tos");
+        if (_seen.None)
+            throw check.Missing("an action is required", "--set-tos, --and-tos, --or-tos or --xor-tos");
     }
 
     /// <summary>tos_tg_save: ` --set-tos 0x%02x/0x%02x` whatever the action was.</summary>
-    public override void Save(SaveWriter w) => w.Opt("--set-tos", Hex(Value, 2) + "/" + Hex(Mask, 2));
+    public override void Save(SaveWriter w) => w.Opt("--set-tos", XtValues.Hex(Value, 2) + "/" + XtValues.Hex(Mask, 2));
 }

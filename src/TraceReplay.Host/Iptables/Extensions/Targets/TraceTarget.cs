@@ -10,7 +10,7 @@ public sealed class TraceTarget : XtTarget
 {
     public override bool IsTerminating => false;
 
-    public override IReadOnlyCollection<string>? Tables => TaChains.Raw;
+    public override IReadOnlyCollection<string>? Tables => XtChains.Raw;
 
     protected internal override bool Parse(XtOption o) => false;
 

@@ -2,52 +2,6 @@ using System.Globalization;
 
 namespace TraceReplay.Host.Iptables.Extensions;
 
-/// <summary>
-/// libxtables' xtables_option_parse rule that every option of an x6_options table is taken at most
-/// once (unless XTOPT_MULTI): `frag: option "--fragid" can only be used once.` A bit per option id.
-/// </summary>
-internal struct XtOnce
-{
-    private uint _seen;
-
-    public void Take(XtOption o, int id)
-    {
-        uint bit = 1u << id;
-        if ((_seen & bit) != 0)
-            throw new Parsing.HostParseException(o.Location, $"{o.Name} can only be used once (iptables: \"option \\\"{o.Name}\\\" can only be used once\")", o.Name, $"one {o.Name}");
-        _seen |= bit;
-    }
-
-    public readonly bool Has(int id) => (_seen & (1u << id)) != 0;
-}
-
-/// <summary>Shared pieces of the IPv6 extension-header and IPsec matches (group C).</summary>
-internal static class XtRanges
-{
-    /// <summary>XTTYPE_UINT32RC / UINT8RC: `N`, `N:M`, `:M`, `N:`, `:` — open ends are 0 and <paramref name="max"/>.</summary>
-    public static XtRange Parse(XtOption o, uint max, string expected) => o.Range(o.Arg(expected), max);
-
-    /// <summary>
-    /// The skip_*_match rule of libxt_esp/libip6t_frag/libip6t_mh and friends since iptables 1.8.8:
-    /// the full range is left out unless inverted (then printed in full, `! --espspi 0:4294967295`),
-    /// a single value prints as `N`, a range as `MIN:MAX`.
-    /// </summary>
-    public static void Save(SaveWriter w, string name, XtRange range, bool invert, uint max)
-    {
-        if (range.Min == 0 && range.Max == max && !invert)
-            return;
-        w.Opt(name, range.ToString(':'), invert);
-    }
-
-    /// <summary>strtoul(…, 0) as the old hand-written parsers call it (decimal, 0x hex, 0 octal), limited to 32 bits.</summary>
-    public static uint Number(XtOption o, string text, string what)
-    {
-        if (!XtValues.TryParseUInt(text, out ulong v) || v > uint.MaxValue)
-            throw o.Fail($"not a valid {what}", text, $"a {what} (decimal, 0x hex or 0 octal) up to {uint.MaxValue.ToString(CultureInfo.InvariantCulture)}");
-        return (uint)v;
-    }
-}
-
 /// <summary>One entry of `--hbh-opts`/`--dst-opts TYPE[:LEN]`: an option type and, when given, its data length.</summary>
 public readonly record struct Ip6tOptSpec(byte Type, byte? Length)
 {
@@ -68,7 +22,7 @@ public abstract class Ip6tOptsMatch : XtMatch
 
     private readonly string _lenOption;
     private readonly string _optsOption;
-    private XtOnce _once;
+    private XtOptionSet _given;
     private readonly List<Ip6tOptSpec> _options = [];
 
     private protected Ip6tOptsMatch(string prefix)
@@ -90,7 +44,7 @@ public abstract class Ip6tOptsMatch : XtMatch
     {
         if (o.Name == _lenOption)
         {
-            _once.Take(o, 0);
+            _given.Take(o, 1);
             HeaderLength = o.UInt32(o.Arg("a header length"));
             InvertHeaderLength = o.Invert;
             HasLength = true;
@@ -98,7 +52,7 @@ public abstract class Ip6tOptsMatch : XtMatch
         }
         if (o.Name == _optsOption)
         {
-            _once.Take(o, 1);
+            _given.Take(o, 2);
             o.NoInvert();
             ParseOptions(o, o.Arg("TYPE[:LEN][,TYPE[:LEN]...]"));
             HasOptions = true;
@@ -123,16 +77,24 @@ public abstract class Ip6tOptsMatch : XtMatch
             int colon = part.IndexOf(':', StringComparison.Ordinal);
             if (colon >= 0 && i == MaxOptions - 1)
                 throw o.Fail("the 16th option cannot have a length (iptables: \"too many ports specified\")", part, "TYPE without :LEN");
-            byte type = (byte)XtRanges.Number(o, colon < 0 ? part : part[..colon], "option type");
+            byte type = (byte)Number(o, colon < 0 ? part : part[..colon], "option type");
             byte? length = null;
             if (colon >= 0)
             {
                 if (type == 0)
                     throw o.Fail("Pad1 (type 0) has no length (iptables: \"PAD0 has not got length\")", part, "0 without :LEN");
-                length = (byte)XtRanges.Number(o, part[(colon + 1)..], "option length");
+                length = (byte)Number(o, part[(colon + 1)..], "option length");
             }
             _options.Add(new Ip6tOptSpec(type, length));
         }
+    }
+
+    /// <summary>strtoul(…, 0) as the old hand-written parsers call it (decimal, 0x hex, 0 octal), limited to 32 bits.</summary>
+    private static uint Number(XtOption o, string text, string what)
+    {
+        if (!XtValues.TryParseUInt(text, out ulong v) || v > uint.MaxValue)
+            throw o.Fail($"not a valid {what}", text, $"a {what} (decimal, 0x hex or 0 octal) up to {uint.MaxValue.ToString(CultureInfo.InvariantCulture)}");
+        return (uint)v;
     }
 
     public override void Save(SaveWriter w)

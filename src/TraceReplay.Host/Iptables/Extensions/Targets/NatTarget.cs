@@ -3,141 +3,113 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using TraceReplay.Capture.Decode;
+using TraceReplay.Host.Parsing;
 
-namespace TraceReplay.Host.Iptables.Extensions;
-
-/// <summary>The `flags` of `struct nf_nat_range2` (include/uapi/linux/netfilter/nf_nat.h), same bit values.</summary>
-[Flags]
-public enum NfNatRangeFlags : uint
-{
-    None = 0,
-
-    /// <summary>NF_NAT_RANGE_MAP_IPS: rewrite the address into MinAddr..MaxAddr.</summary>
-    MapIps = 1 << 0,
-
-    /// <summary>NF_NAT_RANGE_PROTO_SPECIFIED: rewrite the port into MinProto..MaxProto.</summary>
-    ProtoSpecified = 1 << 1,
-
-    /// <summary>NF_NAT_RANGE_PROTO_RANDOM (`--random`).</summary>
-    ProtoRandom = 1 << 2,
-
-    /// <summary>NF_NAT_RANGE_PERSISTENT (`--persistent`).</summary>
-    Persistent = 1 << 3,
-
-    /// <summary>NF_NAT_RANGE_PROTO_RANDOM_FULLY (`--random-fully`).</summary>
-    ProtoRandomFully = 1 << 4,
-
-    /// <summary>NF_NAT_RANGE_PROTO_OFFSET (`:MIN-MAX/BASE`): shift the port by (port - BaseProto) into the range.</summary>
-    ProtoOffset = 1 << 5,
-
-    /// <summary>NF_NAT_RANGE_NETMAP (set by nft only; kept for completeness).</summary>
-    Netmap = 1 << 6,
-}
+namespace TraceReplay.Host.Iptables.Extensions.Targets;
 
 /// <summary>
-/// A NAT mapping as the kernel's NAT core reads it, mirroring `struct nf_nat_range2`: addresses are
-/// IPv4-mapped for iptables, ports are in host order. Without <see cref="NfNatRangeFlags.MapIps"/> the
-/// address is left alone (MASQUERADE and REDIRECT fill it from the interface at packet time).
+/// What DNAT, SNAT, MASQUERADE and REDIRECT share, as they share extensions/libxt_NAT.c: one mapping
+/// option (`--to-destination`/`--to-source` `[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]`, or `--to-ports
+/// PORT[-PORT]` for the two that take the address from the interface), the flag options
+/// `--random`, `--random-fully`, `--persistent` each target allows, __NAT_parse's port check, and
+/// __NAT_print. Every NAT target is table nat; its hooks are its own.
 /// </summary>
-public readonly record struct NfNatRange2(NfNatRangeFlags Flags, IpAddr MinAddr, IpAddr MaxAddr, ushort MinProto, ushort MaxProto, ushort BaseProto)
+public abstract class NatTarget : XtTarget
 {
-    public bool MapsIps => (Flags & NfNatRangeFlags.MapIps) != 0;
+    private static readonly (string Name, NfNatRangeFlags Flag)[] FlagOptions =
+    [
+        ("--random", NfNatRangeFlags.ProtoRandom),
+        ("--random-fully", NfNatRangeFlags.ProtoRandomFully),
+        ("--persistent", NfNatRangeFlags.Persistent),
+    ];
 
-    public bool ProtoSpecified => (Flags & NfNatRangeFlags.ProtoSpecified) != 0;
+    private readonly string _toOption;
+    private readonly bool _portsOnly;
+    private readonly NfNatRangeFlags _flagOptions;
+    private XtOptionSet _seen;
+    private SourceLocation _toAt;
+    private string _toText = string.Empty;
 
-    public bool Has(NfNatRangeFlags flag) => (Flags & flag) == flag;
-}
-
-/// <summary>
-/// Shared pieces of the common targets (group T-A): libxtables' once/exclusive option bookkeeping
-/// (xtables_option_parse, xtables_options_fcheck) and libxt_NAT.c's range parser and printer.
-/// </summary>
-internal static class TaHelpers
-{
-    /// <summary>xtables_option_parse: an option without XTOPT_MULTI may appear once; target options never take `!`.</summary>
-    public static void Once(ref uint seen, int id, XtOption o)
+    /// <param name="toOption">The mapping option: `--to-destination`, `--to-source` or `--to-ports`.</param>
+    /// <param name="portsOnly">`--to-ports PORT[-PORT]`, optional (MASQUERADE, REDIRECT); else `ADDR…`, required (DNAT, SNAT).</param>
+    /// <param name="flagOptions">Which of `--random`, `--random-fully`, `--persistent` the target has.</param>
+    private protected NatTarget(string toOption, bool portsOnly, NfNatRangeFlags flagOptions)
     {
-        o.NoInvert();
-        if ((seen & (1u << id)) != 0)
-            throw new Parsing.HostParseException(o.Location, $"option {o.Name} can only be used once", o.Name, $"one {o.Name}");
-        seen |= 1u << id;
+        _toOption = toOption;
+        _portsOnly = portsOnly;
+        _flagOptions = flagOptions;
     }
 
-    /// <summary>xtables_options_fcheck's `.excl`: options that cannot be combined with one seen earlier.</summary>
-    public static void Exclusive(uint seen, uint excl, XtOption o, Func<int, string> nameOf)
+    /// <summary>The mapping handed to nf_nat_setup_info (MASQUERADE and REDIRECT: ports and flags only).</summary>
+    public NfNatRange2 Range { get; private set; }
+
+    public override bool IsTerminating => true;
+
+    public override IReadOnlyCollection<string>? Tables => XtChains.Nat;
+
+    /// <summary>The syntax of the mapping option's argument, for errors.</summary>
+    private protected abstract string ToSyntax { get; }
+
+    /// <summary>This target's reading of the mapping argument into <paramref name="range"/> (which holds the flags given so far).</summary>
+    private protected abstract NfNatRange2 ParseTo(XtOption o, string text, NfNatRange2 range);
+
+    protected internal override bool Parse(XtOption o)
     {
-        uint clash = seen & excl;
-        if (clash == 0)
-            return;
-        int other = System.Numerics.BitOperations.TrailingZeroCount(clash);
-        throw new Parsing.HostParseException(o.Location, $"option {o.Name} cannot be used together with {nameOf(other)}", o.Name, $"either {o.Name} or {nameOf(other)}");
+        if (o.Name == _toOption)
+        {
+            _seen.TakeNoInvert(o, 1);
+            _toText = o.Arg(ToSyntax);
+            _toAt = o.Location with { Column = o.LastColumn };
+            Range = ParseTo(o, _toText, Range);
+            return true;
+        }
+        for (int i = 0; i < FlagOptions.Length; i++)
+        {
+            var (name, flag) = FlagOptions[i];
+            if (o.Name != name || (_flagOptions & flag) == 0)
+                continue;
+            _seen.TakeNoInvert(o, 2u << i);
+            Range = Range with { Flags = Range.Flags | flag };
+            return true;
+        }
+        return false;
     }
 
-    /// <summary>XTTYPE_STRING with `.min = 1`.</summary>
-    public static string NonEmpty(XtOption o, string text)
+    protected internal override void FinalCheck(XtRuleContext rule, XtFinalCheck check)
     {
-        if (text.Length == 0)
-            throw o.Fail("argument must have a minimum length of 1 characters", text, "a non-empty string");
-        return text;
+        if (!_portsOnly && !_seen.Has(1))
+            throw check.Fail($"option {_toOption} must be specified", $"{_toOption} ADDR[-ADDR][:PORT[-PORT]]");
+        RequirePortProtocol(rule, Range, _toAt, _toText);
     }
 
-    /// <summary>XTOPT_PUT of a string into a fixed char array: longer input is cut to the array size minus the NUL, silently, as xtopt_parse_string does.</summary>
-    public static string Truncate(string text, int arraySize) => text.Length >= arraySize ? text[..(arraySize - 1)] : text;
+    public override void Save(SaveWriter w) => SaveRange(w, Range, _toOption, skipColon: _portsOnly);
 
     /// <summary>__NAT_parse's portok: only these protocols have ports the NAT core can map (ICMP maps its id).</summary>
-    public static bool PortOk(byte protocol) =>
+    private static bool PortOk(byte protocol) =>
         protocol is Protocols.Tcp or Protocols.Udp or Protocols.Sctp or Protocols.Dccp or Protocols.Icmp;
 
     /// <summary>
     /// __NAT_parse's portok, checked once the rule header is complete (the core hands extensions the
     /// header only at the final check): a port mapping needs a protocol with ports.
     /// </summary>
-    public static void RequirePortProtocol(XtRuleContext rule, in NfNatRange2 range, Parsing.SourceLocation at, string token)
+    private static void RequirePortProtocol(XtRuleContext rule, in NfNatRange2 range, Parsing.SourceLocation at, string token)
     {
         if (range.ProtoSpecified && !PortOk(rule.Header.Protocol))
             throw new Parsing.HostParseException(at, "a port mapping needs -p tcp, udp, sctp or dccp in the rule (iptables: \"Need TCP, UDP, SCTP or DCCP with port specification\")", token, "-p tcp|udp|sctp|dccp in the rule");
     }
 
     /// <summary>strtoumax with base 0 over a prefix of <paramref name="s"/> (as xtables_strtoui with an end pointer): digits read, value, and where it stopped.</summary>
-    public static bool TryStrtoul(string s, int start, uint min, uint max, out uint value, out int end)
+    private static bool TryStrtoul(string s, int start, uint min, uint max, out uint value, out int end)
     {
         value = 0;
-        end = start;
-        int i = start;
-        if (i < s.Length && s[i] == '+')
-            i++;
-        int radix = 10;
-        if (i + 1 < s.Length && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') && i + 2 < s.Length && Uri.IsHexDigit(s[i + 2]))
+        int i = start < s.Length && s[start] == '+' ? start + 1 : start;
+        end = XtValues.ScanUInt32(s, i, out ulong v);
+        if (end == i)
         {
-            radix = 16;
-            i += 2;
-        }
-        else if (i < s.Length && s[i] == '0')
-        {
-            radix = 8;
-        }
-        int digitsStart = i;
-        ulong v = 0;
-        bool overflow = false;
-        for (; i < s.Length; i++)
-        {
-            int d = s[i] switch
-            {
-                >= '0' and <= '9' => s[i] - '0',
-                >= 'a' and <= 'f' => s[i] - 'a' + 10,
-                >= 'A' and <= 'F' => s[i] - 'A' + 10,
-                _ => 99,
-            };
-            if (d >= radix)
-                break;
-            v = (v * (ulong)radix) + (ulong)d;
-            if (v > uint.MaxValue)
-                overflow = true;
-        }
-        if (i == digitsStart)
+            end = start;
             return false;
-        end = i;
-        if (overflow || v < min || v > max)
+        }
+        if (v < min || v > max)
             return false;
         value = (uint)v;
         return true;
@@ -147,7 +119,7 @@ internal static class TaHelpers
     /// libxt_NAT.c parse_ports: `PORT[-PORT[/BASE]]`; a single port may be a service name, the
     /// range ends may not. Ports need a protocol that has them.
     /// </summary>
-    public static void ParsePorts(XtOption o, string arg, ref NfNatRange2 range, bool allowOffset = true)
+    private protected static void ParsePorts(XtOption o, string arg, ref NfNatRange2 range, bool allowOffset = true)
     {
         var flags = range.Flags | NfNatRangeFlags.ProtoSpecified;
         int end;
@@ -192,7 +164,7 @@ internal static class TaHelpers
     /// libxt_NAT.c parse_to: `[ADDR[-ADDR]][:PORT[-PORT[/BASE]]]`; ip6tables puts the addresses in
     /// brackets when a port follows (an unbracketed IPv6 text with more than one colon is all address).
     /// </summary>
-    public static NfNatRange2 ParseTo(XtOption o, string arg, IptFamily family, bool allowOffset = true)
+    private protected static NfNatRange2 ParseAddressesAndPorts(XtOption o, string arg, IptFamily family, bool allowOffset = true)
     {
         var range = default(NfNatRange2);
         int lb = arg.IndexOf('[', StringComparison.Ordinal);
@@ -230,7 +202,7 @@ internal static class TaHelpers
     }
 
     /// <summary>inet_pton for the rule's family: dotted quad for IPv4, plain IPv6 text (no scope, no brackets) for IPv6.</summary>
-    public static IpAddr ParseAddress(XtOption o, string text, IptFamily family)
+    private static IpAddr ParseAddress(XtOption o, string text, IptFamily family)
     {
         bool ok;
         IPAddress? ip = null;
@@ -249,7 +221,7 @@ internal static class TaHelpers
     }
 
     /// <summary>inet_ntop of the family: an ip6tables address that happens to be IPv4-mapped still prints as IPv6.</summary>
-    public static string FormatAddress(IpAddr a, IptFamily family)
+    private static string FormatAddress(IpAddr a, IptFamily family)
     {
         if (family == IptFamily.IPv6 && a.IsV4)
             return "::ffff:" + a.ToString();
@@ -257,7 +229,7 @@ internal static class TaHelpers
     }
 
     /// <summary>libxt_NAT.c sprint_range: `[MIN-MAX]:PORT-PORT/BASE`, brackets only for IPv6 with ports.</summary>
-    public static string RangeText(in NfNatRange2 r, IptFamily family)
+    private static string RangeText(in NfNatRange2 r, IptFamily family)
     {
         var sb = new StringBuilder();
         bool brackets = family == IptFamily.IPv6 && r.ProtoSpecified;
@@ -283,7 +255,7 @@ internal static class TaHelpers
     }
 
     /// <summary>libxt_NAT.c __NAT_print in save form.</summary>
-    public static void SaveRange(SaveWriter w, in NfNatRange2 r, string rangeOption, bool skipColon)
+    private static void SaveRange(SaveWriter w, in NfNatRange2 r, string rangeOption, bool skipColon)
     {
         string text = RangeText(r, w.Family);
         if (text.Length > 0)
@@ -299,15 +271,4 @@ internal static class TaHelpers
         if (r.Has(NfNatRangeFlags.Persistent))
             w.Opt("--persistent");
     }
-}
-
-/// <summary>Table and hook names targets are restricted to, as their kernel modules declare them in `.table` / `.hooks` (xt_nat.c, xt_MASQUERADE.c, xt_REDIRECT.c, xt_NETMAP.c, ipt_REJECT.c, xt_CT.c, xt_TRACE.c).</summary>
-internal static class TaChains
-{
-    public static readonly string[] Nat = ["nat"];
-    public static readonly string[] PreroutingOutput = ["PREROUTING", "OUTPUT"];
-    public static readonly string[] PostroutingInput = ["POSTROUTING", "INPUT"];
-    public static readonly string[] Postrouting = ["POSTROUTING"];
-    public static readonly string[] InputForwardOutput = ["INPUT", "FORWARD", "OUTPUT"];
-    public static readonly string[] Raw = ["raw"];
 }
