@@ -53,7 +53,7 @@ public sealed class XtMatchTests
     }
 
     /// <summary>A SYN with an MSS option (kind 2, length 4): the TCP header grows to 24 bytes.</summary>
-    private static TestPacket SynWithMss()
+    internal static TestPacket SynWithMss()
     {
         var f = Frames.TcpV4("10.0.0.1", 40000, "192.0.2.7", 80);
         var g = new byte[f.Length + 4];
