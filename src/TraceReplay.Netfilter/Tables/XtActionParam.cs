@@ -31,6 +31,15 @@ public struct NfCtInfo
     public object? Entry;
 
     /// <summary>
+    /// The per-direction accounting (struct nf_conn_counter; -m connbytes turns accounting on for
+    /// the namespace), the current packet included as nf_conntrack_in has counted it.
+    /// </summary>
+    public ulong OrigPackets, OrigBytes, ReplyPackets, ReplyBytes;
+
+    /// <summary>For an expected (RELATED) connection, the name of the helper of its master (-m helper); else null.</summary>
+    public string? MasterHelper;
+
+    /// <summary>
     /// Whether nf_ct_get would return an entry: new, established and related packets have one;
     /// invalid and untracked ones do not (since Linux 4.12 both leave the ct pointer NULL).
     /// </summary>

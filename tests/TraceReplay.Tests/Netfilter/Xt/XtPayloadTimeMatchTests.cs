@@ -110,3 +110,40 @@ public sealed class XtPayloadTimeMatchTests
         Assert.Equal(Tristate.Unknown, Eval("-m time --timestart 09:00 --kerneltz", Tcp(), timeNs: At("2026-11-26T12:00:00Z")));
     }
 }
+
+/// <summary>connbytes and helper read the conntrack entry's accounting and master helper.</summary>
+public sealed class XtConntrackExtrasTests
+{
+    private static ParamSetup Acct(ulong op, ulong ob, ulong rp, ulong rb, string? helper = null) => (ref XtActionParam p) =>
+        p.Ct = new NfCtInfo
+        {
+            State = TraceReplay.Netfilter.Conntrack.CtState.Established,
+            OrigPackets = op,
+            OrigBytes = ob,
+            ReplyPackets = rp,
+            ReplyBytes = rb,
+            MasterHelper = helper,
+        };
+
+    [Theory]
+    [InlineData("-m connbytes --connbytes 10: --connbytes-dir both --connbytes-mode packets", true)] // 6 + 5 = 11
+    [InlineData("-m connbytes --connbytes 10: --connbytes-dir original --connbytes-mode packets", false)]
+    [InlineData("-m connbytes --connbytes 0:5000 --connbytes-dir reply --connbytes-mode bytes", true)] // 4000
+    [InlineData("-m connbytes ! --connbytes 0:5000 --connbytes-dir reply --connbytes-mode bytes", false)]
+    [InlineData("-m connbytes --connbytes 500:1000 --connbytes-dir both --connbytes-mode avgpkt", true)]
+    public void Connbytes(string spec, bool expected)
+    {
+        // avgpkt both: (bytes 1600 + 4000) / (6 + 5) = 509 (integer division, as div64_u64).
+        Assert.Equal(expected ? Tristate.True : Tristate.False, Eval(spec, Tcp(), Acct(6, 1600, 5, 4000)));
+    }
+
+    [Fact]
+    public void Connbytes_without_an_entry_and_helper()
+    {
+        Assert.Equal(Tristate.False, Eval("-m connbytes --connbytes 0: --connbytes-dir both --connbytes-mode packets", Tcp()));
+        Assert.Equal(Tristate.True, Eval("-m helper --helper ftp", Tcp(), Acct(1, 1, 1, 1, "ftp")));
+        Assert.Equal(Tristate.True, Eval("-m helper --helper ftp-2121", Tcp(), Acct(1, 1, 1, 1, "ftp"))); // strncmp over strlen("ftp")
+        Assert.Equal(Tristate.False, Eval("-m helper --helper sip", Tcp(), Acct(1, 1, 1, 1, "ftp")));
+        Assert.Equal(Tristate.True, Eval("-m helper ! --helper sip", Tcp(), Acct(1, 1, 1, 1)));
+    }
+}
