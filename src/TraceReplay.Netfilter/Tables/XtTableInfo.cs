@@ -529,6 +529,35 @@ public sealed class XtTableInfo
     /// <summary>The packets and bytes an entry counted (struct xt_counters).</summary>
     public XtCounters Counters(int entry) => new(_packets[entry], _bytes[entry]);
 
+    /// <summary>
+    /// Every built-in chain's policy counters, then every rule's, in iptables-save order (the chain
+    /// headers first, then the rules chain by chain; RuleNum 0 for a policy): what `iptables-save -c` prints, simulated.
+    /// User chains' RETURN entries are counted but, as in iptables-save, not listed.
+    /// </summary>
+    public IEnumerable<(string Chain, int RuleNum, bool IsPolicy, XtCounters Counters)> AllCounters()
+    {
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            if (_entries[i].Kind == IptEntryKind.Policy)
+                yield return (_chainNames[_entries[i].Chain], 0, true, Counters(i));
+        }
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            if (_entries[i].Kind == IptEntryKind.Rule)
+                yield return (_chainNames[_entries[i].Chain], _entries[i].RuleNum, false, Counters(i));
+        }
+    }
+
+    /// <summary>Compiles every table of a dump with one <see cref="XtNet"/> (named recent/hashlimit tables are shared across them, as in one netns).</summary>
+    public static IReadOnlyDictionary<string, XtTableInfo> CompileAll(IptRuleset ruleset, XtNet net)
+    {
+        ArgumentNullException.ThrowIfNull(ruleset);
+        var tables = new Dictionary<string, XtTableInfo>(StringComparer.Ordinal);
+        foreach (var t in ruleset.Tables)
+            tables[t.Name] = Compile(t, ruleset.Family, net);
+        return tables;
+    }
+
     public void ResetCounters()
     {
         Array.Clear(_packets);

@@ -119,6 +119,29 @@ public sealed class RealRulesetTests
         Assert.Equal((XtNatKind.Masquerade, "POSTROUTING:1"), (masq.Nat.Kind, Where(nat, masq.Verdict)));
     }
 
+    [Fact]
+    public void Counters_read_back_in_save_order()
+    {
+        var rs = IptablesParser.Load(DockerRules);
+        var tables = XtTableInfo.CompileAll(rs, new XtNet { AddrTypes = new DockerHostFib() });
+        Assert.Equal(["filter", "nat"], tables.Keys.Order(StringComparer.Ordinal));
+        var filter = tables["filter"];
+        Run(filter, Tcp(src: "172.17.0.2", dst: "203.0.113.9", dport: 443), setup: Dev("docker0", "eth0", CtState.New));
+
+        // One line per policy and per rule of the dump, nothing for the user chains' RETURN entries.
+        var all = filter.AllCounters().ToList();
+        var table = rs.Table("filter")!;
+        Assert.Equal(table.Chains.Count(c => c.IsBuiltin) + table.Chains.Sum(c => c.Rules.Count), all.Count);
+        Assert.Equal(("INPUT", 0, true), (all[0].Chain, all[0].RuleNum, all[0].IsPolicy));
+        Assert.Contains(all, c => c is { Chain: "FORWARD", RuleNum: 5, Counters.Packets: 1, Counters.Bytes: 40 });
+        Assert.Equal(("INPUT", 1, false), (all[3].Chain, all[3].RuleNum, all[3].IsPolicy)); // after the three policies
+        Assert.Equal(("FORWARD", 1, false), (all[6].Chain, all[6].RuleNum, all[6].IsPolicy)); // after INPUT's three rules
+
+        // The path of Docker_host_filter_paths' first packet: FORWARD:1, DOCKER-USER:2, FORWARD:2,
+        // DOCKER-ISOLATION-STAGE-1:1, STAGE-2:2, STAGE-1:2, FORWARD:5.
+        Assert.Equal(7, all.Count(c => c.Counters.Packets == 1));
+    }
+
     [Theory]
     [MemberData(nameof(CorpusDumpTests.Dumps), MemberType = typeof(CorpusDumpTests))]
     public void Every_corpus_dump_compiles_and_traverses(string relative)
