@@ -336,13 +336,17 @@ public sealed class XtTableInfo
     /// header first (ip_packet_match), then each match; a rule that matched counts the packet
     /// (skb->len = the IP datagram length) and runs its target: -j pushes the return point, -g does
     /// not, RETURN pops (with an empty stack: the hook's policy), the end of a user chain returns,
-    /// the end of a built-in chain applies and counts its policy. Allocates nothing.
+    /// the end of a built-in chain applies and counts its policy. A hook the table has no chain on,
+    /// or a packet of the other family, passes untouched (ACCEPT, entry -1). Allocates nothing.
     /// </summary>
     public IptVerdict DoTable(ref XtActionParam p, IIptTraceSink? trace = null)
     {
         int hook = (int)p.Hook;
         int i = _hookEntry[hook];
-        if (i < 0)
+
+        // The kernel registers iptables' hooks for NFPROTO_IPV4 and ip6tables' for NFPROTO_IPV6: a
+        // table never sees the other family (nor ARP): it lets the packet pass untouched.
+        if (i < 0 || p.Packet.IpVersion != (Family == IptFamily.IPv6 ? 6 : 4))
             return new IptVerdict(XtVerdict.Accept, -1, IptVerdictFlags.None, -1, 0, false);
         int underflow = _underflow[hook];
         int sp = 0;

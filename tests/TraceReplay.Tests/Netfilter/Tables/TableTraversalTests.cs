@@ -141,6 +141,18 @@ public sealed class TableTraversalTests
     }
 
     [Fact]
+    public void A_table_sees_only_its_own_family()
+    {
+        // iptables' hooks are registered for NFPROTO_IPV4 only: an IPv6 packet passes the IPv4 table untouched.
+        var t = Filter("-A FORWARD -j DROP");
+        var v = Run(t, new TestPacket(Frames.TcpV6("2001:db8::1", 1, "2001:db8::2", 2)));
+        Assert.Equal((XtVerdict.Accept, -1), (v.Verdict, v.Entry));
+        Assert.Equal(new XtCounters(0, 0), t.Counters(t.EntryOf("FORWARD", 1)));
+        var six = Filter("-A FORWARD -j DROP", family: IptFamily.IPv6);
+        Assert.Equal((XtVerdict.Accept, -1), (Run(six, Tcp()).Verdict, Run(six, Tcp()).Entry));
+    }
+
+    [Fact]
     public void An_unknown_match_is_taken_as_no_match_and_marks_the_verdict()
     {
         // owner needs the socket: unknown offline. The default policy continues as if it did not match.
