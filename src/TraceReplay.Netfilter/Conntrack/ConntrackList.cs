@@ -208,6 +208,7 @@ public static class ConntrackList
             string tok = Next($"{key}=VALUE");
             if (!tok.StartsWith(key + "=", StringComparison.Ordinal))
                 throw Fail($"'{key}=' missing", tok, $"{key}=VALUE");
+            _tokStart += key.Length + 1; // errors about the value point at the value
             return tok[(key.Length + 1)..];
         }
 
@@ -286,11 +287,15 @@ public static class ConntrackList
             if (l3num != (v6 ? "10" : "2"))
                 throw Fail("layer-3 number does not match the family", l3num, v6 ? "10" : "2");
             string pname = Next("a protocol name (tcp, udp, icmp, ..., unknown)");
+            int pnameStart = _tokStart;
             string pnumText = Next("a protocol number 0-255");
             if (!byte.TryParse(pnumText, NumberStyles.None, CultureInfo.InvariantCulture, out byte proto))
                 throw Fail("bad protocol number", pnumText, "a protocol number 0-255");
             if (ProtoName(proto) != pname)
+            {
+                _tokStart = pnameStart;
                 throw Fail("protocol name does not match its number", pname, ProtoName(proto));
+            }
             string secsText = Next("the seconds left");
             if (!long.TryParse(secsText, NumberStyles.None, CultureInfo.InvariantCulture, out long secs) || secs > uint.MaxValue)
                 throw Fail("bad seconds-left field", secsText, "the seconds left (0-4294967295)");
