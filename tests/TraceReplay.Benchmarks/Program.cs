@@ -11,7 +11,7 @@ const string Usage = """
 switch (args.FirstOrDefault())
 {
     case "micro":
-        BenchmarkSwitcher.FromTypes([typeof(DecodeBenchmarks)]).Run(args[1..]);
+        BenchmarkSwitcher.FromTypes([typeof(DecodeBenchmarks), typeof(ConntrackBenchmarks)]).Run(args[1..]);
         return 0;
     case "pipeline":
         return PipelineRun.Run(args[1..]);

@@ -252,3 +252,32 @@ public class NfConntrackTableTests
         Assert.Equal(CtReason.NoTuple, t.Pass(p, 0).Reason);
     }
 }
+
+/// <summary>The per-connection memory budget (≤ 256 bytes), measured with a million live entries.</summary>
+public class NfConntrackMemoryTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void A_million_connections_cost_at_most_256_bytes_each()
+    {
+        const int N = 1_000_000;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var t = new NfConntrackTable(new NfConntrackSettings { Max = N, Buckets = 262144, Acct = true }) { EventsEnabled = false };
+        var p = CtPackets.Udp("10.0.0.1", 1, "198.51.100.7", 53);
+        for (int i = 0; i < N; i++)
+        {
+            p.Src = IpAddr.FromV4(0x0A000000u | (uint)(i >> 4));
+            p.SrcPort = (ushort)(1024 + (i & 15));
+            var info = t.ConntrackIn(in p, default, 1000);
+            t.Confirm(info.Entry, 1000);
+        }
+        Assert.Equal(N, t.Count);
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        double perEntry = (after - before) / (double)N;
+        output.WriteLine($"{N} live connections: {after - before} bytes, {perEntry:F1} bytes per connection");
+        GC.KeepAlive(t);
+        Assert.True(perEntry <= 256, $"{perEntry:F1} bytes per connection");
+    }
+}
