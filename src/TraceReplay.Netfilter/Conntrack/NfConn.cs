@@ -97,14 +97,18 @@ internal enum SlotFlags : byte
 /// <summary>
 /// One tracked connection, struct nf_conn (include/net/netfilter/nf_conntrack.h) reduced to what the
 /// simulation needs, stored by value in <see cref="NfConntrackTable"/>'s array: no object per connection.
-/// The two tuplehash nodes are the hash chain links <see cref="NextOrig"/>/<see cref="NextReply"/>.
+/// Its two tuplehash nodes (hash chain links and hashes) live in the table's node arrays, so walking a
+/// chain does not touch the entries of other connections.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 public struct NfConn
 {
     public NfConntrackTuple Orig;
     public NfConntrackTuple Reply;
-    /// <summary>Deadline on the capture clock (ns); nf_conn.timeout, kept absolute even while unconfirmed.</summary>
+    /// <summary>
+    /// Deadline on the capture clock (ns); nf_conn.timeout, kept absolute even while unconfirmed. Read it;
+    /// only the table and its trackers set it (they keep the expiry sweep's copy in step).
+    /// </summary>
     public long Timeout;
     public ulong OrigPackets;
     public ulong OrigBytes;
@@ -116,8 +120,6 @@ public struct NfConn
     public IpCtTcp Tcp;
     /// <summary>proto.udp.stream_ts (and GRE's): when a replied flow counts as a stream.</summary>
     public long StreamTs;
-    internal int NextOrig;
-    internal int NextReply;
     internal SlotFlags Slot;
     /// <summary>IPCT_* bits cached during a packet, delivered as one UPDATE (nf_conntrack_event_cache).</summary>
     internal NfctEventMask PendingEvents;

@@ -13,20 +13,20 @@ namespace TraceReplay.Netfilter.Conntrack;
 internal static class NfConntrackProtoGeneric
 {
     /// <summary>generic_packet.</summary>
-    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, in DecodedPacket p, CtDirection dir, long now)
+    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, int idx, in DecodedPacket p, CtDirection dir, long now)
     {
-        table.RefreshAcct(ref ct, dir, p.IpTotalLength, table.Timeouts.Generic, now);
+        table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, table.Timeouts.Generic, now);
         return L4Verdict.Accept;
     }
 
     /// <summary>gre_packet: gre_timeout (30 s) until replied, then gre_timeout_stream (180 s) and ASSURED.</summary>
-    public static L4Verdict GrePacket(NfConntrackTable table, ref NfConn ct, in DecodedPacket p, CtDirection dir, long now)
+    public static L4Verdict GrePacket(NfConntrackTable table, ref NfConn ct, int idx, in DecodedPacket p, CtDirection dir, long now)
     {
         if (p.IsIpv6)
             return L4Verdict.Invalid; // the GRE tracker is IPv4 only (state->pf != NFPROTO_IPV4)
         if ((ct.Status & CtStatus.SeenReply) != 0)
         {
-            table.RefreshAcct(ref ct, dir, p.IpTotalLength, table.Timeouts.GreReplied, now);
+            table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, table.Timeouts.GreReplied, now);
             if ((ct.Status & CtStatus.Assured) == 0)
             {
                 ct.Status |= CtStatus.Assured;
@@ -35,7 +35,7 @@ internal static class NfConntrackProtoGeneric
         }
         else
         {
-            table.RefreshAcct(ref ct, dir, p.IpTotalLength, table.Timeouts.GreUnreplied, now);
+            table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, table.Timeouts.GreUnreplied, now);
         }
         return L4Verdict.Accept;
     }

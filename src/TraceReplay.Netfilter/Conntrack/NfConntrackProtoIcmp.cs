@@ -24,7 +24,7 @@ internal static class NfConntrackProtoIcmp
     private static bool IsError(byte type) => type is 3 or 4 or 5 or 11 or 12;
 
     /// <summary>nf_conntrack_icmp_packet.</summary>
-    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
+    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, int idx, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
     {
         reason = CtReason.None;
         if (!ValidNew(ct.Orig.IcmpType))
@@ -32,7 +32,7 @@ internal static class NfConntrackProtoIcmp
             reason = CtReason.IcmpNotNew; // can't create a new ICMP `conn' with this
             return L4Verdict.Invalid;
         }
-        table.RefreshAcct(ref ct, dir, p.IpTotalLength, table.Timeouts.Icmp, now);
+        table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, table.Timeouts.Icmp, now);
         return L4Verdict.Accept;
     }
 

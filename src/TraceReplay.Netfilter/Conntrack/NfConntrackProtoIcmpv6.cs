@@ -17,7 +17,7 @@ internal static class NfConntrackProtoIcmpv6
     public static bool IsNoTrack(byte type) => type is >= 130 and <= 136 or 143;
 
     /// <summary>nf_conntrack_icmpv6_packet: only an unconfirmed entry is checked for a request type.</summary>
-    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
+    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, int idx, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
     {
         reason = CtReason.None;
         if (!ct.IsConfirmed && ct.Orig.IcmpType is not (128 or 139))
@@ -25,7 +25,7 @@ internal static class NfConntrackProtoIcmpv6
             reason = CtReason.IcmpNotNew;
             return L4Verdict.Invalid;
         }
-        table.RefreshAcct(ref ct, dir, p.IpTotalLength, table.Timeouts.Icmpv6, now);
+        table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, table.Timeouts.Icmpv6, now);
         return L4Verdict.Accept;
     }
 }

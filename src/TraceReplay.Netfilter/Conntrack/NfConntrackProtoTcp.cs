@@ -550,7 +550,7 @@ internal static class NfConntrackProtoTcp
                 case WindowResult.Ignore:
                     return L4Verdict.Accept;
                 case WindowResult.Invalid:
-                    HandleInvalid(table, ref ct, dir, index, now);
+                    HandleInvalid(table, ref ct, idx, dir, index, now);
                     reason = CtReason.TcpOutOfWindow;
                     return L4Verdict.Invalid;
             }
@@ -592,7 +592,7 @@ internal static class NfConntrackProtoTcp
                 }
                 else
                 {
-                    ct.Timeout = now; // nf_ct_kill of an unconfirmed ct: it dies at confirm
+                    table.SetTimeout(idx, now); // nf_ct_kill of an unconfirmed ct: it dies at confirm
                 }
                 return L4Verdict.Accept;
             }
@@ -611,12 +611,12 @@ internal static class NfConntrackProtoTcp
             ct.Status |= CtStatus.Assured;
             ct.PendingEvents |= NfctEventMask.Assured;
         }
-        table.RefreshAcct(ref ct, dir, p.IpTotalLength, timeout, now);
+        table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, timeout, now);
         return L4Verdict.Accept;
     }
 
     /// <summary>nf_tcp_handle_invalid: an out-of-window FIN/RST answering the peer's FIN/RST shortens an ASSURED entry's life.</summary>
-    private static void HandleInvalid(NfConntrackTable table, ref NfConn ct, CtDirection dir, byte index, long now)
+    private static void HandleInvalid(NfConntrackTable table, ref NfConn ct, int idx, CtDirection dir, byte index, long now)
     {
         if ((ct.Status & CtStatus.Assured) == 0 || (ct.Status & CtStatus.FixedTimeout) != 0)
             return;
@@ -629,7 +629,7 @@ internal static class NfConntrackProtoTcp
                 return;
             long unack = table.Timeouts.Tcp[(int)TcpConntrack.Unack];
             if (expires > unack)
-                ct.Timeout = now + unack;
+                table.SetTimeout(idx, now + unack);
         }
         else
         {

@@ -12,7 +12,7 @@ internal static class NfConntrackProtoUdp
 {
     private const long StreamDelay = 2 * 1_000_000_000L;
 
-    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
+    public static L4Verdict Packet(NfConntrackTable table, ref NfConn ct, int idx, in DecodedPacket p, CtDirection dir, long now, out CtReason reason)
     {
         reason = CtReason.None;
         // udp_error: a length field that does not fit (the decoder flags it).
@@ -35,7 +35,7 @@ internal static class NfConntrackProtoUdp
                 extra = t.UdpReplied;
                 stream = (ct.Status & CtStatus.Assured) == 0;
             }
-            table.RefreshAcct(ref ct, dir, p.IpTotalLength, extra, now);
+            table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, extra, now);
             if (stream)
             {
                 ct.Status |= CtStatus.Assured;
@@ -44,7 +44,7 @@ internal static class NfConntrackProtoUdp
         }
         else
         {
-            table.RefreshAcct(ref ct, dir, p.IpTotalLength, t.UdpUnreplied, now);
+            table.RefreshAcct(idx, ref ct, dir, p.IpTotalLength, t.UdpUnreplied, now);
         }
         return L4Verdict.Accept;
     }

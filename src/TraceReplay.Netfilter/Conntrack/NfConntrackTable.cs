@@ -36,6 +36,15 @@ public sealed partial class NfConntrackTable
     private readonly NfConntrackTimeouts _timeouts;
     private readonly int[] _buckets;
     private NfConn[] _entries;
+    /// <summary>Per tuplehash node (entry * 2 + direction): the next node in its bucket, -1 at the end; the free list reuses slot 0's.</summary>
+    private int[] _next;
+    /// <summary>Per node: its tuple's hash, compared before the entry is touched (the kernel compares the tuple; this saves a cache miss per foreign node).</summary>
+    private uint[] _nodeHash;
+    /// <summary>
+    /// Per slot: the deadline, duplicated out of <see cref="NfConn.Timeout"/> so the per-packet sweep reads
+    /// 8 bytes per slot instead of a whole cold entry; long.MaxValue for free slots.
+    /// </summary>
+    private long[] _expires;
     private int _highWater;
     private int _freeHead = -1;
     private int _count;
@@ -56,6 +65,10 @@ public sealed partial class NfConntrackTable
         Array.Fill(_buckets, -1);
         long initial = settings.Max > 0 ? Math.Min(settings.Max, 1024) : 1024;
         _entries = new NfConn[initial];
+        _next = new int[initial * 2];
+        _nodeHash = new uint[initial * 2];
+        _expires = new long[initial];
+        Array.Fill(_expires, long.MaxValue);
     }
 
     public NfConntrackSettings Settings => _settings;
@@ -147,7 +160,7 @@ public sealed partial class NfConntrackTable
                 n.Orig = tuple;
                 n.Reply = reply;
                 n.Zone = zone;
-                n.Timeout = now;
+                SetTimeout(idx, now);
                 dir = CtDirection.Original;
                 state = CtState.New;
             }
@@ -258,13 +271,14 @@ public sealed partial class NfConntrackTable
     /// </summary>
     public bool TupleTaken(in NfConntrackTuple tuple, ushort zone, int ignoredEntry, long now)
     {
-        int n = _buckets[Bucket(Hash(in tuple, zone))];
-        while (n >= 0)
+        uint hash = Hash(in tuple, zone);
+        for (int n = _buckets[Bucket(hash)]; n >= 0; n = _next[n])
         {
+            if (_nodeHash[n] != hash)
+                continue;
             ref NfConn c = ref _entries[n >> 1];
             if (c.Zone == zone && (n >> 1) != ignoredEntry && now < c.Timeout && TupleEquals(in NodeTuple(ref c, n), in tuple))
                 return true;
-            n = (n & 1) == 0 ? c.NextOrig : c.NextReply;
         }
         return false;
     }
@@ -282,9 +296,8 @@ public sealed partial class NfConntrackTable
         FlushDeferred();
         for (int i = 0; i < _highWater; i++)
         {
-            ref NfConn c = ref _entries[i];
-            if ((c.Slot & SlotFlags.Hashed) != 0 && now >= c.Timeout)
-                Destroy(i, c.Timeout, deferFree: false);
+            if (now >= _expires[i] && (_entries[i].Slot & SlotFlags.Hashed) != 0)
+                Destroy(i, _expires[i], deferFree: false);
         }
     }
 
@@ -330,7 +343,7 @@ public sealed partial class NfConntrackTable
             ct.Zone = e.Zone;
             ct.Mark = e.Mark;
             ct.Status = e.Status | CtStatus.Confirmed;
-            ct.Timeout = now + (e.SecondsLeft * Second);
+            SetTimeout(idx, now + (e.SecondsLeft * Second));
             ct.Tcp.State = e.TcpState;
             // The window history is not in the dump: track it like a connection picked up mid-stream
             // (tcp_new with loose=1 marks both directions SACK_PERM | BE_LIBERAL).
@@ -385,19 +398,28 @@ public sealed partial class NfConntrackTable
         {
             if (cursor >= hw)
                 cursor = 0;
-            ref NfConn c = ref _entries[cursor];
-            if ((c.Slot & SlotFlags.Hashed) != 0 && now >= c.Timeout)
-                Destroy(cursor, c.Timeout, deferFree: false);
+            if (now >= _expires[cursor] && (_entries[cursor].Slot & SlotFlags.Hashed) != 0)
+                Destroy(cursor, _expires[cursor], deferFree: false);
             cursor++;
         }
         _gcCursor = cursor;
     }
 
-    internal void RefreshAcct(ref NfConn ct, CtDirection dir, int bytes, long timeout, long now)
+    internal void RefreshAcct(int idx, ref NfConn ct, CtDirection dir, int bytes, long timeout, long now)
     {
         if ((ct.Status & CtStatus.FixedTimeout) == 0)
+        {
             ct.Timeout = now + timeout;
+            _expires[idx] = ct.Timeout;
+        }
         Acct(ref ct, dir, bytes);
+    }
+
+    /// <summary>Every deadline change goes through here or <see cref="RefreshAcct"/>, keeping the sweep's copy right.</summary>
+    internal void SetTimeout(int idx, long deadline)
+    {
+        _entries[idx].Timeout = deadline;
+        _expires[idx] = deadline;
     }
 
     internal static void Acct(ref NfConn ct, CtDirection dir, int bytes)
@@ -428,15 +450,15 @@ public sealed partial class NfConntrackTable
                 return NfConntrackProtoTcp.Packet(this, ref ct, idx, in p, frame, dir, now, out reason);
             case L4Protocol.Udp:
             case L4Protocol.UdpLite:
-                return NfConntrackProtoUdp.Packet(this, ref ct, in p, dir, now, out reason);
+                return NfConntrackProtoUdp.Packet(this, ref ct, idx, in p, dir, now, out reason);
             case L4Protocol.Icmp when p.IsIpv4:
-                return NfConntrackProtoIcmp.Packet(this, ref ct, in p, dir, now, out reason);
+                return NfConntrackProtoIcmp.Packet(this, ref ct, idx, in p, dir, now, out reason);
             case L4Protocol.Icmpv6 when p.IsIpv6:
-                return NfConntrackProtoIcmpv6.Packet(this, ref ct, in p, dir, now, out reason);
+                return NfConntrackProtoIcmpv6.Packet(this, ref ct, idx, in p, dir, now, out reason);
             case L4Protocol.Gre:
-                return NfConntrackProtoGeneric.GrePacket(this, ref ct, in p, dir, now);
+                return NfConntrackProtoGeneric.GrePacket(this, ref ct, idx, in p, dir, now);
             default:
-                return NfConntrackProtoGeneric.Packet(this, ref ct, in p, dir, now);
+                return NfConntrackProtoGeneric.Packet(this, ref ct, idx, in p, dir, now);
         }
     }
 
@@ -526,9 +548,12 @@ public sealed partial class NfConntrackTable
     private int FindNode(in NfConntrackTuple t, ushort zone, uint hash, long now)
     {
         NfConn[] entries = _entries;
-        int n = _buckets[Bucket(hash)];
-        while (n >= 0)
+        int[] next = _next;
+        uint[] hashes = _nodeHash;
+        for (int n = _buckets[Bucket(hash)]; n >= 0; n = next[n])
         {
+            if (hashes[n] != hash)
+                continue;
             ref NfConn c = ref entries[n >> 1];
             if (c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
             {
@@ -539,20 +564,18 @@ public sealed partial class NfConntrackTable
                 }
                 return n;
             }
-            n = (n & 1) == 0 ? c.NextOrig : c.NextReply;
         }
         return -1;
     }
 
     private int FindNodeNoExpire(in NfConntrackTuple t, ushort zone)
     {
-        int n = _buckets[Bucket(Hash(in t, zone))];
-        while (n >= 0)
+        uint hash = Hash(in t, zone);
+        for (int n = _buckets[Bucket(hash)]; n >= 0; n = _next[n])
         {
             ref NfConn c = ref _entries[n >> 1];
-            if (c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
+            if (_nodeHash[n] == hash && c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
                 return n;
-            n = (n & 1) == 0 ? c.NextOrig : c.NextReply;
         }
         return -1;
     }
@@ -569,7 +592,7 @@ public sealed partial class NfConntrackTable
         if (_freeHead >= 0)
         {
             idx = _freeHead;
-            _freeHead = _entries[idx].NextOrig;
+            _freeHead = _next[idx * 2];
         }
         else
         {
@@ -579,13 +602,19 @@ public sealed partial class NfConntrackTable
                 if (_settings.Max > 0)
                     cap = Math.Min(cap, _settings.Max + EvictionRange);
                 cap = Math.Max(cap, _entries.Length + 1);
-                Array.Resize(ref _entries, (int)Math.Min(cap, Array.MaxLength));
+                int newCap = (int)Math.Min(cap, Array.MaxLength / 2);
+                Array.Resize(ref _entries, newCap);
+                Array.Resize(ref _next, newCap * 2);
+                Array.Resize(ref _nodeHash, newCap * 2);
+                int old = _expires.Length;
+                Array.Resize(ref _expires, newCap);
+                _expires.AsSpan(old).Fill(long.MaxValue);
             }
             idx = _highWater++;
         }
         ref NfConn c = ref _entries[idx];
         c = default;
-        c.NextOrig = c.NextReply = -1;
+        _next[idx * 2] = _next[(idx * 2) + 1] = -1;
         c.Slot = SlotFlags.InUse | (_settings.Acct ? SlotFlags.Acct : SlotFlags.Free);
         _count++;
         return idx;
@@ -610,7 +639,7 @@ public sealed partial class NfConntrackTable
             while (again)
             {
                 again = false;
-                for (int n = _buckets[b]; n >= 0; n = (n & 1) == 0 ? _entries[n >> 1].NextOrig : _entries[n >> 1].NextReply)
+                for (int n = _buckets[b]; n >= 0; n = _next[n])
                 {
                     ref NfConn c = ref _entries[n >> 1];
                     if (now >= c.Timeout)
@@ -642,21 +671,25 @@ public sealed partial class NfConntrackTable
     private void Link(int idx)
     {
         ref NfConn c = ref _entries[idx];
-        int bo = Bucket(Hash(in c.Orig, c.Zone));
-        c.NextOrig = _buckets[bo];
-        _buckets[bo] = idx * 2;
-        int br = Bucket(Hash(in c.Reply, c.Zone));
-        c.NextReply = _buckets[br];
-        _buckets[br] = (idx * 2) + 1;
+        int node = idx * 2;
+        uint ho = Hash(in c.Orig, c.Zone);
+        int bo = Bucket(ho);
+        _nodeHash[node] = ho;
+        _next[node] = _buckets[bo];
+        _buckets[bo] = node;
+        uint hr = Hash(in c.Reply, c.Zone);
+        int br = Bucket(hr);
+        _nodeHash[node + 1] = hr;
+        _next[node + 1] = _buckets[br];
+        _buckets[br] = node + 1;
         c.Slot |= SlotFlags.Hashed;
     }
 
     private void Unlink(int idx)
     {
-        ref NfConn c = ref _entries[idx];
-        UnlinkNode(Bucket(Hash(in c.Orig, c.Zone)), idx * 2);
-        UnlinkNode(Bucket(Hash(in c.Reply, c.Zone)), (idx * 2) + 1);
-        c.Slot &= ~SlotFlags.Hashed;
+        UnlinkNode(Bucket(_nodeHash[idx * 2]), idx * 2);
+        UnlinkNode(Bucket(_nodeHash[(idx * 2) + 1]), (idx * 2) + 1);
+        _entries[idx].Slot &= ~SlotFlags.Hashed;
     }
 
     private void UnlinkNode(int bucket, int node)
@@ -666,12 +699,10 @@ public sealed partial class NfConntrackTable
         {
             if (link == node)
             {
-                ref NfConn owner = ref _entries[node >> 1];
-                link = (node & 1) == 0 ? owner.NextOrig : owner.NextReply;
+                link = _next[node];
                 return;
             }
-            ref NfConn c = ref _entries[link >> 1];
-            link = ref (link & 1) == 0 ? ref c.NextOrig : ref c.NextReply;
+            link = ref _next[link];
         }
     }
 
@@ -705,7 +736,8 @@ public sealed partial class NfConntrackTable
         if ((c.Slot & SlotFlags.Hashed) != 0)
             Unlink(idx);
         c.Slot = SlotFlags.Free;
-        c.NextOrig = _freeHead;
+        _expires[idx] = long.MaxValue;
+        _next[idx * 2] = _freeHead;
         _freeHead = idx;
         _count--;
         _secctx?.Remove(idx);
