@@ -7,9 +7,12 @@ namespace TraceReplay.Benchmarks;
 /// <summary>
 /// nf_conntrack_in on packets of connections already in the table: hash, bucket walk, tracker update,
 /// refresh and counters. The table holds <see cref="Live"/> other connections so chains are realistic
-/// (kernel default: as many buckets as nf_conntrack_max). Results are per packet.
+/// (kernel default: as many buckets as nf_conntrack_max). Results are per packet. The machine these run
+/// on is shared: Min is the figure closest to an idle core.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class ConntrackBenchmarks
 {
     private const int Batch = 1024;

@@ -226,7 +226,11 @@ public sealed partial class NfConntrackTable
         return true;
     }
 
-    /// <summary>The packet that created an unconfirmed entry was dropped: the entry goes with it (nf_ct_put of an unconfirmed ct).</summary>
+    /// <summary>
+    /// The packet that created an unconfirmed entry was dropped: the entry goes with it (nf_ct_put of an
+    /// unconfirmed ct). Every NEW entry must end in <see cref="Confirm"/> or <see cref="Abort"/>, as every
+    /// skb is either confirmed or freed; one left pending keeps its slot and never expires.
+    /// </summary>
     public void Abort(int entry)
     {
         if (entry < 0 || (uint)entry >= (uint)_highWater)
@@ -372,11 +376,13 @@ public sealed partial class NfConntrackTable
 
     internal NfConntrackTimeouts Timeouts => _timeouts;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void BeginPacket(long now)
     {
         if (_initial is not null)
             Start(now);
-        FlushDeferred();
+        if (_deferredCount != 0)
+            FlushDeferred();
         GcStep(now);
     }
 
@@ -451,9 +457,20 @@ public sealed partial class NfConntrackTable
             case L4Protocol.Udp:
             case L4Protocol.UdpLite:
                 return NfConntrackProtoUdp.Packet(this, ref ct, idx, in p, dir, now, out reason);
-            case L4Protocol.Icmp when p.IsIpv4:
+            // icmp_packet / icmpv6_packet refuse the other family (state->pf check).
+            case L4Protocol.Icmp:
+                if (!p.IsIpv4)
+                {
+                    reason = CtReason.IcmpNotNew;
+                    return L4Verdict.Invalid;
+                }
                 return NfConntrackProtoIcmp.Packet(this, ref ct, idx, in p, dir, now, out reason);
-            case L4Protocol.Icmpv6 when p.IsIpv6:
+            case L4Protocol.Icmpv6:
+                if (!p.IsIpv6)
+                {
+                    reason = CtReason.IcmpNotNew;
+                    return L4Verdict.Invalid;
+                }
                 return NfConntrackProtoIcmpv6.Packet(this, ref ct, idx, in p, dir, now, out reason);
             case L4Protocol.Gre:
                 return NfConntrackProtoGeneric.GrePacket(this, ref ct, idx, in p, dir, now);
