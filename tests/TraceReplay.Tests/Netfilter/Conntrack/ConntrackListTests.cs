@@ -127,3 +127,53 @@ public class ConntrackListTests
         }
     }
 }
+
+/// <summary>
+/// Conversations replayed as the real run behind <see cref="ConntrackListTests"/> saw them, checked
+/// against what `conntrack -L -o extended` printed there (seconds left aside: the run printed them 3 s
+/// later).
+/// </summary>
+public class ConntrackRealRunTests
+{
+    private static DecodedPacket Seg(bool fromClient, TcpFlags f, uint seq, uint ack, int tcpHeader, int data = 0)
+    {
+        var p = fromClient
+            ? Tcp("10.99.0.1", 48448, "10.99.0.2", 8080, f, seq, ack, data: data)
+            : Tcp("10.99.0.2", 8080, "10.99.0.1", 48448, f, seq, ack, data: data);
+        p.TcpHeaderLength = (byte)tcpHeader;
+        p.IpTotalLength = 20 + tcpHeader + data;
+        return p;
+    }
+
+    [Fact]
+    public void Nc_sending_hello_ends_in_time_wait_with_the_kernels_counters()
+    {
+        var t = Table(acct: true);
+        // SYN and SYN/ACK carry 20 bytes of options (MSS, SACK-permitted, timestamps, window scale), the
+        // rest 12 (timestamps): 60 and 52-byte datagrams, as the kernel counted them.
+        int e = t.Pass(Seg(true, TcpFlags.Syn, 1000, 0, 40), 0).Entry;
+        t.Pass(Seg(false, TcpFlags.Syn | TcpFlags.Ack, 5000, 1001, 40), 1);
+        t.Pass(Seg(true, TcpFlags.Ack, 1001, 5001, 32), 2);
+        t.Pass(Seg(true, TcpFlags.Psh | TcpFlags.Ack, 1001, 5001, 32, data: 6), 3); // "hello\n"
+        t.Pass(Seg(true, TcpFlags.Fin | TcpFlags.Ack, 1007, 5001, 32), 4);
+        t.Pass(Seg(false, TcpFlags.Ack, 5001, 1007, 32), 5);
+        t.Pass(Seg(false, TcpFlags.Fin | TcpFlags.Ack, 5001, 1008, 32), 6);
+        t.Pass(Seg(true, TcpFlags.Ack, 1008, 5002, 32), 7);
+        Assert.Equal(
+            "ipv4     2 tcp      6 120 TIME_WAIT src=10.99.0.1 dst=10.99.0.2 sport=48448 dport=8080 packets=5 bytes=274 src=10.99.0.2 dst=10.99.0.1 sport=8080 dport=48448 packets=3 bytes=164 [ASSURED] mark=0 use=1",
+            ConntrackList.Format(t, e, 7));
+    }
+
+    [Fact]
+    public void Two_pings_count_two_84_byte_datagrams_each_way()
+    {
+        var t = Table(acct: true);
+        int e = t.Pass(Icmp("10.99.0.1", "10.99.0.2", 8, 16871, 56), 0).Entry;
+        t.Pass(Icmp("10.99.0.2", "10.99.0.1", 0, 16871, 56), 1);
+        t.Pass(Icmp("10.99.0.1", "10.99.0.2", 8, 16871, 56), S);
+        t.Pass(Icmp("10.99.0.2", "10.99.0.1", 0, 16871, 56), S + 1);
+        Assert.Equal(
+            "ipv4     2 icmp     1 30 src=10.99.0.1 dst=10.99.0.2 type=8 code=0 id=16871 packets=2 bytes=168 src=10.99.0.2 dst=10.99.0.1 type=0 code=0 id=16871 packets=2 bytes=168 mark=0 use=1",
+            ConntrackList.Format(t, e, S + 1));
+    }
+}
