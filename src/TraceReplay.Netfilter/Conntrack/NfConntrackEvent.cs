@@ -26,7 +26,8 @@ public enum NfctEventMask : ushort
 /// <summary>
 /// One conntrack event with a copy of the connection as it was then (the ctnetlink event message):
 /// a value so the stream can be drained without allocating. <see cref="Time"/> is capture time in ns;
-/// for an expiry it is the deadline the entry passed.
+/// for an expiry it is the deadline the entry passed. <see cref="Deadline"/> is the entry's timeout then
+/// (printed as seconds left); <see cref="HasAcct"/> says whether DESTROY carries counters.
 /// </summary>
 public readonly record struct NfConntrackEvent(
     NfctEventType Type,
@@ -42,4 +43,6 @@ public readonly record struct NfConntrackEvent(
     ulong OrigPackets,
     ulong OrigBytes,
     ulong ReplyPackets,
-    ulong ReplyBytes);
+    ulong ReplyBytes,
+    long Deadline,
+    bool HasAcct);

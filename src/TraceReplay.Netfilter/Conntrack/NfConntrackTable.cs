@@ -776,7 +776,7 @@ public sealed partial class NfConntrackTable
         if (_eventCount == _events.Length)
             Array.Resize(ref _events, _events.Length * 2);
         _events[_eventCount++] = new NfConntrackEvent(type, mask, time, idx, c.Orig, c.Reply, c.Zone, c.Status, c.Tcp.State, c.Mark,
-            c.OrigPackets, c.OrigBytes, c.ReplyPackets, c.ReplyBytes);
+            c.OrigPackets, c.OrigBytes, c.ReplyPackets, c.ReplyBytes, c.Timeout, c.HasAcct);
     }
 }
 

@@ -177,3 +177,53 @@ public class ConntrackRealRunTests
             ConntrackList.Format(t, e, S + 1));
     }
 }
+
+/// <summary>
+/// The event stream against `conntrack -E -o extended` on Linux 6.18 (nf_conntrack_acct=1): a ping, an
+/// nc sending "hi\n" and closing, a UDP datagram marked 42 by CONNMARK in mangle OUTPUT, then all three
+/// deleted with `conntrack -D` (the real DESTROY lines end in "[USERSPACE] portid=...", left out here).
+/// </summary>
+public class ConntrackEventTests
+{
+    [Fact]
+    public void Events_print_as_conntrack_dash_e()
+    {
+        var t = Table(acct: true);
+        Seg(t, true, TcpFlags.Syn, 1000, 0, 40, 0, 0);
+        Seg(t, false, TcpFlags.Syn | TcpFlags.Ack, 5000, 1001, 40, 0, 1);
+        Seg(t, true, TcpFlags.Ack, 1001, 5001, 32, 0, 2);
+        Seg(t, true, TcpFlags.Psh | TcpFlags.Ack, 1001, 5001, 32, 3, 3);
+        Seg(t, false, TcpFlags.Ack, 5001, 1004, 32, 0, 4);
+        Seg(t, true, TcpFlags.Fin | TcpFlags.Ack, 1004, 5001, 32, 0, 5);
+        Seg(t, false, TcpFlags.Fin | TcpFlags.Ack, 5001, 1005, 32, 0, 6);
+        int e = Seg(t, true, TcpFlags.Ack, 1005, 5002, 32, 0, 7);
+        var udp = t.ConntrackIn(Udp("10.98.0.1", 36893, "10.98.0.2", 6010, 2), default, 8);
+        t.SetMark(udp.Entry, 42, 8); // CONNMARK --set-mark before confirm: no event of its own
+        t.Confirm(udp.Entry, 8);
+        t.Delete(e, S / 2);
+        t.Delete(udp.Entry, S / 2);
+        string[] expected =
+        [
+            "    [NEW] ipv4     2 tcp      6 120 SYN_SENT src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 [UNREPLIED] src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678",
+            " [UPDATE] ipv4     2 tcp      6 60 SYN_RECV src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678",
+            " [UPDATE] ipv4     2 tcp      6 432000 ESTABLISHED src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678 [ASSURED]",
+            " [UPDATE] ipv4     2 tcp      6 120 FIN_WAIT src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678 [ASSURED]",
+            " [UPDATE] ipv4     2 tcp      6 30 LAST_ACK src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678 [ASSURED]",
+            " [UPDATE] ipv4     2 tcp      6 120 TIME_WAIT src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678 [ASSURED]",
+            "    [NEW] ipv4     2 udp      17 30 src=10.98.0.1 dst=10.98.0.2 sport=36893 dport=6010 [UNREPLIED] src=10.98.0.2 dst=10.98.0.1 sport=6010 dport=36893 mark=42",
+            "[DESTROY] ipv4     2 tcp      6 119 TIME_WAIT src=10.98.0.1 dst=10.98.0.2 sport=54678 dport=8080 packets=5 bytes=271 src=10.98.0.2 dst=10.98.0.1 sport=8080 dport=54678 packets=3 bytes=164 [ASSURED]",
+            "[DESTROY] ipv4     2 udp      17 29 src=10.98.0.1 dst=10.98.0.2 sport=36893 dport=6010 packets=1 bytes=30 [UNREPLIED] src=10.98.0.2 dst=10.98.0.1 sport=6010 dport=36893 packets=0 bytes=0 mark=42",
+        ];
+        Assert.Equal(expected, t.Events.ToArray().Select(ev => ConntrackList.FormatEvent(in ev)).ToArray());
+    }
+
+    private static int Seg(NfConntrackTable t, bool fromClient, TcpFlags f, uint seq, uint ack, int tcpHeader, int data, long now)
+    {
+        var p = fromClient
+            ? Tcp("10.98.0.1", 54678, "10.98.0.2", 8080, f, seq, ack, data: data)
+            : Tcp("10.98.0.2", 8080, "10.98.0.1", 54678, f, seq, ack, data: data);
+        p.TcpHeaderLength = (byte)tcpHeader;
+        p.IpTotalLength = 20 + tcpHeader + data;
+        return t.Pass(p, now).Entry;
+    }
+}
