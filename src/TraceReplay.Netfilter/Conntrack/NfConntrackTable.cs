@@ -270,8 +270,9 @@ public sealed partial class NfConntrackTable
 
     /// <summary>
     /// nf_conntrack_tuple_taken: is <paramref name="tuple"/> already one direction of a confirmed,
-    /// unexpired connection other than <paramref name="ignoredEntry"/>? NAT's nf_nat_used_tuple asks it
-    /// with the inverse of the tuple it would create (i.e. the candidate reply tuple).
+    /// unexpired connection other than <paramref name="ignoredEntry"/> (the one being NATed, -1 for
+    /// none) and not the same flow as it? NAT's nf_nat_used_tuple asks it with the inverse of the tuple
+    /// it would create (i.e. the candidate reply tuple).
     /// </summary>
     public bool TupleTaken(in NfConntrackTuple tuple, ushort zone, int ignoredEntry, long now)
     {
@@ -281,8 +282,13 @@ public sealed partial class NfConntrackTable
             if (_nodeHash[n] != hash)
                 continue;
             ref NfConn c = ref _entries[n >> 1];
-            if (c.Zone == zone && (n >> 1) != ignoredEntry && now < c.Timeout && TupleEquals(in NodeTuple(ref c, n), in tuple))
-                return true;
+            if (c.Zone != zone || (n >> 1) == ignoredEntry || now >= c.Timeout || !TupleEquals(in NodeTuple(ref c, n), in tuple))
+                continue;
+            // "If the *original tuples* are identical, then both conntracks refer to the same flow":
+            // left to clash resolution at confirm.
+            if (ignoredEntry >= 0 && TupleEquals(in _entries[ignoredEntry].Orig, in c.Orig))
+                continue;
+            return true;
         }
         return false;
     }
@@ -484,6 +490,7 @@ public sealed partial class NfConntrackTable
     /// ports; ICMP/ICMPv6 on id, type and code; GRE on keys (0 without the PPTP helper); anything else on
     /// addresses and protocol only (nf_conntrack_proto_generic.c).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool PktToTuple(in DecodedPacket p, out NfConntrackTuple tuple)
     {
         ushort sport = 0, dport = 0;
@@ -562,6 +569,7 @@ public sealed partial class NfConntrackTable
         && a.IcmpType == b.IcmpType && a.IcmpCode == b.IcmpCode && a.IsV6 == b.IsV6;
 
     /// <summary>____nf_conntrack_find: the node holding the tuple; an expired match is removed on the way (nf_ct_gc_expired).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int FindNode(in NfConntrackTuple t, ushort zone, uint hash, long now)
     {
         NfConn[] entries = _entries;

@@ -114,6 +114,44 @@ public class NfConntrackTableTests
     }
 
     [Fact]
+    public void Icmp_errors_quoting_tcp_icmp_echo_and_ipv6_udp_are_related()
+    {
+        var t = Table();
+        var syn = t.Pass(Tcp(A, 40000, B, 80, TcpFlags.Syn, 1), 0);
+        var reject = t.Pass(IcmpError(B, A, 3, 3, A, 40000, B, 80, L4Protocol.Tcp), 1); // REJECT --reject-with icmp-port-unreachable
+        Assert.Equal((syn.Entry, CtState.Related, CtDirection.Reply), (reject.Entry, reject.State, reject.Direction));
+
+        // traceroute -I: time exceeded quoting the echo request; the quoted id finds the echo connection.
+        var ping = t.Pass(Icmp(A, B, 8, 77), 2);
+        var ttl = IcmpError("10.9.9.9", A, 11, 0, A, 0, B, 0, L4Protocol.Icmp);
+        ttl.InnerIcmpType = 8;
+        ttl.InnerIcmpId = 77;
+        var related = t.Pass(ttl, 3);
+        Assert.Equal((ping.Entry, CtState.Related), (related.Entry, related.State));
+
+        // ICMPv6 destination unreachable (type 1) quoting a UDP datagram.
+        var udp6 = t.Pass(Udp("2001:db8::1", 5000, "2001:db8::2", 53), 4);
+        var unreach6 = IcmpError("2001:db8::2", "2001:db8::1", 1, 4, "2001:db8::1", 5000, "2001:db8::2", 53);
+        var r6 = t.Pass(unreach6, 5);
+        Assert.Equal((udp6.Entry, CtState.Related, CtDirection.Reply), (r6.Entry, r6.State, r6.Direction));
+    }
+
+    [Fact]
+    public void Seeded_masquerade_entry_of_the_docker_host_matches_both_directions()
+    {
+        string path = Path.Combine(TraceReplay.Tests.Support.Corpus.Root, "datasets", "docker-host", "snapshot", "conntrack.txt");
+        var t = Table();
+        t.LoadInitial(ConntrackList.Parse(File.ReadAllText(path), path));
+        // tcp TIME_WAIT src=172.17.0.2 dst=203.0.113.9 sport=49902 dport=80 src=203.0.113.9 dst=198.51.100.1 sport=80 dport=49902
+        var back = t.ConntrackIn(Tcp("203.0.113.9", 80, "198.51.100.1", 49902, TcpFlags.Ack, 1, 1), default, 0);
+        Assert.Equal((CtState.Established, CtDirection.Reply), (back.State, back.Direction));
+        Assert.Equal(5, t.Count);
+        // The IGMP entry (generic, 593 s left) is gone 593 s after the first packet.
+        t.ExpireUntil(593 * S);
+        Assert.Equal(0, t.Count);
+    }
+
+    [Fact]
     public void Icmpv6_echo_tracks_and_neighbour_discovery_is_untracked()
     {
         var t = Table();
@@ -234,6 +272,23 @@ public class NfConntrackTableTests
         Assert.False(t.TupleTaken(r, 0, second.Entry, 1)); // the connection itself does not count
         var back = t.Pass(Udp(B, 53, "203.0.113.1", 5000), 2);
         Assert.Equal((second.Entry, CtDirection.Reply), (back.Entry, back.Direction));
+    }
+
+    [Fact]
+    public void Two_unconfirmed_entries_of_one_flow_are_not_taken_for_each_other_and_the_second_clashes()
+    {
+        var t = Table();
+        // Two datagrams of one flow both pass conntrack before either is confirmed (two CPUs in the kernel).
+        var first = t.ConntrackIn(Udp(A, 5000, B, 53), default, 0);
+        var second = t.ConntrackIn(Udp(A, 5000, B, 53), default, 0);
+        Assert.NotEqual(first.Entry, second.Entry);
+        Assert.True(t.Confirm(first.Entry, 0));
+        // nf_conntrack_tuple_taken's exception: identical original tuples are the same flow, not a taken tuple.
+        Assert.False(t.TupleTaken(t[second.Entry].Reply, 0, second.Entry, 0));
+        Assert.True(t.TupleTaken(t[second.Entry].Reply, 0, -1, 0));
+        // __nf_conntrack_confirm finds the tuple inserted meanwhile: the second packet is dropped.
+        Assert.False(t.Confirm(second.Entry, 0));
+        Assert.Equal(1, t.Count);
     }
 
     [Fact]
