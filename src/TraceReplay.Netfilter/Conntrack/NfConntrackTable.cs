@@ -541,17 +541,14 @@ public sealed partial class NfConntrackTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static uint Hash(in NfConntrackTuple t, ushort zone)
     {
-        ulong h = t.Src.Lo * 0x9E3779B97F4A7C15UL;
-        h ^= t.Dst.Lo * 0xC2B2AE3D27D4EB4FUL;
-        h = BitOperations.RotateLeft(h, 31);
-        h ^= (t.Src.Hi ^ BitOperations.RotateLeft(t.Dst.Hi, 17)) * 0x165667B19E3779F9UL;
+        // Short dependency chain: the bucket load waits on it for every packet. The addresses' low
+        // words (all of IPv4) are summed rotated, the high words (IPv6 only) mixed in by a parallel
+        // multiply, and one multiply spreads everything into the high 32 bits that reciprocal_scale uses.
         ulong small = ((ulong)t.SrcPort << 48) | ((ulong)t.DstPort << 32) | ((ulong)t.Protocol << 24)
             | ((ulong)t.IcmpType << 16) | ((ulong)t.IcmpCode << 8) | (t.IsV6 ? 1UL : 0UL);
-        h ^= (small ^ ((ulong)zone << 56) ^ (ulong)zone) * 0x27D4EB2F165667C5UL;
-        h ^= h >> 33;
-        h *= 0xFF51AFD7ED558CCDUL;
-        h ^= h >> 29;
-        return (uint)(h >> 32);
+        ulong x = t.Src.Lo + BitOperations.RotateLeft(t.Dst.Lo, 29) + BitOperations.RotateLeft(small ^ zone, 13);
+        ulong y = (t.Src.Hi ^ BitOperations.RotateLeft(t.Dst.Hi, 41)) * 0xC2B2AE3D27D4EB4FUL;
+        return (uint)(((x ^ y) * 0x9E3779B97F4A7C15UL) >> 32);
     }
 
     /// <summary>reciprocal_scale(hash, hsize), as the kernel maps a hash to a bucket.</summary>
