@@ -17,6 +17,7 @@ switch (args.FirstOrDefault())
             typeof(DecodeBenchmarks),
             typeof(NatBenchmarks),
             typeof(RoutingBenchmarks),
+            typeof(ConntrackBenchmarks),
         ]).Run(args[1..]);
         return 0;
     case "pipeline":
