@@ -31,6 +31,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.CapinfoCommand.Create());
         root.Subcommands.Add(Commands.RulesCommand.Create());
         root.Subcommands.Add(Commands.SnapshotCommand.Create());
+        root.Subcommands.Add(Commands.ConntrackCommand.Create());
         return root;
     }
 

@@ -18,6 +18,7 @@ switch (args.FirstOrDefault())
             typeof(NatBenchmarks),
             typeof(RoutingBenchmarks),
             typeof(TablesBenchmarks),
+            typeof(ConntrackBenchmarks),
         ]).Run(args[1..]);
         return 0;
     case "pipeline":

@@ -20,15 +20,14 @@ public readonly record struct NfConntrackTuple(
     byte IcmpType = 0,
     byte IcmpCode = 0)
 {
-    /// <summary>The tuple seen from the other end: nf_ct_invert_tuple (for ICMP echo the type becomes its reply type).</summary>
-    public NfConntrackTuple Invert() => this with
-    {
-        Src = Dst,
-        Dst = Src,
-        SrcPort = DstPort,
-        DstPort = SrcPort,
-        IcmpType = InvertIcmpType(IcmpType, Protocol),
-    };
+    /// <summary>
+    /// The tuple seen from the other end: nf_ct_invert_tuple (for ICMP echo the type becomes its reply type).
+    /// ICMP/ICMPv6 keep the echo id where it is (icmp_invert_tuple copies src.u.icmp.id): it is the
+    /// same field in both directions, not a port pair.
+    /// </summary>
+    public NfConntrackTuple Invert() => Protocol is 1 or 58
+        ? this with { Src = Dst, Dst = Src, IcmpType = InvertIcmpType(IcmpType, Protocol) }
+        : this with { Src = Dst, Dst = Src, SrcPort = DstPort, DstPort = SrcPort };
 
     /// <summary>nf_conntrack_proto_icmp.c invmap / icmpv6 invmap: echo ↔ echo reply and the other request/reply pairs.</summary>
     public static byte InvertIcmpType(byte type, byte protocol) => protocol switch

@@ -20,15 +20,9 @@ public static class NfNatTuple
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsIcmp(byte protocol) => protocol is Icmp or Icmpv6;
 
-    /// <summary>
-    /// nf_ct_invert_tuple. ICMP differs from the ported protocols: icmp_invert_tuple keeps the id in
-    /// the source "port" (it is the same both ways) and maps the type to its reply, so the id must
-    /// not be swapped into the destination as <see cref="NfConntrackTuple.Invert"/> does for ports.
-    /// </summary>
+    /// <summary>nf_ct_invert_tuple: the shared <see cref="NfConntrackTuple.Invert"/> (ICMP keeps its id in the source field both ways).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static NfConntrackTuple Invert(in NfConntrackTuple t) => IsIcmp(t.Protocol)
-        ? t with { Src = t.Dst, Dst = t.Src, IcmpType = NfConntrackTuple.InvertIcmpType(t.IcmpType, t.Protocol) }
-        : t with { Src = t.Dst, Dst = t.Src, SrcPort = t.DstPort, DstPort = t.SrcPort };
+    public static NfConntrackTuple Invert(in NfConntrackTuple t) => t.Invert();
 
     /// <summary>HOOK2MANIP: POSTROUTING and INPUT rewrite the source, PREROUTING and OUTPUT the destination.</summary>
     public static NfNatManipType HookToManip(NfInetHook hook) =>

@@ -10,8 +10,8 @@ namespace TraceReplay.Netfilter.Tables;
 /// <summary>
 /// What conntrack attached to the packet (skb->_nfct and the entry behind it) as the matches and
 /// targets read it: the ctinfo (state and direction), the entry's status, mark, tuples and time
-/// left. <see cref="Entry"/> is the conntrack table's own handle; the hook layer copies the fields
-/// in before a traversal and writes <see cref="Mark"/> back when <see cref="XtActionParam.CtMarkChanged"/>.
+/// left. <see cref="From"/> copies them from the conntrack table before a traversal;
+/// <see cref="XtActionParam.CommitCtMark"/> writes <see cref="Mark"/> back after it.
 /// </summary>
 public struct NfCtInfo
 {
@@ -27,8 +27,11 @@ public struct NfCtInfo
     /// <summary>nf_ct_expires(ct) / HZ: whole seconds until the entry times out (-m conntrack --ctexpire).</summary>
     public uint ExpiresSeconds;
 
-    /// <summary>The conntrack table's entry, opaque here.</summary>
-    public object? Entry;
+    /// <summary>The entry's index in <see cref="NfConntrackTable"/> (CtInfo.Entry), -1 when none.</summary>
+    public int Entry;
+
+    /// <summary>The entry has the accounting extension (nf_conn_acct_find); -m connbytes never matches without it.</summary>
+    public bool HasAcct;
 
     /// <summary>
     /// The per-direction accounting (struct nf_conn_counter; -m connbytes turns accounting on for
@@ -45,7 +48,37 @@ public struct NfCtInfo
     /// </summary>
     public readonly bool HasEntry => State is CtState.New or CtState.Established or CtState.Related;
 
-    public static NfCtInfo Untracked => new() { State = CtState.Untracked };
+    public static NfCtInfo Untracked => new() { State = CtState.Untracked, Entry = -1 };
+
+    /// <summary>
+    /// What the matches see of a packet conntrack has classified: the ctinfo from
+    /// <see cref="NfConntrackTable.ConntrackIn"/> and, when there is an entry, its status, mark,
+    /// tuples, accounting and time left (nf_ct_expires / HZ, whole seconds, at <paramref name="nowNs"/>).
+    /// </summary>
+    public static NfCtInfo From(NfConntrackTable table, CtInfo info, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (!info.HasEntry)
+            return new NfCtInfo { State = info.State, Direction = info.Direction, Entry = -1 };
+        ref var ct = ref table[info.Entry];
+        long left = ct.Timeout - nowNs;
+        return new NfCtInfo
+        {
+            State = info.State,
+            Direction = info.Direction,
+            Status = ct.Status,
+            Mark = ct.Mark,
+            Original = ct.Orig,
+            Reply = ct.Reply,
+            ExpiresSeconds = left <= 0 ? 0 : (uint)Math.Min(left / 1_000_000_000, uint.MaxValue),
+            Entry = info.Entry,
+            HasAcct = ct.HasAcct,
+            OrigPackets = ct.OrigPackets,
+            OrigBytes = ct.OrigBytes,
+            ReplyPackets = ct.ReplyPackets,
+            ReplyBytes = ct.ReplyBytes,
+        };
+    }
 }
 
 /// <summary>What a NAT target asked for; the hook layer hands it to the NAT core (nf_nat_setup_info).</summary>
@@ -162,6 +195,14 @@ public ref struct XtActionParam
     }
 
     public readonly bool IsV6 => Packet.IpVersion == 6;
+
+    /// <summary>Writes a CONNMARK change back to the entry (ct->mark is the entry's; the table raises IPCT_MARK).</summary>
+    public readonly void CommitCtMark(NfConntrackTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (CtMarkChanged && Ct.HasEntry && Ct.Entry >= 0)
+            table.SetMark(Ct.Entry, Ct.Mark, TimeNs);
+    }
 
     /// <summary>
     /// xt_action_param.fragoff: the fragment offset in 8-byte units (0 for a first fragment or an

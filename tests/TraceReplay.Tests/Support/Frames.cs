@@ -11,14 +11,15 @@ public static class Frames
     public static readonly PhysicalAddress MacA = PhysicalAddress.Parse("02-00-00-00-00-0A");
     public static readonly PhysicalAddress MacB = PhysicalAddress.Parse("02-00-00-00-00-0B");
 
-    public static byte[] TcpV4(string src, ushort sport, string dst, ushort dport, bool syn = true, bool ack = false, int payload = 0, ushort ipId = 0x1234)
+    public static byte[] TcpV4(string src, ushort sport, string dst, ushort dport, bool syn = true, bool ack = false, int payload = 0, ushort ipId = 0x1234,
+        uint seq = 1000, uint ackNumber = 2000)
     {
         var tcp = new TcpPacket(sport, dport)
         {
             Synchronize = syn,
             Acknowledgment = ack,
-            SequenceNumber = 1000,
-            AcknowledgmentNumber = ack ? 2000u : 0,
+            SequenceNumber = seq,
+            AcknowledgmentNumber = ack ? ackNumber : 0,
             WindowSize = 64240,
             PayloadData = new byte[payload],
         };

@@ -6,7 +6,7 @@ namespace TraceReplay.Netfilter.Xt.Matches;
 /// <summary>
 /// `-m connbytes` (net/netfilter/xt_connbytes.c connbytes_mt): packets, bytes or the average packet
 /// size of one or both directions of the connection, in [from, to] — or, when from &gt; to (how `!`
-/// is stored), outside (to, from). No entry, no match.
+/// is stored), outside (to, from). No entry or no accounting extension, no match.
 /// </summary>
 public sealed class ConnbytesMt(ConnbytesMatch m, XtCompileContext c) : XtMatchEvaluator<ConnbytesMatch>
 {
@@ -16,7 +16,7 @@ public sealed class ConnbytesMt(ConnbytesMatch m, XtCompileContext c) : XtMatchE
     public override Tristate Match(ref XtActionParam p)
     {
         ref var ct = ref p.Ct;
-        if (!ct.HasEntry)
+        if (!ct.HasEntry || !ct.HasAcct)
             return Tristate.False;
         var m = Module;
         ulong pkts = m.Direction switch

@@ -123,6 +123,7 @@ public sealed class XtConntrackExtrasTests
             ReplyPackets = rp,
             ReplyBytes = rb,
             MasterHelper = helper,
+            HasAcct = true,
         };
 
     [Theory]
