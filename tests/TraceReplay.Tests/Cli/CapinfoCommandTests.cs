@@ -6,26 +6,14 @@ using TraceReplay.Tests.Support;
 
 namespace TraceReplay.Tests.Cli;
 
-public sealed class CapinfoCommandTests : IDisposable
+public sealed class CapinfoCommandTests : CliTestBase
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("tracereplay-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
     [Fact]
     public void Json_describes_an_sll2_capture_with_interfaces_named_by_the_snapshot()
     {
         string path = Corpus.Pcap("zeek/testing/btest/Traces/linux_dlt_sll2.pcap");
-        File.WriteAllText(Path.Combine(_dir, "link.json"), """[{"ifindex":1,"ifname":"lo"},{"ifindex":26,"ifname":"veth-a"}]""");
-        var (code, stdout, stderr) = Run("capinfo", "--json", "--host", _dir, path);
+        File.WriteAllText(Path.Combine(Dir, "link.json"), """[{"ifindex":1,"ifname":"lo"},{"ifindex":26,"ifname":"veth-a"}]""");
+        var (code, stdout, stderr) = Run("capinfo", "--json", "--host", Dir, path);
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var f = doc.RootElement.EnumerateArray().Single();
@@ -56,7 +44,7 @@ public sealed class CapinfoCommandTests : IDisposable
     [Fact]
     public void A_bad_capture_exits_1_naming_file_record_and_offset()
     {
-        string path = Path.Combine(_dir, "cut.pcap");
+        string path = Path.Combine(Dir, "cut.pcap");
         byte[] frame = Frames.UdpV4("10.0.0.1", 1, "10.0.0.2", 2);
         using (var w = PcapWriter.Create(path, LinkType.Ethernet))
         {
@@ -80,7 +68,7 @@ public sealed class CapinfoCommandTests : IDisposable
     [Fact]
     public void Garbage_exits_1()
     {
-        string path = Path.Combine(_dir, "notes.txt");
+        string path = Path.Combine(Dir, "notes.txt");
         File.WriteAllText(path, "hello, this is not a capture");
         var (code, _, stderr) = Run("capinfo", path);
         Assert.Equal(1, code);
@@ -90,13 +78,13 @@ public sealed class CapinfoCommandTests : IDisposable
     [Fact]
     public void Bad_link_json_exits_1_naming_it()
     {
-        File.WriteAllText(Path.Combine(_dir, "link.json"), "[{\"ifindex\": 1,");
-        string path = Path.Combine(_dir, "a.pcap");
+        File.WriteAllText(Path.Combine(Dir, "link.json"), "[{\"ifindex\": 1,");
+        string path = Path.Combine(Dir, "a.pcap");
         using (var w = PcapWriter.Create(path, LinkType.Ethernet))
             w.Write(1, Frames.UdpV4("10.0.0.1", 1, "10.0.0.2", 2));
-        var (code, _, stderr) = Run("capinfo", "--host", _dir, path);
+        var (code, _, stderr) = Run("capinfo", "--host", Dir, path);
         Assert.Equal(1, code);
-        Assert.Contains(Path.Combine(_dir, "link.json"), stderr, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(Dir, "link.json"), stderr, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -3,20 +3,8 @@ using TraceReplay.Tests.Support;
 
 namespace TraceReplay.Tests.Cli;
 
-public sealed class ConntrackCommandTests : IDisposable
+public sealed class ConntrackCommandTests : CliTestBase
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("tracereplay-ct-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
     [Fact]
     public void The_snapshot_table_prints_back_exactly_as_the_kernel_listed_it()
     {
@@ -32,7 +20,7 @@ public sealed class ConntrackCommandTests : IDisposable
     [Fact]
     public void A_bad_line_exits_1_naming_file_line_and_column()
     {
-        string file = Path.Combine(_dir, "conntrack.txt");
+        string file = Path.Combine(Dir, "conntrack.txt");
         File.WriteAllText(file, "ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.300 sport=5000 dport=80 src=10.0.0.2 dst=10.0.0.1 sport=80 dport=5000 [ASSURED] mark=0 use=1\n");
         var (code, _, stderr) = Run("conntrack", file);
         Assert.Equal(ExitCodes.BadInput, code);
@@ -43,7 +31,7 @@ public sealed class ConntrackCommandTests : IDisposable
     [Fact]
     public void A_snapshot_without_conntrack_txt_is_a_usage_error()
     {
-        var (code, _, stderr) = Run("conntrack", _dir);
+        var (code, _, stderr) = Run("conntrack", Dir);
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("no conntrack.txt", stderr, StringComparison.Ordinal);
     }

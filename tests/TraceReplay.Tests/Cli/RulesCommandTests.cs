@@ -4,27 +4,8 @@ using TraceReplay.Tests.Support;
 
 namespace TraceReplay.Tests.Cli;
 
-public sealed class RulesCommandTests : IDisposable
+public sealed class RulesCommandTests : CliTestBase
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("tracereplay-rules-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
-    private string Write(string name, string text)
-    {
-        string p = Path.Combine(_dir, name);
-        File.WriteAllText(p, text);
-        return p;
-    }
-
     [Fact]
     public void Check_reports_what_the_kernel_would_refuse_with_file_and_line()
     {
@@ -92,9 +73,9 @@ public sealed class RulesCommandTests : IDisposable
     public void Bad_rule_files_exit_1_naming_file_line_and_token(string text, string where, string token)
     {
         Write("r.rules", text);
-        var (code, _, stderr) = Run("rules", "check", Path.Combine(_dir, "r.rules"));
+        var (code, _, stderr) = Run("rules", "check", Path.Combine(Dir, "r.rules"));
         Assert.Equal(ExitCodes.BadInput, code);
-        Assert.Contains(Path.Combine(_dir, where), stderr, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(Dir, where), stderr, StringComparison.Ordinal);
         Assert.Contains(token, stderr, StringComparison.Ordinal);
     }
 
@@ -139,7 +120,7 @@ public sealed class RulesCommandTests : IDisposable
     [Fact]
     public void A_missing_path_is_a_usage_error()
     {
-        var (code, _, stderr) = Run("rules", "check", Path.Combine(_dir, "nope"));
+        var (code, _, stderr) = Run("rules", "check", Path.Combine(Dir, "nope"));
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("no such file or folder", stderr, StringComparison.Ordinal);
     }
