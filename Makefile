@@ -50,6 +50,7 @@ test: deps
 demo: build
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
 	$(CLI) rules check $(DEMO)/snapshot
+	$(CLI) conntrack $(DEMO)/snapshot
 
 # Re-records the demo dataset on this machine's kernel (root: network namespaces).
 record-demo: deps
