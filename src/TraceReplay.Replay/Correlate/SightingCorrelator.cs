@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using TraceReplay.Capture.Decode;
+using TraceReplay.Capture.Readers;
+
+namespace TraceReplay.Replay.Correlate;
+
+/// <summary>What one sighting of a packet is to the replay.</summary>
+public enum SightingRole : byte
+{
+    /// <summary>The first time this packet is seen: it enters the simulation here.</summary>
+    Entry,
+
+    /// <summary>The same packet seen again at another capture point (bridged, routed, NATed): an observation to check, never a new input.</summary>
+    Observation,
+}
+
+/// <summary>Where an entering packet comes from.</summary>
+public enum EntryKind : byte
+{
+    /// <summary>First seen arriving on an interface (a NIC or a bridge port): enters at the bridge or PREROUTING.</summary>
+    Received,
+
+    /// <summary>First seen leaving the host, with no earlier sighting: made by the host, enters at OUTPUT.</summary>
+    LocallyGenerated,
+
+    /// <summary>Direction unknown (a plain Ethernet capture without the interface's MAC): the replay must decide.</summary>
+    UnknownDirection,
+}
+
+/// <summary>The verdict on one sighting: its packet id (shared by every sighting of one packet) and its role.</summary>
+public readonly record struct Sighting(long PacketId, SightingRole Role, EntryKind Kind, int EntryPoint, long EntryTimeNs);
+
+/// <summary>
+/// Recognises the later sightings of a packet so each real packet enters the simulation once
+/// (issue 5; DESIGN.md "correlate sightings"). `tcpdump -i any` or one capture per NIC and bridge port
+/// shows one packet several times — on the bridge port, on the bridge device, leaving the uplink after
+/// MASQUERADE. What NAT and routing change (addresses, ports, ICMP ids, TTL, checksums, link headers) is
+/// left out of a packet's fingerprint; what they keep is in it: the IPv4 id, lengths, the protocol, TCP
+/// sequence/ack/flags/window, ICMP type/code/sequence, the quoted packet's protocol for ICMP errors, and
+/// the first bytes of the payload. A sighting joins an earlier one with the same fingerprint when it is
+/// within the time window and at a (capture point, direction) that packet was not yet seen at — a
+/// packet passes each point at most once — otherwise it is a new packet (a retransmission, a repeat).
+/// Memory is bounded by the packets of one window; nothing is allocated per packet once the table
+/// has grown to the window's size.
+/// </summary>
+public sealed class SightingCorrelator
+{
+    /// <summary>How far apart two sightings of one packet may be: a host forwards within microseconds; 100 ms leaves room for queues and capture clocks.</summary>
+    public const long DefaultWindowNs = 100_000_000;
+
+    private const int PayloadBytes = 64;
+
+    private struct Group
+    {
+        public long PacketId;
+        public long FirstNs;
+        public long LastNs;
+        public ulong Seen; // bit per (point, direction), modulo 64
+        public EntryKind Kind;
+        public int EntryPoint;
+    }
+
+    private readonly long _windowNs;
+    private readonly Dictionary<ulong, Group> _groups = [];
+    private readonly Queue<(ulong Key, long Ns)> _byTime = new();
+    private long _nextPacketId = 1;
+
+    public SightingCorrelator(long windowNs = DefaultWindowNs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(windowNs);
+        _windowNs = windowNs;
+    }
+
+    /// <summary>Packets (groups of sightings) seen so far.</summary>
+    public long Packets => _nextPacketId - 1;
+
+    /// <summary>Sightings recognised as observations of an earlier one.</summary>
+    public long Observations { get; private set; }
+
+    /// <summary>Classifies one sighting, in capture-time order.</summary>
+    public Sighting Classify(in DecodedPacket packet, ReadOnlySpan<byte> frame, int point, PacketDirection direction, long timeNs)
+    {
+        Expire(timeNs);
+        ulong key = Fingerprint(packet, frame);
+        ulong bit = 1UL << (((point * 3) + (int)direction) & 63);
+        if (_groups.TryGetValue(key, out var g) && timeNs - g.LastNs <= _windowNs && (g.Seen & bit) == 0)
+        {
+            g.Seen |= bit;
+            g.LastNs = timeNs;
+            _groups[key] = g;
+            _byTime.Enqueue((key, timeNs));
+            Observations++;
+            return new Sighting(g.PacketId, SightingRole.Observation, g.Kind, g.EntryPoint, g.FirstNs);
+        }
+        var kind = direction switch
+        {
+            PacketDirection.Incoming => EntryKind.Received,
+            PacketDirection.Outgoing => EntryKind.LocallyGenerated,
+            _ => EntryKind.UnknownDirection,
+        };
+        g = new Group { PacketId = _nextPacketId++, FirstNs = timeNs, LastNs = timeNs, Seen = bit, Kind = kind, EntryPoint = point };
+        _groups[key] = g;
+        _byTime.Enqueue((key, timeNs));
+        return new Sighting(g.PacketId, SightingRole.Entry, kind, point, timeNs);
+    }
+
+    /// <summary>Forgets groups whose last sighting is older than the window: they can take no more sightings.</summary>
+    private void Expire(long nowNs)
+    {
+        while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > _windowNs)
+        {
+            var (key, ns) = _byTime.Dequeue();
+            if (_groups.TryGetValue(key, out var g) && g.LastNs == ns)
+                _groups.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// FNV-1a over the bytes, seeded, with a final avalanche (splitmix64's): deterministic across runs
+    /// and machines, as replays must be (System.HashCode is randomised per process).
+    /// </summary>
+    private static ulong Hash64(ReadOnlySpan<byte> bytes, ulong seed)
+    {
+        ulong h = 0xcbf2_9ce4_8422_2325UL ^ seed;
+        foreach (byte b in bytes)
+            h = (h ^ b) * 0x0000_0100_0000_01B3UL;
+        h ^= h >> 30;
+        h *= 0xBF58_476D_1CE4_E5B9UL;
+        h ^= h >> 27;
+        h *= 0x94D0_49BB_1331_11EBUL;
+        return h ^ (h >> 31);
+    }
+
+    /// <summary>The fields of a packet that NAT, routing and bridging leave as they are, hashed.</summary>
+    public static ulong Fingerprint(in DecodedPacket p, ReadOnlySpan<byte> frame)
+    {
+        Span<byte> buf = stackalloc byte[32 + PayloadBytes];
+        int n = 0;
+        void U8(Span<byte> b, byte v) => b[n++] = v;
+        void U16(Span<byte> b, ushort v)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(b[n..], v);
+            n += 2;
+        }
+        void U32(Span<byte> b, uint v)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(b[n..], v);
+            n += 4;
+        }
+
+        if (!p.HasIp)
+        {
+            // Not IP (ARP, LLDP…): a bridge forwards the frame unchanged, so its network-layer bytes are the fingerprint.
+            U16(buf, p.EtherType);
+            var l3 = p.L3Offset < frame.Length ? frame[p.L3Offset..] : [];
+            return Hash64(buf[..n], Hash64(l3[..Math.Min(l3.Length, 64)], 0));
+        }
+        U8(buf, p.IpVersion);
+        U8(buf, p.Protocol);
+        U32(buf, p.IpId);
+        U32(buf, (uint)p.IpTotalLength);
+        U16(buf, (ushort)p.FragmentOffset);
+        switch (p.Protocol)
+        {
+            case L4Protocol.Tcp:
+                U32(buf, p.TcpSeq);
+                U32(buf, p.TcpAck);
+                U16(buf, (ushort)p.TcpFlags);
+                U16(buf, p.TcpWindow);
+                break;
+            case L4Protocol.Icmp:
+            case L4Protocol.Icmpv6:
+                U8(buf, p.IcmpType);
+                U8(buf, p.IcmpCode);
+                if ((p.Flags & PacketFlags.IcmpError) != 0)
+                {
+                    // NAT rewrites the quoted header; only what it quotes stays.
+                    U8(buf, p.InnerProtocol);
+                    return Hash64(buf[..n], 0);
+                }
+                U16(buf, p.IcmpSeq);
+                break;
+        }
+        int start = p.PayloadOffset;
+        int length = Math.Min(Math.Min(p.PayloadLength, PayloadBytes), Math.Max(0, frame.Length - start));
+        if (start > 0 && length > 0)
+        {
+            frame.Slice(start, length).CopyTo(buf[n..]);
+            n += length;
+        }
+        return Hash64(buf[..n], 0);
+    }
+}
