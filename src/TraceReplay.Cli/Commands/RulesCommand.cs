@@ -164,8 +164,7 @@ internal static class RulesCommand
                 o.WriteLine($"{r.Path} (ipset): {Plural(sets.Count, "set")}, {Plural(sets.Sum(s => s.Entries), "entry", "entries")}");
                 foreach (var s in sets)
                     o.WriteLine($"  {s.Name,-24} {s.Type,-18} {(s.IsV6 ? "inet6" : "inet"),-6} {s.Entries,8} entries");
-                foreach (var w in r.Warnings)
-                    o.WriteLine("  " + w);
+                WriteWarnings(o, r.Warnings);
                 o.WriteLine();
                 continue;
             }
@@ -175,8 +174,7 @@ internal static class RulesCommand
             o.WriteLine("  matches:     " + (r.Matches.Count == 0 ? "-" : string.Join(", ", r.Matches.Select(m => $"{m.Key} {m.Value}"))));
             o.WriteLine("  targets:     " + (r.Targets.Count == 0 ? "-" : string.Join(", ", r.Targets.Select(m => $"{m.Key} {m.Value}"))));
             o.WriteLine("  unsupported: " + (r.Unsupported.Count == 0 ? "none" : string.Join(", ", r.Unsupported) + " (kept, evaluated as unknown)"));
-            foreach (var w in r.Warnings)
-                o.WriteLine("  " + w);
+            WriteWarnings(o, r.Warnings);
             if (r.Problems.Count == 0)
             {
                 o.WriteLine("  check:       ok (the kernel would load it)");
@@ -188,6 +186,25 @@ internal static class RulesCommand
                     o.WriteLine("    " + p);
             }
             o.WriteLine();
+        }
+    }
+
+    /// <summary>
+    /// Warnings in file order; the same message repeated (an anonymised dump warns on every rule) is
+    /// shown three times and then counted, so the rest of the report stays readable. --json lists all.
+    /// </summary>
+    private static void WriteWarnings(TextWriter o, IReadOnlyList<TraceReplay.Host.Parsing.ParseWarning> warnings)
+    {
+        const int Shown = 3;
+        var counts = warnings.GroupBy(w => w.Message).ToDictionary(g => g.Key, g => g.Count());
+        var printed = new Dictionary<string, int>();
+        foreach (var w in warnings)
+        {
+            int n = printed[w.Message] = printed.GetValueOrDefault(w.Message) + 1;
+            if (n <= Shown)
+                o.WriteLine("  " + w);
+            else if (n == Shown + 1)
+                o.WriteLine($"  ... and {counts[w.Message] - Shown:N0} more warnings like the last one (--json lists them all)");
         }
     }
 

@@ -118,6 +118,21 @@ public sealed class RulesCommandTests : CliTestBase
     }
 
     [Fact]
+    public void A_warning_repeated_on_every_rule_is_shown_three_times_then_counted()
+    {
+        // Five rules of an unknown module: five warnings with one message; the JSON keeps all five.
+        string rules = "*filter\n:INPUT ACCEPT [0:0]\n" + string.Concat(Enumerable.Range(1, 5).Select(i => $"-A INPUT -m frobnicate --level {i} -j ACCEPT\n")) + "COMMIT\n";
+        string p = Write("r.rules", rules);
+        var (code, stdout, _) = Run("rules", "check", p);
+        Assert.Equal(0, code);
+        Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("warning: match module 'frobnicate'", StringComparison.Ordinal)));
+        Assert.Contains("... and 2 more warnings like the last one", stdout, StringComparison.Ordinal);
+        var (_, json, _) = Run("rules", "check", "--json", p);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(5, doc.RootElement.GetProperty("files")[0].GetProperty("warnings").GetArrayLength());
+    }
+
+    [Fact]
     public void A_missing_path_is_a_usage_error()
     {
         var (code, _, stderr) = Run("rules", "check", Path.Combine(Dir, "nope"));
