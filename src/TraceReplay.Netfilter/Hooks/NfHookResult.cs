@@ -193,7 +193,9 @@ public struct NfHookResult
             if (hook == NfInetHook.LocalOut && (Path & NfPath.RouteOutput) != 0)
                 sb.Append("route-out | ");
             bool any = false;
-            foreach (int step in (ReadOnlySpan<int>)[5, 0, 1, 2, 3, 4, 6])
+            // Priority order: nat is DNAT (−100) before filter at PREROUTING/OUTPUT, SNAT (100) after security at INPUT/POSTROUTING.
+            ReadOnlySpan<int> stepOrder = hook is NfInetHook.LocalIn or NfInetHook.PostRouting ? [0, 5, 1, 3, 4, 2, 6] : [0, 5, 1, 2, 3, 4, 6];
+            foreach (int step in stepOrder)
             {
                 if (!Visited(hook, step))
                     continue;
