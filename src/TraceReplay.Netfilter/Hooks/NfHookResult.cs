@@ -155,27 +155,22 @@ public struct NfHookResult
 
     internal static NfPath Bit(NfInetHook hook, int step) => (NfPath)(1UL << ((int)hook * 8 + step));
 
-    /// <summary>"filter:INPUT:policy", "filter:DOCKER-USER:rule:1", "routing:NoRoute", … (allocates: for reports).</summary>
+    /// <summary>Who decided: "filter:INPUT:policy", "filter:DOCKER-USER:rule:1" (also for a queue), "routing:NoRoute", "nat:DropNoAddress", … (allocates: for reports).</summary>
     public readonly string DropDescription()
     {
-        switch (DropCause)
+        // A rule or policy decided it (DROP, REJECT, hotdrop, NF_QUEUE, an unknown target).
+        if (DropTable is not null && DropEntry >= 0)
         {
-            case NfDropCause.Table:
-            case NfDropCause.HotDrop:
-                if (DropTable is null || DropEntry < 0)
-                    return DropCause.ToString();
-                var (chain, num, isPolicy) = DropTable.Describe(DropEntry);
-                return isPolicy ? $"{DropTable.Name}:{chain}:policy" : $"{DropTable.Name}:{chain}:rule:{num}" + (DropCause == NfDropCause.HotDrop ? " (hotdrop)" : string.Empty);
-            case NfDropCause.Routing:
-                return $"routing:{RouteDrop}";
-            case NfDropCause.Conntrack:
-            case NfDropCause.Confirm:
-                return $"conntrack:{CtReason}";
-            case NfDropCause.Nat:
-                return $"nat:{NatVerdict}";
-            default:
-                return DropCause.ToString();
+            var (chain, num, isPolicy) = DropTable.Describe(DropEntry);
+            return isPolicy ? $"{DropTable.Name}:{chain}:policy" : $"{DropTable.Name}:{chain}:rule:{num}" + (DropCause == NfDropCause.HotDrop ? " (hotdrop)" : string.Empty);
         }
+        return DropCause switch
+        {
+            NfDropCause.Routing => $"routing:{RouteDrop}",
+            NfDropCause.Conntrack or NfDropCause.Confirm => $"conntrack:{CtReason}",
+            NfDropCause.Nat => $"nat:{NatVerdict}",
+            _ => DropCause.ToString(),
+        };
     }
 
     /// <summary>The path as the kernel's hook names: "PREROUTING:raw conntrack mangle nat | route-in | INPUT:filter …" (allocates: for traces).</summary>

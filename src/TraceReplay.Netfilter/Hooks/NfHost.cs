@@ -143,6 +143,8 @@ public sealed class NfHost
         }
 
         // nf_defrag_ipv4 / nf_defrag_ipv6 (priority −400): fragments are held until the datagram is whole.
+        if (Defrag.Pending > 0)
+            Defrag.ExpireUntil(ingress.TimeNs);
         if ((packet.Flags & PacketFlags.Fragment) != 0 && (packet.Flags & PacketFlags.AtomicFragment) == 0)
         {
             r.Path |= NfPath.Defrag;
@@ -186,10 +188,18 @@ public sealed class NfHost
             return;
         if (!RunTable(tables, NfTableId.Mangle, ref p, ref r, trace))
             return;
+        var dst = p.Packet.Dst;
         if (!NatStep(frame, ref p, tables, ref r, trace))
             return;
 
-        // ip_rcv_finish → ip_route_input_noref (ip6_route_input), with the mark mangle left.
+        // ip_rcv_finish → ip_route_input_noref (ip6_route_input), with the mark mangle left. A looped
+        // packet keeps the dst of its output route (skb_valid_dst) unless nf_nat_ipv4_in changed its
+        // destination and dropped the dst.
+        if (!runConntrack && dst == p.Packet.Dst)
+        {
+            LocalIn(frame, ref p, tables, ref r, trace);
+            return;
+        }
         r.Path |= NfPath.RouteInput;
         var route = Router.RouteInput(new RouteKey
         {
@@ -228,8 +238,15 @@ public sealed class NfHost
             return;
         }
 
-        // ip_local_deliver: NF_INET_LOCAL_IN (mangle, filter, security, nat SNAT, confirm).
+        LocalIn(frame, ref p, tables, ref r, trace);
+    }
+
+    /// <summary>ip_local_deliver: NF_INET_LOCAL_IN (mangle, filter, security, nat SNAT, confirm), then the host's own stack.</summary>
+    private void LocalIn(Span<byte> frame, ref XtActionParam p, XtTableInfo?[] tables, ref NfHookResult r, IIptTraceSink? trace)
+    {
         p.Hook = NfInetHook.LocalIn;
+        p.OutDev = null;
+        p.OutIfIndex = 0;
         if (!RunTable(tables, NfTableId.Mangle, ref p, ref r, trace)
             || !RunTable(tables, NfTableId.Filter, ref p, ref r, trace)
             || !RunTable(tables, NfTableId.Security, ref p, ref r, trace)

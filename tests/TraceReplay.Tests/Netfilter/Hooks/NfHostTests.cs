@@ -1,0 +1,319 @@
+using System.Buffers.Binary;
+using TraceReplay.Capture;
+using TraceReplay.Capture.Decode;
+using TraceReplay.Host.Iptables;
+using TraceReplay.Host.Network;
+using TraceReplay.Netfilter.Conntrack;
+using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Nat;
+using TraceReplay.Netfilter.Routing;
+using TraceReplay.Tests.Support;
+
+namespace TraceReplay.Tests.Netfilter.Hooks;
+
+/// <summary>
+/// Each path of the hook graph on hand-built packets, on the docker-host network (eth0
+/// 198.51.100.1/24 with the default route via 198.51.100.2, docker0 172.17.0.1/16, ip_forward=1)
+/// and a small Docker-like rule set. Expected values are reasoned from the kernel's paths in the
+/// comments beside them.
+/// </summary>
+public sealed class NfHostTests
+{
+    private const long S = 1_000_000_000L;
+
+    private const string Rules = """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+        -A INPUT -p udp -m udp --dport 53 -j NFQUEUE --queue-num 3 --queue-bypass
+        -A INPUT -p udp -m udp --dport 54 -j NFQUEUE --queue-num 4
+        -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -i docker0 -p tcp -m tcp --dport 25 -j REJECT --reject-with tcp-reset
+        -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+        -A FORWARD -d 172.17.0.2/32 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+        COMMIT
+        """;
+
+    private static string SnapshotDir => Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot");
+
+    private static NfHost Host(Func<NetworkConfig, NetworkConfig>? change = null)
+    {
+        var network = NetworkConfig.Load(SnapshotDir);
+        if (change is not null)
+            network = change(network);
+        var rules = IptablesParser.Parse(Rules, "test.rules", IptFamily.IPv4);
+        return new NfHost(network, rules, null, null, new NfHostOptions { LoadConntrack = false });
+    }
+
+    /// <summary>A TCP segment without options or data: 40 bytes of IP datagram (what the counters count).</summary>
+    private static (byte[] Frame, DecodedPacket Packet) Tcp(string src, ushort sport, string dst, ushort dport, bool syn = true, bool ack = false,
+        uint seq = 1000, uint ackNumber = 0)
+    {
+        byte[] frame = Frames.TcpV4(src, sport, dst, dport, syn, ack, seq: seq, ackNumber: ackNumber);
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        return (frame, d);
+    }
+
+    private static (byte[] Frame, DecodedPacket Packet) Udp(string src, string dst, ushort dport, int payload = 8)
+    {
+        byte[] frame = Frames.UdpV4(src, 5000, dst, dport, payload);
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        return (frame, d);
+    }
+
+    private static NfHookResult In(NfHost host, (byte[] Frame, DecodedPacket Packet) pkt, string dev, long t, string? phys = null)
+    {
+        var d = pkt.Packet;
+        return host.Receive(pkt.Frame, ref d, new NfIngress(dev, t, PhysInDev: phys));
+    }
+
+    private static XtCountersOf Count(NfHost host, string table, string chain, int rule)
+    {
+        var t = host.Table(IptFamily.IPv4, Enum.Parse<NfTableId>(table, ignoreCase: true))!;
+        var c = t.Counters(rule == 0 ? t.PolicyEntry(chain) : t.EntryOf(chain, rule));
+        return new XtCountersOf(c.Packets, c.Bytes);
+    }
+
+    private readonly record struct XtCountersOf(ulong Packets, ulong Bytes);
+
+    [Fact]
+    public void To_the_host_through_prerouting_routing_and_input()
+    {
+        var host = Host();
+        var r = In(host, Tcp("198.51.100.2", 40000, "198.51.100.1", 22), "eth0", 1 * S);
+
+        // PREROUTING (conntrack NEW, nat: no rule → null binding), local route, INPUT filter:2 accepts, nat INPUT, confirm.
+        Assert.Equal(NfFate.DeliveredLocally, r.Fate);
+        Assert.Equal((CtState.New, CtDirection.Original), (r.CtState, r.CtDirection));
+        Assert.True(r.CtEntry >= 0);
+        Assert.True(host.Conntrack[r.CtEntry].IsConfirmed);
+        Assert.Equal(RouteVerdict.Local, r.Route.Verdict);
+        Assert.Equal("PREROUTING: conntrack nat | route-in | INPUT: filter nat confirm", r.PathDescription());
+        Assert.Equal(new XtCountersOf(1, 40), Count(host, "filter", "INPUT", 2));
+        Assert.Equal(new XtCountersOf(1, 40), Count(host, "nat", "INPUT", 0));
+    }
+
+    [Fact]
+    public void Drop_by_policy_leaves_no_entry_so_the_retransmission_is_new_again()
+    {
+        var host = Host();
+        var r = In(host, Tcp("198.51.100.2", 40000, "198.51.100.1", 23), "eth0", 1 * S);
+        Assert.Equal((NfFate.Dropped, NfDropCause.Table, "filter:INPUT:policy"), (r.Fate, r.DropCause, r.DropDescription()));
+        Assert.Equal(NfInetHook.LocalIn, r.DropHook);
+        Assert.Equal(0, host.Conntrack.Count);
+        var again = In(host, Tcp("198.51.100.2", 40000, "198.51.100.1", 23), "eth0", 2 * S);
+        Assert.Equal((NfFate.Dropped, CtState.New), (again.Fate, again.CtState));
+        Assert.Equal(new XtCountersOf(2, 80), Count(host, "filter", "INPUT", 0));
+    }
+
+    [Fact]
+    public void Forwarded_with_masquerade_and_the_reply_comes_back_to_the_container()
+    {
+        var host = Host();
+        var syn = Tcp("172.17.0.2", 40000, "203.0.113.9", 80);
+        var r = In(host, syn, "docker0", 1 * S);
+
+        // ip_forward: out of eth0 via the default gateway; MASQUERADE takes eth0's address, keeps the port; TTL 64 → 63.
+        Assert.Equal((NfFate.Forwarded, "eth0", "198.51.100.2"), (r.Fate, r.OutDev, r.NextHop.ToString()));
+        Assert.Equal(("172.17.0.2", "198.51.100.1", (ushort)40000), (r.TupleBefore.Src.ToString(), r.TupleAfter.Src.ToString(), r.TupleAfter.SrcPort));
+        PacketDecoder.Decode(syn.Frame, LinkType.Ethernet, syn.Frame.Length, out var onWire);
+        Assert.Equal(("198.51.100.1", (byte)63), (onWire.Src.ToString(), onWire.Ttl));
+        Assert.Equal("PREROUTING: conntrack nat | route-in | FORWARD: filter | POSTROUTING: nat confirm", r.PathDescription());
+        Assert.Single(host.Nat.Mappings);
+
+        var back = In(host, Tcp("203.0.113.9", 80, "198.51.100.1", 40000, syn: true, ack: true, seq: 5000, ackNumber: 1001), "eth0", 2 * S);
+        Assert.Equal((NfFate.Forwarded, "docker0", "172.17.0.2"), (back.Fate, back.OutDev, back.TupleAfter.Dst.ToString()));
+        Assert.Equal((CtState.Established, CtDirection.Reply, r.CtEntry), (back.CtState, back.CtDirection, back.CtEntry));
+
+        // The nat table saw the connection once (POSTROUTING:1) and FORWARD:1 accepted the reply as ESTABLISHED.
+        Assert.Equal(1UL, Count(host, "nat", "POSTROUTING", 1).Packets);
+        Assert.Equal(1UL, Count(host, "filter", "FORWARD", 1).Packets);
+        Assert.Equal(1UL, Count(host, "filter", "FORWARD", 3).Packets);
+    }
+
+    [Fact]
+    public void Dnat_to_the_container_then_forward_accepts_the_translated_port()
+    {
+        var host = Host();
+        var r = In(host, Tcp("198.51.100.2", 50000, "198.51.100.1", 8080), "eth0", 1 * S);
+        Assert.Equal((NfFate.Forwarded, "docker0", "172.17.0.2"), (r.Fate, r.OutDev, r.NextHop.ToString()));
+        Assert.Equal(("198.51.100.1", (ushort)8080, "172.17.0.2", (ushort)80),
+            (r.TupleBefore.Dst.ToString(), r.TupleBefore.DstPort, r.TupleAfter.Dst.ToString(), r.TupleAfter.DstPort));
+        Assert.Equal(new XtCountersOf(1, 40), Count(host, "nat", "PREROUTING", 1));
+        Assert.Equal(new XtCountersOf(1, 40), Count(host, "filter", "FORWARD", 4));
+
+        // The container's answer leaves eth0 as 198.51.100.1:8080 (reverse DNAT from the entry).
+        var back = In(host, Tcp("172.17.0.2", 80, "198.51.100.2", 50000, syn: true, ack: true, seq: 9000, ackNumber: 1001), "docker0", 2 * S);
+        Assert.Equal((NfFate.Forwarded, "eth0", "198.51.100.1", (ushort)8080), (back.Fate, back.OutDev, back.TupleAfter.Src.ToString(), back.TupleAfter.SrcPort));
+    }
+
+    [Fact]
+    public void Reject_drops_and_records_the_reset_through_output_unless_bridged()
+    {
+        var host = Host();
+        var r = In(host, Tcp("172.17.0.2", 40001, "203.0.113.9", 25), "docker0", 1 * S);
+        Assert.Equal((NfFate.Dropped, "filter:FORWARD:rule:2", true, true), (r.Fate, r.DropDescription(), r.HasReject, r.RejectViaOutput));
+        Assert.Equal(TraceReplay.Host.Iptables.Extensions.Targets.RejectWith.TcpReset, r.Reject.With);
+        Assert.Equal(0, host.Conntrack.Count);
+
+        // Bridged (br_netfilter, physdev-in veth1): nf_send_reset sends the RST straight out of the port.
+        var bridged = In(host, Tcp("172.17.0.2", 40002, "203.0.113.9", 25), "docker0", 2 * S, phys: "veth1");
+        Assert.Equal((true, false), (bridged.HasReject, bridged.RejectViaOutput));
+    }
+
+    [Fact]
+    public void No_route_is_a_routing_drop_before_forward()
+    {
+        // The docker-host network without its default route: 203.0.113.9 is unreachable.
+        var host = Host(n => new NetworkConfig(n.Devices, n.Routes.Where(x => !x.Dst.IsAny), n.Rules, n.Sysctls));
+        var r = In(host, Tcp("172.17.0.2", 40000, "203.0.113.9", 80), "docker0", 1 * S);
+        Assert.Equal((NfFate.Dropped, NfDropCause.Routing, RouteDropReason.NoRoute), (r.Fate, r.DropCause, r.RouteDrop));
+        Assert.True(r.Route.SendsIcmp);
+        Assert.False(r.Visited(NfInetHook.Forward, NfTableId.Filter));
+        Assert.Equal(0, host.Conntrack.Count);
+
+        // A packet the host makes gets the error from ip_route_output before any hook.
+        var (frame, d) = Tcp("198.51.100.1", 40000, "203.0.113.9", 80);
+        var o = host.Output(frame, ref d, new NfEgress(2 * S));
+        Assert.Equal((NfFate.Dropped, NfDropCause.Routing, NfPath.RouteOutput), (o.Fate, o.DropCause, o.Path));
+    }
+
+    [Fact]
+    public void Ip_forward_0_drops_in_routing()
+    {
+        var host = Host(n =>
+        {
+            n.Sysctls.Set("net.ipv4.ip_forward", "0");
+            n.Sysctls.Set("net.ipv4.conf.all.forwarding", "0");
+            n.Sysctls.Set("net.ipv4.conf.docker0.forwarding", "0");
+            return n;
+        });
+        var r = In(host, Tcp("172.17.0.2", 40000, "203.0.113.9", 80), "docker0", 1 * S);
+        Assert.Equal((NfFate.Dropped, "routing:ForwardingDisabled"), (r.Fate, r.DropDescription()));
+        Assert.Equal(new XtCountersOf(0, 0), Count(host, "filter", "FORWARD", 3));
+    }
+
+    [Fact]
+    public void Ttl_1_is_not_forwarded()
+    {
+        var host = Host();
+        var pkt = Tcp("172.17.0.2", 40000, "203.0.113.9", 80);
+        pkt.Packet.Ttl = 1;
+        var r = In(host, pkt, "docker0", 1 * S);
+        Assert.Equal((NfFate.Dropped, RouteDropReason.TtlExceeded), (r.Fate, r.RouteDrop));
+    }
+
+    [Fact]
+    public void Nfqueue_is_queued_and_queue_bypass_without_a_listener_accepts()
+    {
+        var host = Host();
+        var bypass = In(host, Udp("198.51.100.2", "198.51.100.1", 53), "eth0", 1 * S);
+        Assert.Equal(NfFate.DeliveredLocally, bypass.Fate);
+        var queued = In(host, Udp("198.51.100.2", "198.51.100.1", 54), "eth0", 2 * S);
+        Assert.Equal((NfFate.Queued, (ushort)4, "filter:INPUT:rule:4"), (queued.Fate, queued.QueueNum, queued.DropDescription()));
+    }
+
+    [Fact]
+    public void Locally_generated_goes_output_then_postrouting()
+    {
+        var host = Host();
+        var (frame, d) = Tcp("198.51.100.1", 40000, "203.0.113.9", 80);
+        var r = host.Output(frame, ref d, new NfEgress(1 * S));
+        Assert.Equal((NfFate.Sent, "eth0", "198.51.100.2"), (r.Fate, r.OutDev, r.NextHop.ToString()));
+        Assert.Equal("route-out | OUTPUT: conntrack nat filter | POSTROUTING: nat confirm", r.PathDescription());
+        Assert.Equal(new XtCountersOf(1, 40), Count(host, "filter", "OUTPUT", 0));
+
+        // To the host's own address: out through lo and back in with the entry attached (no second conntrack pass).
+        var (f2, d2) = Tcp("198.51.100.1", 40001, "198.51.100.1", 22);
+        var local = host.Output(f2, ref d2, new NfEgress(2 * S));
+        Assert.Equal(NfFate.DeliveredLocally, local.Fate);
+        Assert.True((local.Path & NfPath.Loopback) != 0);
+        Assert.False(local.Visited(NfInetHook.PreRouting, NfHookResult.StepConntrack));
+    }
+
+    [Fact]
+    public void Fragments_are_held_then_the_whole_datagram_is_filtered()
+    {
+        var host = Host();
+
+        // UDP to port 53 with 24 bytes of data (IP total 52), cut into two fragments of 16 bytes of IP payload (the UDP header and 8 bytes, then 16).
+        var (first, second) = Fragments("198.51.100.2", "198.51.100.1", 53, 24, 16);
+        var a = In(host, first, "eth0", 1 * S);
+        Assert.Equal((NfFate.Held, NfPath.Defrag), (a.Fate, a.Path));
+        Assert.Equal(1, host.Defrag.Pending);
+        var b = In(host, second, "eth0", 1 * S + 1000);
+        Assert.Equal(NfFate.DeliveredLocally, b.Fate);
+        Assert.Equal(new XtCountersOf(1, 52), Count(host, "filter", "INPUT", 3));
+        Assert.Equal(0, host.Defrag.Pending);
+
+        // A lone first fragment times out after 30 s on the capture clock.
+        var (lone, _) = Fragments("198.51.100.2", "198.51.100.1", 53, 24, 16, id: 0x4444);
+        Assert.Equal(NfFate.Held, In(host, lone, "eth0", 2 * S).Fate);
+        In(host, Tcp("198.51.100.2", 40000, "198.51.100.1", 22), "eth0", 33 * S);
+        Assert.Equal((0, 1L), (host.Defrag.Pending, host.Defrag.Expired));
+    }
+
+    [Fact]
+    public void Forwarding_an_established_flow_allocates_nothing()
+    {
+        var host = Host();
+        In(host, Tcp("172.17.0.2", 40000, "203.0.113.9", 80), "docker0", 1 * S);
+        In(host, Tcp("203.0.113.9", 80, "198.51.100.1", 40000, syn: true, ack: true, seq: 5000, ackNumber: 1001), "eth0", 1 * S + 1000);
+        byte[] template = Frames.TcpV4("172.17.0.2", 40000, "203.0.113.9", 80, syn: false, ack: true, seq: 1001, ackNumber: 5001);
+        byte[] frame = new byte[template.Length];
+        long t = 2 * S;
+        var ingress = new NfIngress("docker0", t);
+        void Round()
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                template.CopyTo(frame, 0);
+                PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+                var r = host.Receive(frame, ref d, ingress with { TimeNs = t += 1000 });
+                if (r.Fate != NfFate.Forwarded)
+                    throw new InvalidOperationException(r.DropDescription());
+            }
+        }
+        Round();
+        Assert.Equal(0, Allocations.Quietest(Round));
+    }
+
+    /// <summary>Two IPv4 fragments of one UDP datagram (Ethernet, header checksums right): offset 0 with MF, then the rest.</summary>
+    private static ((byte[], DecodedPacket) First, (byte[], DecodedPacket) Second) Fragments(string src, string dst, ushort dport, int data, int firstPayload,
+        ushort id = 0x3333)
+    {
+        byte[] whole = Frames.UdpV4(src, 5000, dst, dport, data);
+        const int l3 = 14, ihl = 20;
+        byte[] udp = whole[(l3 + ihl)..];
+        (byte[], DecodedPacket) Make(int offset, int length, bool more)
+        {
+            byte[] f = new byte[l3 + ihl + length];
+            whole.AsSpan(0, l3 + ihl).CopyTo(f);
+            udp.AsSpan(offset, length).CopyTo(f.AsSpan(l3 + ihl));
+            BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l3 + 2), (ushort)(ihl + length));
+            BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l3 + 4), id);
+            BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l3 + 6), (ushort)((more ? 0x2000 : 0) | (offset / 8)));
+            BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l3 + 10), 0);
+            uint sum = 0;
+            for (int i = 0; i < ihl; i += 2)
+                sum += BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(l3 + i));
+            while (sum > 0xFFFF)
+                sum = (sum & 0xFFFF) + (sum >> 16);
+            BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l3 + 10), (ushort)~sum);
+            PacketDecoder.Decode(f, LinkType.Ethernet, f.Length, out var d);
+            return (f, d);
+        }
+        return (Make(0, firstPayload, true), Make(firstPayload, udp.Length - firstPayload, false));
+    }
+}
