@@ -142,6 +142,15 @@ public sealed class NfHost
             return r;
         }
 
+        // ipv6_rcv → ip6_rcv_core's address checks come before any hook.
+        if (packet.IsIpv6 && Router.Ip6RcvCoreCheck(packet.Src, packet.Dst, ingress.Dev) is var early && early != RouteDropReason.None)
+        {
+            r.Fate = NfFate.Dropped;
+            r.DropCause = NfDropCause.Routing;
+            r.RouteDrop = early;
+            return r;
+        }
+
         // nf_defrag_ipv4 / nf_defrag_ipv6 (priority −400): fragments are held until the datagram is whole.
         if (Defrag.Pending > 0)
             Defrag.ExpireUntil(ingress.TimeNs);

@@ -317,3 +317,98 @@ public sealed class NfHostTests
         return (Make(0, firstPayload, true), Make(firstPayload, udp.Length - firstPayload, false));
     }
 }
+
+/// <summary>The IPv6 path: ip6tables tables on the same hooks, the IPv4 tables never see the packet; bad input never throws.</summary>
+public sealed class NfHostV6AndBadInputTests
+{
+    private const long S = 1_000_000_000L;
+
+    private const string Rules6 = """
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+        COMMIT
+        """;
+
+    private const string Rules4 = """
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        COMMIT
+        """;
+
+    private static NfHost Host() => new(
+        NetworkConfig.Load(Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot")),
+        IptablesParser.Parse(Rules4, "test.rules", IptFamily.IPv4),
+        IptablesParser.Parse(Rules6, "test6.rules", IptFamily.IPv6),
+        null,
+        new NfHostOptions { LoadConntrack = false });
+
+    private static NfHookResult In6(NfHost host, ushort dport, long t)
+    {
+        // To eth0's link-local address from its neighbour (addr.json: fe80::4057:95ff:fefb:9d63 on eth0).
+        byte[] frame = Frames.TcpV6("fe80::9091:55ff:fefb:2c3d", 40000, "fe80::4057:95ff:fefb:9d63", dport);
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        return host.Receive(frame, ref d, new NfIngress("eth0", t));
+    }
+
+    [Fact]
+    public void Ipv6_runs_ip6tables_and_leaves_iptables_counters_alone()
+    {
+        var host = Host();
+        var ok = In6(host, 22, 1 * S);
+        Assert.Equal((NfFate.DeliveredLocally, CtState.New), (ok.Fate, ok.CtState));
+        var no = In6(host, 23, 2 * S);
+        Assert.Equal((NfFate.Dropped, "filter:INPUT:policy"), (no.Fate, no.DropDescription()));
+        Assert.Equal("ip6tables", no.DropTable!.Family == IptFamily.IPv6 ? "ip6tables" : "iptables");
+        var v4 = host.Table(IptFamily.IPv4, NfTableId.Filter)!;
+        Assert.Equal(0UL, v4.Counters(v4.PolicyEntry("INPUT")).Packets);
+    }
+
+    [Fact]
+    public void Ipv6_multicast_source_is_dropped_by_ip6_rcv_core_before_any_hook()
+    {
+        var host = Host();
+        byte[] frame = Frames.TcpV6("ff02::1", 40000, "fe80::4057:95ff:fefb:9d63", 22);
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        var r = host.Receive(frame, ref d, new NfIngress("eth0", S));
+        Assert.Equal((NfFate.Dropped, RouteDropReason.MartianSource, NfPath.None), (r.Fate, r.RouteDrop, r.Path));
+    }
+
+    /// <summary>Every prefix and single-byte corruption of real frames, received and sent: no exception escapes, whatever the verdict.</summary>
+    [Fact]
+    public void Truncated_and_corrupted_frames_never_throw()
+    {
+        var host = Host();
+        var rng = new Random(7);
+        byte[][] seeds =
+        [
+            Frames.TcpV4("172.17.0.2", 40000, "203.0.113.9", 80),
+            Frames.UdpV4("198.51.100.2", 5000, "198.51.100.1", 53),
+            Frames.TcpV6("fe80::9091:55ff:fefb:2c3d", 40000, "fe80::4057:95ff:fefb:9d63", 22),
+        ];
+        int cases = 0;
+        long t = S;
+        foreach (var seed in seeds)
+        {
+            for (int cut = 0; cut <= seed.Length; cut++)
+            {
+                for (int k = 0; k < 8; k++)
+                {
+                    byte[] f = seed[..cut];
+                    if (k > 0 && f.Length > 0)
+                        f[rng.Next(f.Length)] = (byte)rng.Next(256);
+                    PacketDecoder.Decode(f, LinkType.Ethernet, seed.Length, out var d);
+                    var copy = d;
+                    host.Receive(f, ref d, new NfIngress(k % 2 == 0 ? "docker0" : "eth0", t += 1000));
+                    host.Output(f, ref copy, new NfEgress(t += 1000));
+                    cases++;
+                }
+            }
+        }
+        Assert.True(cases > 1000);
+    }
+}
