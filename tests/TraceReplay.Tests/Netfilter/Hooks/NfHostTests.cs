@@ -412,3 +412,67 @@ public sealed class NfHostV6AndBadInputTests
         Assert.True(cases > 1000);
     }
 }
+
+/// <summary>The raw table's CT --notrack and the nat targets that compute their range (REDIRECT, NETMAP) through the hook layer.</summary>
+public sealed class NfHostTargetsTests
+{
+    private const long S = 1_000_000_000L;
+
+    private const string Rules = """
+        *raw
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A PREROUTING -p udp -m udp --dport 123 -j CT --notrack
+        COMMIT
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -i docker0 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128
+        -A POSTROUTING -s 172.17.0.0/16 -o eth0 -j NETMAP --to 100.64.0.0/16
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        COMMIT
+        """;
+
+    private static NfHost Host() => new(
+        NetworkConfig.Load(Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot")),
+        IptablesParser.Parse(Rules, "test.rules", IptFamily.IPv4), null, null, new NfHostOptions { LoadConntrack = false });
+
+    private static NfHookResult In(NfHost host, byte[] frame, string dev, long t)
+    {
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        return host.Receive(frame, ref d, new NfIngress(dev, t));
+    }
+
+    [Fact]
+    public void Notrack_in_raw_leaves_the_packet_untracked_and_out_of_nat()
+    {
+        var host = Host();
+        var r = In(host, Frames.UdpV4("198.51.100.2", 5000, "198.51.100.1", 123), "eth0", S);
+        Assert.Equal((NfFate.DeliveredLocally, CtState.Untracked, -1), (r.Fate, r.CtState, r.CtEntry));
+        Assert.Equal(0, host.Conntrack.Count);
+        Assert.True(r.Visited(NfInetHook.PreRouting, NfTableId.Raw));
+        Assert.False(r.Visited(NfInetHook.PreRouting, NfTableId.Nat));
+    }
+
+    [Fact]
+    public void Redirect_goes_to_the_input_device_address_and_is_delivered_locally()
+    {
+        // nf_nat_redirect_ipv4: the first address of docker0, 172.17.0.1, port 3128.
+        var r = In(Host(), Frames.TcpV4("172.17.0.2", 40000, "203.0.113.9", 80), "docker0", S);
+        Assert.Equal((NfFate.DeliveredLocally, "172.17.0.1", (ushort)3128), (r.Fate, r.TupleAfter.Dst.ToString(), r.TupleAfter.DstPort));
+    }
+
+    [Fact]
+    public void Netmap_in_postrouting_maps_the_source_prefix()
+    {
+        // netmap_tg4 at POSTROUTING: 172.17.0.2 keeps its host bits in 100.64.0.0/16.
+        var r = In(Host(), Frames.TcpV4("172.17.0.2", 40000, "203.0.113.9", 443), "docker0", S);
+        Assert.Equal((NfFate.Forwarded, "100.64.0.2", (ushort)40000), (r.Fate, r.TupleAfter.Src.ToString(), r.TupleAfter.SrcPort));
+    }
+}
