@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using TraceReplay.Capture;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Host.Iptables;
+using TraceReplay.Host.Net;
 using TraceReplay.Host.Network;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Hooks;
@@ -474,5 +475,48 @@ public sealed class NfHostTargetsTests
         // netmap_tg4 at POSTROUTING: 172.17.0.2 keeps its host bits in 100.64.0.0/16.
         var r = In(Host(), Frames.TcpV4("172.17.0.2", 40000, "203.0.113.9", 443), "docker0", S);
         Assert.Equal((NfFate.Forwarded, "100.64.0.2", (ushort)40000), (r.Fate, r.TupleAfter.Src.ToString(), r.TupleAfter.SrcPort));
+    }
+}
+
+/// <summary>ipt_mangle_out: a MARK set in mangle OUTPUT re-routes the packet (ip_route_me_harder) through a fwmark policy rule.</summary>
+public sealed class NfHostRerouteTests
+{
+    private const string Rules = """
+        *mangle
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A OUTPUT -p tcp -m tcp --dport 443 -j MARK --set-xmark 0x1/0xffffffff
+        COMMIT
+        """;
+
+    [Fact]
+    public void Mark_in_mangle_output_reroutes_through_the_fwmark_table()
+    {
+        // `ip rule add fwmark 1 table 100` and `ip route add default via 172.17.0.3 dev docker0 table 100`.
+        var n = NetworkConfig.Load(Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot"));
+        var rules = n.Rules.Append(new FibRule { Priority = 100, FwMark = 1, Table = "100" });
+        var routes = n.Routes.Append(new Route
+        {
+            Table = "100",
+            Dst = IpNetwork.AnyV4,
+            NextHops = [new NextHop(IpAddr.Parse("172.17.0.3"), "docker0", 1, false, [])],
+        });
+        var host = new NfHost(new NetworkConfig(n.Devices, routes, rules, n.Sysctls), IptablesParser.Parse(Rules, "test.rules", IptFamily.IPv4), null, null,
+            new NfHostOptions { LoadConntrack = false });
+
+        byte[] web = Frames.TcpV4("198.51.100.1", 40000, "203.0.113.9", 443);
+        PacketDecoder.Decode(web, LinkType.Ethernet, web.Length, out var d);
+        var r = host.Output(web, ref d, new NfEgress(1_000_000_000L));
+        Assert.Equal((NfFate.Sent, "docker0", "172.17.0.3"), (r.Fate, r.OutDev, r.NextHop.ToString()));
+        Assert.True((r.Path & NfPath.Reroute) != 0);
+
+        // Port 80 keeps mark 0 and the main table's default route.
+        byte[] plain = Frames.TcpV4("198.51.100.1", 40001, "203.0.113.9", 80);
+        PacketDecoder.Decode(plain, LinkType.Ethernet, plain.Length, out var d2);
+        var p = host.Output(plain, ref d2, new NfEgress(2_000_000_000L));
+        Assert.Equal((NfFate.Sent, "eth0", NfPath.None), (p.Fate, p.OutDev, p.Path & NfPath.Reroute));
     }
 }
