@@ -97,29 +97,7 @@ public sealed class DockerHostReplayTests
             Assert.Skip("datasets/docker-host is not in this checkout");
         var (host, _) = Replay();
         var kernel = IptablesParser.Load(Path.Combine(Dir, "snapshot", "iptables.rules"));
-        var differ = new List<string>();
-        int compared = 0;
-        foreach (var table in kernel.Tables)
-        {
-            var sim = host.Table(IptFamily.IPv4, Enum.Parse<NfTableId>(table.Name, ignoreCase: true))!;
-            foreach (var chain in table.Chains)
-            {
-                if (chain.IsBuiltin)
-                {
-                    compared++;
-                    var s = sim.Counters(sim.PolicyEntry(chain.Name));
-                    if (s != chain.PolicyCounters)
-                        differ.Add($"{table.Name}:{chain.Name}:policy kernel {chain.PolicyCounters} simulated {s}");
-                }
-                for (int i = 0; i < chain.Rules.Count; i++)
-                {
-                    compared++;
-                    var s = sim.Counters(sim.EntryOf(chain.Name, i + 1));
-                    if (s != chain.Rules[i].Counters)
-                        differ.Add($"{table.Name}:{chain.Name}:rule:{i + 1} kernel {chain.Rules[i].Counters} simulated {s}");
-                }
-            }
-        }
+        var (differ, compared) = KernelCounters.Compare(host, kernel);
         Assert.Equal(28, compared); // filter: 3 policies + 16 rules; nat: 4 policies + 5 rules
         Assert.Empty(differ);
     }
