@@ -32,6 +32,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.RulesCommand.Create());
         root.Subcommands.Add(Commands.SnapshotCommand.Create());
         root.Subcommands.Add(Commands.ConntrackCommand.Create());
+        root.Subcommands.Add(Commands.ReplayCommand.Create());
         return root;
     }
 

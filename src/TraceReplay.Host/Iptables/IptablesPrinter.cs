@@ -51,7 +51,14 @@ public static class IptablesPrinter
     }
 
     /// <summary>The whole rule set as iptables-save -c (with counters) or iptables-save prints it.</summary>
-    public static string Print(IptRuleset ruleset, bool counters = true)
+    public static string Print(IptRuleset ruleset, bool counters = true) =>
+        Print(ruleset, counters ? (_, c, i) => i < 0 ? c.PolicyCounters : c.Rules[i].Counters : null);
+
+    /// <summary>
+    /// iptables-save -c with counters from elsewhere — a replay's simulated counters:
+    /// <paramref name="counters"/> gets the table, chain and rule index (-1 for the policy); null prints no counters.
+    /// </summary>
+    public static string Print(IptRuleset ruleset, Func<IptTable, IptChain, int, XtCounters>? counters)
     {
         ArgumentNullException.ThrowIfNull(ruleset);
         var sb = new StringBuilder();
@@ -69,14 +76,15 @@ public static class IptablesPrinter
                     ChainPolicy.Drop => "DROP",
                     _ => "-",
                 });
-                sb.Append(' ').Append(counters ? c.PolicyCounters.ToString() : "[0:0]").Append('\n');
+                sb.Append(' ').Append(counters is not null ? counters(table, c, -1).ToString() : "[0:0]").Append('\n');
             }
             foreach (var c in chains)
             {
-                foreach (var r in c.Rules)
+                for (int i = 0; i < c.Rules.Count; i++)
                 {
-                    if (counters)
-                        sb.Append(r.Counters.ToString()).Append(' ');
+                    var r = c.Rules[i];
+                    if (counters is not null)
+                        sb.Append(counters(table, c, i).ToString()).Append(' ');
                     sb.Append("-A ").Append(c.Name);
                     string spec = RuleSpec(r, ruleset.Family);
                     if (spec.Length > 0)

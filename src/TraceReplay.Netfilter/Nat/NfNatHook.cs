@@ -91,11 +91,14 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
                 NoFreeTupleDrops++;
             return verdict;
         }
-        if (!reply.Equals(ct.Reply))
+        // A null binding is a mapping only when a clash made it move the port; the other manip type's
+        // translation (a DNAT before this SNAT hook) must not count as this one's.
+        bool changed = !reply.Equals(ct.Reply);
+        if (changed)
             conntrack.AlterReply(entry, reply);
         ct.Status = status;
         var mapping = NatMapping.Create(nowNs, ct.Orig, reply, ruleId, manip);
-        if (ruleId >= 0 || mapping.Translates)
+        if (ruleId >= 0 || changed)
         {
             _open[(entry, manip)] = _mappings.Count;
             _mappings.Add(mapping);

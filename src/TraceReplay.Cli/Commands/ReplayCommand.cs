@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Globalization;
+using TraceReplay.Capture.Decode;
+using TraceReplay.Capture.Readers;
+using TraceReplay.Host;
+using TraceReplay.Host.Iptables;
+using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Replay.Pipeline;
+
+namespace TraceReplay.Cli.Commands;
+
+/// <summary>
+/// `tracereplay replay --host DIR CAPTURE...`: every packet through the simulated host, and what a
+/// user wants first — packets and their fates, the rules that dropped them, NAT, and how the
+/// simulated counters compare with the host's own. (Writing the run database, `--out RUN.duckdb`,
+/// joins when the Store stage lands.)
+/// </summary>
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var captures = CommonOptions.Captures();
+        var host = new Option<DirectoryInfo>("--host") { Required = true, Description = "The host snapshot folder (tracereplay snapshot)." };
+        var rules = new Option<FileInfo?>("--rules") { Description = "Replay against this rule file instead of the snapshot's (iptables-save or restore form of the same family): what would my change have done?" };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed for everything the kernel does at random (statistic, NAT port search start)." };
+        var sysctl = new Option<string[]>("--sysctl") { Description = "Override a sysctl of the snapshot, NAME=VALUE (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var counters = new Option<bool>("--counters") { Description = "Print the rules with the simulated counters, as iptables-save -c." };
+        var noCt = new Option<bool>("--no-initial-conntrack") { Description = "Start with an empty connection table even if the snapshot has conntrack.txt (use when it was taken after the capture)." };
+        var skipBad = CommonOptions.SkipBad();
+        var command = new Command("replay", "Replay captures through the simulated netfilter of a host snapshot: each packet's path, verdict and the rule that decided it.")
+        {
+            captures, host, rules, seed, sysctl, counters, noCt, skipBad,
+        };
+        command.SetAction((parse, _) =>
+        {
+            var dir = parse.GetValue(host)!;
+            if (!dir.Exists)
+                throw new UsageException($"--host {dir.FullName}: no such directory");
+            var rulesFile = parse.GetValue(rules);
+            if (rulesFile is not null && !rulesFile.Exists)
+                throw new UsageException($"--rules {rulesFile.FullName}: no such file");
+            var sources = CommonOptions.ParseCaptures(parse.GetValue(captures)!);
+            var snapshot = HostSnapshot.Load(dir.FullName, rulesOverride: rulesFile?.FullName);
+            foreach (var kv in parse.GetValue(sysctl) ?? [])
+            {
+                int eq = kv.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                    throw new UsageException($"--sysctl {kv}: expected NAME=VALUE");
+                snapshot.Network.Sysctls.Set(kv[..eq].Trim(), kv[(eq + 1)..].Trim());
+            }
+            var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = parse.GetValue(seed), LoadConntrack = !parse.GetValue(noCt) });
+            var sink = new SummarySink();
+            var policy = parse.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Stop;
+            var summary = new ReplayJob(snapshot, nf).Run(sources, sink, policy);
+            var o = parse.InvocationConfiguration.Output;
+            Write(o, summary, sink, nf, snapshot);
+            if (parse.GetValue(counters))
+            {
+                foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0))
+                    o.Write(IptablesPrinter.Print(rs, (t, c, i) => SimulatedCounters(nf, rs.Family, t, c, i)));
+            }
+            return Task.FromResult(ExitCodes.Success);
+        });
+        return command;
+    }
+
+    private static XtCounters SimulatedCounters(NfHost nf, IptFamily family, IptTable table, IptChain chain, int index)
+    {
+        var sim = nf.Table(family, Enum.Parse<NfTableId>(table.Name, ignoreCase: true));
+        if (sim is null)
+            return default;
+        return sim.Counters(index < 0 ? sim.PolicyEntry(chain.Name) : sim.EntryOf(chain.Name, index + 1));
+    }
+
+    /// <summary>Collects what the summary shows; holds no packets.</summary>
+    private sealed class SummarySink : IReplaySink
+    {
+        public Dictionary<NfFate, long> Fates { get; } = [];
+        public Dictionary<string, (long Packets, string Example)> Drops { get; } = new(StringComparer.Ordinal);
+        public long DependsOnUnknown { get; private set; }
+
+        public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
+        {
+            if (sighting.Handling != SightingHandling.Simulated)
+                return;
+            var r = sighting.Result;
+            Fates[r.Fate] = Fates.GetValueOrDefault(r.Fate) + 1;
+            if (r.DependsOnUnknown)
+                DependsOnUnknown++;
+            if (r.Fate == NfFate.Dropped)
+            {
+                string why = r.DropDescription();
+                var (n, example) = Drops.GetValueOrDefault(why);
+                Drops[why] = (n + 1, example ?? $"packet {sighting.Sighting.PacketId}: {packet.Src} > {packet.Dst} {L4Protocol.Name(packet.Protocol)}{(packet.DstPort != 0 ? " dport " + packet.DstPort.ToString(CultureInfo.InvariantCulture) : string.Empty)}");
+            }
+        }
+    }
+
+    private static string FateName(NfFate f) => f switch
+    {
+        NfFate.DeliveredLocally => "delivered locally",
+        NfFate.Forwarded => "forwarded",
+        NfFate.Sent => "sent by the host",
+        NfFate.Dropped => "dropped",
+        NfFate.Queued => "queued",
+        _ => f.ToString().ToLowerInvariant(),
+    };
+
+    private static void Write(TextWriter o, ReplaySummary s, SummarySink sink, NfHost nf, HostSnapshot snapshot)
+    {
+        static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+        o.WriteLine($"Sightings:   {N(s.Sightings)} = {N(s.Packets)} packets ({N(s.Simulated)} entered the simulated host, {N(s.Observations)} later sightings of them)");
+        if (s.NotIp + s.BridgedNotSimulated + s.MadeOnBridgePort + s.UnknownDirection > 0)
+            o.WriteLine($"Not simulated: {N(s.NotIp)} not IP, {N(s.BridgedNotSimulated)} bridged between ports, {N(s.MadeOnBridgePort)} made in the bridge path, {N(s.UnknownDirection)} without a direction");
+        o.WriteLine("Fates:       " + string.Join(", ", sink.Fates.OrderByDescending(f => f.Value).Select(f => $"{FateName(f.Key)} {N(f.Value)}")));
+        if (sink.DependsOnUnknown > 0)
+            o.WriteLine($"Unknown:     {N(sink.DependsOnUnknown)} verdicts depend on matches that cannot be evaluated offline");
+        o.WriteLine("Drops:" + (sink.Drops.Count == 0 ? "       none" : string.Empty));
+        foreach (var (why, (n, example)) in sink.Drops.OrderByDescending(d => d.Value.Packets))
+            o.WriteLine($"  {N(n),7}  {why,-36} e.g. {example}");
+        var nat = nf.Nat.Mappings;
+        o.WriteLine($"NAT:         {N(nat.Count)} mappings ({N(nat.Count(m => m.Manip == TraceReplay.Netfilter.Nat.NfNatManipType.Src))} source, {N(nat.Count(m => m.Manip == TraceReplay.Netfilter.Nat.NfNatManipType.Dst))} destination)");
+        foreach (var m in nat.Take(10))
+            o.WriteLine($"  {(m.Manip == TraceReplay.Netfilter.Nat.NfNatManipType.Src ? "SNAT" : "DNAT")} {m.Original.Src}:{m.Original.SrcPort} > {m.Original.Dst}:{m.Original.DstPort} via {m.NatAddress}:{m.NatPort}");
+        foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0 && r.HasCounters))
+        {
+            int compared = 0, equal = 0;
+            var differ = new List<string>();
+            foreach (var t in rs.Tables)
+            {
+                foreach (var c in t.Chains)
+                {
+                    for (int i = c.IsBuiltin ? -1 : 0; i < c.Rules.Count; i++)
+                    {
+                        compared++;
+                        var kernel = i < 0 ? c.PolicyCounters : c.Rules[i].Counters;
+                        var sim = SimulatedCounters(nf, rs.Family, t, c, i);
+                        if (kernel == sim)
+                            equal++;
+                        else
+                            differ.Add($"  {t.Name}:{c.Name}:{(i < 0 ? "policy" : "rule:" + (i + 1).ToString(CultureInfo.InvariantCulture))} host {kernel} simulated {sim}");
+                    }
+                }
+            }
+            o.WriteLine($"Counters:    {equal} of {compared} {(rs.Family == IptFamily.IPv6 ? "ip6tables" : "iptables")} rules and policies equal the snapshot's (the host's own iptables-save -c)");
+            foreach (var d in differ.Take(20))
+                o.WriteLine(d);
+        }
+    }
+}
