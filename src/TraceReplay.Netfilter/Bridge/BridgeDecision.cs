@@ -215,7 +215,9 @@ public sealed class BridgeDecision
     private int _egressCount;
 
     /// <param name="ageingTimeSeconds">Per-bridge ageing_time overrides (the link dump does not carry it); others use 300 s.</param>
-    public BridgeDecision(NetworkConfig network, EbtablesRuleset? ebtables, XtNet net, IReadOnlyDictionary<string, double>? ageingTimeSeconds = null)
+    /// <param name="backend">Which kernel code loaded the rules (ebtables-nft unless the host runs legacy ebtables).</param>
+    public BridgeDecision(NetworkConfig network, EbtablesRuleset? ebtables, XtNet net, IReadOnlyDictionary<string, double>? ageingTimeSeconds = null,
+        EbtBackend backend = EbtBackend.Nft)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(net);
@@ -236,14 +238,14 @@ public sealed class BridgeDecision
         _egress = new BrEgress[Math.Max(1, _bridges.Values.Select(b => b.PortList.Count).DefaultIfEmpty(0).Max())];
         if (ebtables is not null)
         {
-            Filter = Table(ebtables, EbtTableKind.Filter, net);
-            Nat = Table(ebtables, EbtTableKind.Nat, net);
-            Broute = Table(ebtables, EbtTableKind.Broute, net);
+            Filter = Table(ebtables, EbtTableKind.Filter, net, backend);
+            Nat = Table(ebtables, EbtTableKind.Nat, net, backend);
+            Broute = Table(ebtables, EbtTableKind.Broute, net, backend);
         }
     }
 
-    private static EbtTableInfo? Table(EbtablesRuleset rs, EbtTableKind kind, XtNet net) =>
-        rs.Table(kind) is { } t ? EbtTableInfo.Compile(t, net) : null;
+    private static EbtTableInfo? Table(EbtablesRuleset rs, EbtTableKind kind, XtNet net, EbtBackend backend) =>
+        rs.Table(kind) is { } t ? EbtTableInfo.Compile(t, net, backend) : null;
 
     public EbtTableInfo? Filter { get; }
     public EbtTableInfo? Nat { get; }

@@ -36,6 +36,17 @@ internal readonly struct EbtIfaceMatch
     }
 }
 
+/// <summary>
+/// Which kernel code evaluates the rules: ebtables-nft (the nf_tables bridge family, what current
+/// distributions ship) or legacy ebtables (ebt_do_table). They differ where legacy has a quirk the
+/// nft translation does not share; the save file does not say which one loaded it.
+/// </summary>
+public enum EbtBackend : byte
+{
+    Nft,
+    Legacy,
+}
+
 internal enum EbtTargetKind : byte
 {
     Verdict,
@@ -80,15 +91,19 @@ public sealed class EbtTableInfo
     private int[] _chainStart = [];
     private EbtablesRule?[] _rules = [];
     private readonly UnknownMatchPolicy _unknownPolicy;
+    private readonly bool _legacy8023;
 
-    private EbtTableInfo(EbtTableKind kind, UnknownMatchPolicy policy)
+    private EbtTableInfo(EbtTableKind kind, UnknownMatchPolicy policy, EbtBackend backend)
     {
         Kind = kind;
+        Backend = backend;
         _unknownPolicy = policy;
+        _legacy8023 = backend == EbtBackend.Legacy;
         Array.Fill(_hookEntry, -1);
     }
 
     public EbtTableKind Kind { get; }
+    public EbtBackend Backend { get; }
     public string Name => EbtablesTables.Name(Kind);
     public int EntryCount => _entries.Length;
 
@@ -111,11 +126,11 @@ public sealed class EbtTableInfo
     /// limit's bucket is the rule's), resolves jumps, refuses a loop or a jump to a missing chain
     /// with the rule's location, as the kernel refuses the table.
     /// </summary>
-    public static EbtTableInfo Compile(EbtablesTable table, XtNet net)
+    public static EbtTableInfo Compile(EbtablesTable table, XtNet net, EbtBackend backend = EbtBackend.Nft)
     {
         ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(net);
-        var t = new EbtTableInfo(table.Kind, net.UnknownPolicy);
+        var t = new EbtTableInfo(table.Kind, net.UnknownPolicy, backend);
         var chainIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         int entries = 0, matches = 0;
         foreach (var c in table.Chains)
@@ -279,7 +294,7 @@ public sealed class EbtTableInfo
                 return new IptVerdict(v == EbtVerdict.Accept ? XtVerdict.Accept : XtVerdict.Drop, i, flags, firstUnknown, 0, false);
             }
 
-            var r = BasicMatch(ref e, ref p, ethproto) ? Tristate.True : Tristate.False;
+            var r = BasicMatch(ref e, ref p, ethproto, _legacy8023) ? Tristate.True : Tristate.False;
             if (r == Tristate.True && e.MatchCount > 0)
                 r = RunMatches(ref e, ref p, ref flags);
             if (r == Tristate.Unknown)
@@ -342,17 +357,20 @@ public sealed class EbtTableInfo
     /// <summary>
     /// ebt_basic_match: -p against h_proto (ETH_P_8021Q for a tagged frame), -i/-o, --logical-in/out
     /// (only when the device is a bridge port), the MACs under their masks; each with its inversion.
-    /// `-p Length` is tested as the kernel tests it since eth_proto_is_802_3 replaced the `>= 1536`
-    /// comparison: NF_INVF(e, EBT_IPROTO, eth_proto_is_802_3(ethproto)) rejects 802.3 frames unless
-    /// inverted — mirrored, not corrected, because the simulation answers what the kernel does.
+    /// `-p Length`: ebtables-nft compiles it to `ether type &lt; 0x0600` (802.3 frames match); legacy
+    /// ebt_basic_match has tested NF_INVF(e, EBT_IPROTO, eth_proto_is_802_3(ethproto)) since that helper
+    /// replaced the `>= 1536` comparison, which rejects 802.3 frames unless inverted — mirrored for
+    /// <see cref="EbtBackend.Legacy"/>, not corrected, because the simulation answers what the kernel does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool BasicMatch(ref EbtCompiledEntry e, ref EbtActionParam p, ushort ethproto)
+    private static bool BasicMatch(ref EbtCompiledEntry e, ref EbtActionParam p, ushort ethproto, bool legacy8023)
     {
         if ((e.Bitmask & EbtEntryFlags.Is8023) != 0)
         {
+            // eth_proto_is_802_3 keeps the high byte only: 0x05xx and below are lengths.
             bool is8023 = (ethproto & 0xFF00) < 0x0600;
-            if (is8023 ^ ((e.InvFlags & EbtInvFlags.Proto) != 0))
+            bool mismatch = legacy8023 ? is8023 : !is8023;
+            if (mismatch ^ ((e.InvFlags & EbtInvFlags.Proto) != 0))
                 return false;
         }
         else if ((e.Bitmask & EbtEntryFlags.NoProto) == 0 && ((e.EthProto != ethproto) ^ ((e.InvFlags & EbtInvFlags.Proto) != 0)))

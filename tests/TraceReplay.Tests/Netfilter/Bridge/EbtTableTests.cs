@@ -104,6 +104,47 @@ public sealed class EbtTableTests
         Assert.Equal(("filter:FORWARD:3", 0x4u), (Where(t, r.Verdict), r.Mark));
     }
 
+    /// <summary>An 802.3 frame: length 38, LLC SNAP (dsap = ssap = 0xaa, UI), OUI 0, type 0x0800, padded.</summary>
+    private static BrFrame Snap()
+    {
+        byte[] f = new byte[60];
+        for (int i = 0; i < 6; i++)
+        {
+            f[i] = (byte)(Mac(B).Value >> (40 - (8 * i)));
+            f[6 + i] = (byte)(Mac(A).Value >> (40 - (8 * i)));
+        }
+        f[12] = 0x00;
+        f[13] = 38;
+        byte[] llc = [0xAA, 0xAA, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00];
+        llc.CopyTo(f, 14);
+        return new BrFrame(f);
+    }
+
+    [Theory]
+    [InlineData(EbtBackend.Nft, "DROP filter:FORWARD:1", "ACCEPT filter:FORWARD:policy")]
+    [InlineData(EbtBackend.Legacy, "ACCEPT filter:FORWARD:policy", "DROP filter:FORWARD:1")]
+    public void Length_frames_by_backend(EbtBackend backend, string snapVerdict, string ipVerdict)
+    {
+        // nft: `ether type < 0x0600`. Legacy: NF_INVF(e, EBT_IPROTO, eth_proto_is_802_3(ethproto)) drops out
+        // for a length frame and matches an Ethernet II one (the inverted test, kept as the kernel has it).
+        var rs = EbtablesParser.Parse(Table("filter", "-A FORWARD -p Length -j DROP"), "eb.rules");
+        var t = EbtTableInfo.Compile(rs.Tables[0], new XtNet(), backend);
+        Assert.Equal(snapVerdict, Verdict(t, Snap()));
+        Assert.Equal(ipVerdict, Verdict(t, Udp(A, B)));
+    }
+
+    [Fact]
+    public void Saps_and_snap_type()
+    {
+        var t = Compile("filter", """
+            -A FORWARD -p Length --802_3-sap 0x42 -j DROP
+            -A FORWARD -p Length --802_3-type 0x0806 -j DROP
+            -A FORWARD -p Length --802_3-sap 0xaa --802_3-type 0x0800 -j mark --mark-set 0x1 --mark-target ACCEPT
+            """);
+        var r = Run(t, Snap(), NfBrHook.Forward);
+        Assert.Equal(("filter:FORWARD:3", 0x1u), (Where(t, r.Verdict), r.Mark));
+    }
+
     [Fact]
     public void Mark_target_and_mark_match()
     {
