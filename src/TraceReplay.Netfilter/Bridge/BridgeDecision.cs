@@ -102,10 +102,13 @@ public enum BrStage : byte
     NoPort,
 }
 
-/// <summary>Which stage decided, by which table entry (-1: a policy-free stage such as hairpin or br_netfilter), how certain.</summary>
-public readonly record struct BrOutcome(BrStage Stage, EbtTableInfo? Table, int Entry, IptVerdictFlags Flags)
+/// <summary>
+/// Which stage decided, by which table entry (-1: a stage without rules such as hairpin or br_netfilter),
+/// with which verdict (DROP, or Unknown for an ebtables target the simulator cannot carry out), how certain.
+/// </summary>
+public readonly record struct BrOutcome(BrStage Stage, EbtTableInfo? Table, int Entry, IptVerdictFlags Flags, XtVerdict Verdict = XtVerdict.Drop)
 {
-    public static BrOutcome None => new(BrStage.None, null, -1, IptVerdictFlags.None);
+    public static BrOutcome None => new(BrStage.None, null, -1, IptVerdictFlags.None, XtVerdict.Accept);
 
     public override string ToString() => Table is null ? Stage.ToString() : $"{Stage} {Table.Where(Entry)}";
 }
@@ -315,7 +318,7 @@ public sealed class BridgeDecision
             var v = broute.DoTable(ref p);
             flags |= v.Flags;
             if (v.Verdict == XtVerdict.Unknown)
-                return Result(BrDecision.Unknown, inPort, false, new BrOutcome(BrStage.Broute, broute, v.Entry, flags), ref p, flags);
+                return Result(BrDecision.Unknown, inPort, false, new BrOutcome(BrStage.Broute, broute, v.Entry, flags, XtVerdict.Unknown), ref p, flags);
             if (v.Verdict == XtVerdict.Drop)
             {
                 // "undo PACKET_HOST mangling done in br_input in case the dst address matches the logical bridge but not the port".
@@ -332,7 +335,7 @@ public sealed class BridgeDecision
             var v = nat.DoTable(ref p);
             flags |= v.Flags;
             if (v.Verdict != XtVerdict.Accept)
-                return Result(v.Verdict == XtVerdict.Drop ? BrDecision.Dropped : BrDecision.Unknown, inPort, false, new BrOutcome(BrStage.NatPreRouting, nat, v.Entry, flags), ref p, flags);
+                return Result(v.Verdict == XtVerdict.Drop ? BrDecision.Dropped : BrDecision.Unknown, inPort, false, new BrOutcome(BrStage.NatPreRouting, nat, v.Entry, flags, v.Verdict), ref p, flags);
         }
 
         // NF_BR_PRE_ROUTING, NF_BR_PRI_BRNF (0): br_netfilter (iptables PREROUTING).
@@ -492,7 +495,7 @@ public sealed class BridgeDecision
     {
         var v = table.DoTable(ref p);
         flags |= v.Flags;
-        outcome = new BrOutcome(stage, table, v.Entry, v.Flags);
+        outcome = new BrOutcome(stage, table, v.Entry, v.Flags, v.Verdict);
         return v.Verdict != XtVerdict.Accept;
     }
 

@@ -123,8 +123,8 @@ public sealed class EbtTableInfo
 
     /// <summary>
     /// translate_table + check_chainloops: lays the chains out, builds the evaluators once (so a
-    /// limit's bucket is the rule's), resolves jumps, refuses a loop or a jump to a missing chain
-    /// with the rule's location, as the kernel refuses the table.
+    /// limit's bucket is the rule's), resolves jumps, refuses a loop with the location of the jump
+    /// that closes it, as the kernel refuses the table (ELOOP).
     /// </summary>
     public static EbtTableInfo Compile(EbtablesTable table, XtNet net, EbtBackend backend = EbtBackend.Nft)
     {
@@ -193,8 +193,14 @@ public sealed class EbtTableInfo
                         entry.TargetKind = EbtTargetKind.Verdict;
                         entry.Verdict = s.Verdict;
                         break;
-                    case EbtJumpTarget:
+                    case EbtJumpTarget j when chainIndex.ContainsKey(j.Chain):
                         entry.TargetKind = EbtTargetKind.Jump;
+                        break;
+                    case EbtJumpTarget:
+                        // ebtables-save never prints a jump to a missing chain: a bare `-j name` that is not a
+                        // chain is a target extension without options the parser does not know (e.g. `-j ulog`).
+                        entry.TargetKind = EbtTargetKind.Module;
+                        entry.Target = EbtUnknownTg.Instance;
                         break;
                     default:
                         entry.TargetKind = EbtTargetKind.Module;
@@ -239,10 +245,8 @@ public sealed class EbtTableInfo
             int d = 0;
             foreach (var rule in table.Chains[c].Rules)
             {
-                if (rule.Target is not EbtJumpTarget j)
+                if (rule.Target is not EbtJumpTarget j || !chainIndex.TryGetValue(j.Chain, out int callee))
                     continue;
-                if (!chainIndex.TryGetValue(j.Chain, out int callee))
-                    throw new HostParseException(rule.Location, "-j to a chain that does not exist", j.Chain, "a target or the name of a chain of this table");
                 if (state[callee] == 1)
                 {
                     throw new HostParseException(rule.Location, $"chain loop: {table.Chains[c].Name} reaches itself again through {j.Chain} (the kernel refuses the table: ELOOP)",

@@ -1,4 +1,5 @@
 using TraceReplay.Netfilter.Bridge;
+using TraceReplay.Netfilter.Tables;
 using static TraceReplay.Tests.Netfilter.Bridge.BridgeHarness;
 
 namespace TraceReplay.Tests.Netfilter.Bridge;
@@ -115,5 +116,28 @@ public sealed class BridgePathTests
         Assert.Equal((BrDecision.LinkLocal, true), (r.Decision, r.UpToBridge));
         var stp = Udp(A, "01:80:c2:00:00:00");
         Assert.Equal(BrDecision.Flood, d.Receive("veth0", ref stp.Decoded, stp.Frame, Sec).Decision);
+    }
+
+    [Fact]
+    public void An_unknown_target_leaves_the_fate_unknown_and_says_where()
+    {
+        var d = Decision(Table("nat", "-A PREROUTING -p IPv4 -j ulog --ulog-prefix x") + Table("filter", "-A FORWARD -o veth2 -j ulog"));
+        var f = Udp(A, B);
+        var r = d.Receive("veth0", ref f.Decoded, f.Frame, Sec);
+        Assert.Equal((BrDecision.Unknown, XtVerdict.Unknown, "NatPreRouting nat:PREROUTING:1", true), (r.Decision, r.Drop.Verdict, r.Drop.ToString(), r.DependsOnUnknown));
+
+        var arp = Arp(A, Bcast, PacketDotNet.ArpOperation.Request, "10.0.0.1", "10.0.0.2");
+        d.Receive("veth0", ref arp.Decoded, arp.Frame, Sec);
+        var e = d.Egress.ToArray().Single(x => x.Port.Name == "veth2");
+        Assert.Equal((false, XtVerdict.Unknown, "FilterForward filter:FORWARD:1"), (e.Sent, e.Outcome.Verdict, e.Outcome.ToString()));
+    }
+
+    [Fact]
+    public void A_bare_target_name_that_is_no_chain_is_an_unknown_target()
+    {
+        var d = Decision(Table("filter", "-A FORWARD -p IPv4 -j NOPE"));
+        var f = Udp(A, B);
+        d.Receive("veth0", ref f.Decoded, f.Frame, Sec);
+        Assert.All(d.Egress.ToArray(), e => Assert.Equal((false, XtVerdict.Unknown), (e.Sent, e.Outcome.Verdict)));
     }
 }
