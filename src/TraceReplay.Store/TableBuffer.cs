@@ -113,141 +113,187 @@ internal sealed class AddressText
 }
 
 /// <summary>
-/// Column builders of one table, reused from batch to batch (Clear keeps their capacity). Values are
-/// appended column by column in schema order through a cursor, and <see cref="EndRow"/> checks the
-/// row was complete, so a row writer that skips a column fails at once instead of shifting data.
+/// The columns of one table for one record batch, as Arrow lays them out (values, validity bitmap,
+/// int32 offsets + UTF-8 bytes for text), in plain arrays reused from batch to batch. Arrow's own
+/// builders build a validity bit and a bounds check per value and copy every buffer again at Build;
+/// here a value is one store, <see cref="Build"/> wraps the arrays without copying, and a batch
+/// allocates a handful of wrapper objects, never anything per row. The batch Build returns is only
+/// valid until <see cref="Clear"/>: the writer sends it to DuckDB and the Arrow file first.
+/// Values are appended column by column in schema order through a cursor, and <see cref="EndRow"/>
+/// checks the row was complete, so a row writer that skips a column fails at once instead of
+/// shifting data.
 /// </summary>
 internal sealed class TableBuffer
 {
-    private readonly IArrowArrayBuilder[] _b;
-    private readonly ColKind[] _kinds;
+    private readonly Column[] _c;
     private readonly AddressText _addresses;
     private int _col;
+    private int _capacity;
 
-    public TableBuffer(TableDef def, AddressText addresses)
+    public TableBuffer(TableDef def, AddressText addresses, int capacity)
     {
         Def = def;
         _addresses = addresses;
-        _kinds = [.. def.Columns.Select(c => c.Kind)];
-        _b = [.. _kinds.Select(NewBuilder)];
+        _capacity = Math.Max(capacity, 8);
+        _c = [.. def.Columns.Select(c => new Column(c, _capacity))];
     }
 
     public TableDef Def { get; }
     public int Rows { get; private set; }
 
-    private static IArrowArrayBuilder NewBuilder(ColKind k) => k switch
+    private sealed class Column(ColumnDef def, int capacity)
     {
-        ColKind.Bool => new BooleanArray.Builder(),
-        ColKind.UInt8 => new UInt8Array.Builder(),
-        ColKind.UInt16 => new UInt16Array.Builder(),
-        ColKind.UInt32 => new UInt32Array.Builder(),
-        ColKind.Int32 => new Int32Array.Builder(),
-        ColKind.Int64 or ColKind.Ts => new Int64Array.Builder(),
-        ColKind.UInt64 => new UInt64Array.Builder(),
-        _ => new StringArray.Builder(),
-    };
-
-    private T Next<T>() where T : class => Unsafe.As<T>(_b[_col++]);
-
-    public void Bool(bool v) => Next<BooleanArray.Builder>().Append(v);
-    public void U8(byte v) => Next<UInt8Array.Builder>().Append(v);
-    public void U16(ushort v) => Next<UInt16Array.Builder>().Append(v);
-    public void U32(uint v) => Next<UInt32Array.Builder>().Append(v);
-    public void I32(int v) => Next<Int32Array.Builder>().Append(v);
-    public void I64(long v) => Next<Int64Array.Builder>().Append(v);
-    public void U64(ulong v) => Next<UInt64Array.Builder>().Append(v);
-    public void Ts(long us) => Next<Int64Array.Builder>().Append(us);
-
-    public void Text(string? s)
-    {
-        var b = Next<StringArray.Builder>();
-        if (s is null)
+        public readonly ColumnDef Def = def;
+        public readonly int Width = def.Kind switch
         {
-            b.AppendNull();
-            return;
+            ColKind.Bool => 0,
+            ColKind.UInt8 => 1,
+            ColKind.UInt16 => 2,
+            ColKind.UInt32 or ColKind.Int32 => 4,
+            ColKind.Text => 4, // the offsets
+            _ => 8,
+        };
+
+        public byte[] Values = new byte[Size(def.Kind, capacity)];
+        public byte[] Validity = new byte[(capacity + 7) / 8];
+        public byte[] Data = def.Kind == ColKind.Text ? new byte[capacity * 16] : [];
+        public int DataLength;
+        public int NullCount;
+
+        private static int Size(ColKind kind, int capacity) => kind switch
+        {
+            ColKind.Bool => (capacity + 7) / 8,
+            ColKind.UInt8 => capacity,
+            ColKind.UInt16 => capacity * 2,
+            ColKind.UInt32 or ColKind.Int32 => capacity * 4,
+            ColKind.Text => (capacity + 1) * 4,
+            _ => capacity * 8,
+        };
+
+        public void Grow(int capacity)
+        {
+            System.Array.Resize(ref Values, Size(Def.Kind, capacity));
+            System.Array.Resize(ref Validity, (capacity + 7) / 8);
         }
-        if (s.Length <= 256)
+
+        public void Reset(int rows)
         {
-            Span<byte> utf8 = stackalloc byte[s.Length * 3];
-            b.Append(utf8[..Encoding.UTF8.GetBytes(s, utf8)]);
-        }
-        else
-        {
-            b.Append(s, Encoding.UTF8);
+            System.Array.Clear(Validity, 0, (rows + 7) / 8);
+            if (Def.Kind == ColKind.Bool)
+                System.Array.Clear(Values, 0, (rows + 7) / 8);
+            DataLength = 0;
+            NullCount = 0;
         }
     }
 
-    public void Addr(IpAddr a) => Next<StringArray.Builder>().Append(_addresses.Get(a));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Column Next()
+    {
+        var c = _c[_col++];
+        c.Validity[Rows >> 3] |= (byte)(1 << (Rows & 7));
+        return c;
+    }
 
-    /// <summary>A NULL in the next column, whatever its type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Put<T>(T v) where T : unmanaged
+    {
+        var c = Next();
+        Unsafe.WriteUnaligned(ref c.Values[Rows * Unsafe.SizeOf<T>()], v);
+    }
+
+    public void Bool(bool v)
+    {
+        var c = Next();
+        if (v)
+            c.Values[Rows >> 3] |= (byte)(1 << (Rows & 7));
+    }
+
+    public void U8(byte v) => Put(v);
+    public void U16(ushort v) => Put(v);
+    public void U32(uint v) => Put(v);
+    public void I32(int v) => Put(v);
+    public void I64(long v) => Put(v);
+    public void U64(ulong v) => Put(v);
+    public void Ts(long us) => Put(us);
+
+    public void Text(string? s)
+    {
+        if (s is null)
+        {
+            Null();
+            return;
+        }
+        var c = Next();
+        int max = Encoding.UTF8.GetMaxByteCount(s.Length);
+        if (c.DataLength + max > c.Data.Length)
+            System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + max));
+        c.DataLength += Encoding.UTF8.GetBytes(s, c.Data.AsSpan(c.DataLength));
+        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    public void Addr(IpAddr a)
+    {
+        var c = Next();
+        var text = _addresses.Get(a);
+        if (c.DataLength + text.Length > c.Data.Length)
+            System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + text.Length));
+        text.CopyTo(c.Data.AsSpan(c.DataLength));
+        c.DataLength += text.Length;
+        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    /// <summary>A NULL in the next column, whatever its type: validity bit left clear (a text column repeats its offset).</summary>
     public void Null()
     {
-        var b = _b[_col];
-        _ = _kinds[_col++] switch
-        {
-            ColKind.Bool => ((BooleanArray.Builder)b).AppendNull(),
-            ColKind.UInt8 => ((UInt8Array.Builder)b).AppendNull(),
-            ColKind.UInt16 => ((UInt16Array.Builder)b).AppendNull(),
-            ColKind.UInt32 => ((UInt32Array.Builder)b).AppendNull(),
-            ColKind.Int32 => ((Int32Array.Builder)b).AppendNull(),
-            ColKind.Int64 or ColKind.Ts => ((Int64Array.Builder)b).AppendNull(),
-            ColKind.UInt64 => ((UInt64Array.Builder)b).AppendNull(),
-            _ => (object)((StringArray.Builder)b).AppendNull(),
-        };
+        var c = _c[_col++];
+        c.NullCount++;
+        if (c.Def.Kind == ColKind.Text)
+            Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
     }
 
     public void EndRow()
     {
-        if (_col != _b.Length)
-            throw new InvalidOperationException($"{Def.Name}: row has {_col} values for {_b.Length} columns");
+        if (_col != _c.Length)
+            throw new InvalidOperationException($"{Def.Name}: row has {_col} values for {_c.Length} columns");
         _col = 0;
-        Rows++;
+        if (++Rows == _capacity)
+        {
+            _capacity *= 2;
+            foreach (var c in _c)
+                c.Grow(_capacity);
+        }
     }
 
-    /// <summary>The buffered rows as a record batch; the builders are cleared for the next one.</summary>
+    /// <summary>
+    /// The buffered rows as a record batch over the column arrays themselves: consume it, then
+    /// <see cref="Clear"/> before the next append.
+    /// </summary>
     public RecordBatch Build()
     {
         if (_col != 0)
             throw new InvalidOperationException($"{Def.Name}: a row was left unfinished");
-        var arrays = new IArrowArray[_b.Length];
-        for (int i = 0; i < _b.Length; i++)
+        int rows = Rows;
+        var arrays = new IArrowArray[_c.Length];
+        for (int i = 0; i < _c.Length; i++)
         {
-            arrays[i] = _kinds[i] switch
+            var c = _c[i];
+            var validity = c.NullCount == 0 ? ArrowBuffer.Empty : new ArrowBuffer(c.Validity.AsMemory(0, (rows + 7) / 8));
+            ArrowBuffer[] buffers = c.Def.Kind switch
             {
-                ColKind.Bool => ((BooleanArray.Builder)_b[i]).Build(),
-                ColKind.UInt8 => ((UInt8Array.Builder)_b[i]).Build(),
-                ColKind.UInt16 => ((UInt16Array.Builder)_b[i]).Build(),
-                ColKind.UInt32 => ((UInt32Array.Builder)_b[i]).Build(),
-                ColKind.Int32 => ((Int32Array.Builder)_b[i]).Build(),
-                ColKind.Int64 => ((Int64Array.Builder)_b[i]).Build(),
-                ColKind.Ts => AsTimestamp(((Int64Array.Builder)_b[i]).Build()),
-                ColKind.UInt64 => ((UInt64Array.Builder)_b[i]).Build(),
-                _ => ((StringArray.Builder)_b[i]).Build(),
+                ColKind.Text => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 1) * 4)), new ArrowBuffer(c.Data.AsMemory(0, c.DataLength))],
+                ColKind.Bool => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 7) / 8))],
+                _ => [validity, new ArrowBuffer(c.Values.AsMemory(0, rows * c.Width))],
             };
+            arrays[i] = ArrowArrayFactory.BuildArray(new ArrayData(c.Def.ArrowType, rows, c.NullCount, 0, buffers));
         }
-        var batch = new RecordBatch(Def.Schema, arrays, Rows);
-        foreach (var b in _b)
-            Clear(b);
-        Rows = 0;
-        return batch;
+        return new RecordBatch(Def.Schema, arrays, rows);
     }
 
-    /// <summary>Microseconds were appended as int64; Arrow's timestamp has the same layout, so the buffers are reused as they are.</summary>
-    private static TimestampArray AsTimestamp(Int64Array a) =>
-        new(ColumnDef.UtcMicros, a.ValueBuffer, a.NullBitmapBuffer, a.Length, a.NullCount, a.Offset);
-
-    private static void Clear(IArrowArrayBuilder b)
+    /// <summary>Starts the next batch, once the one from <see cref="Build"/> has been consumed (it shares these arrays).</summary>
+    public void Clear()
     {
-        switch (b)
-        {
-            case BooleanArray.Builder x: x.Clear(); break;
-            case UInt8Array.Builder x: x.Clear(); break;
-            case UInt16Array.Builder x: x.Clear(); break;
-            case UInt32Array.Builder x: x.Clear(); break;
-            case Int32Array.Builder x: x.Clear(); break;
-            case Int64Array.Builder x: x.Clear(); break;
-            case UInt64Array.Builder x: x.Clear(); break;
-            case StringArray.Builder x: x.Clear(); break;
-        }
+        foreach (var c in _c)
+            c.Reset(Rows);
+        Rows = 0;
     }
 }
