@@ -21,6 +21,16 @@ public enum SightingDirection : byte
     Out,
 }
 
+/// <summary>The final verdict on a packet: the NF_* verdicts (include/uapi/linux/netfilter.h) with REJECT told apart from DROP.</summary>
+public enum PacketVerdict : byte
+{
+    Accept,
+    Drop,
+    Reject,
+    Queue,
+    Stolen,
+}
+
 /// <summary>
 /// One packet sighting: a row of <c>packets</c>. A value the replay fills in place and hands over by
 /// <c>in</c>; strings are expected to be shared constants (interface names, verdict and path texts
@@ -62,8 +72,7 @@ public struct PacketRow
     /// <summary>The hooks the packet went through, e.g. "PREROUTING>FORWARD>POSTROUTING".</summary>
     public string? Path;
 
-    /// <summary>The final verdict text: ACCEPT, DROP, REJECT, QUEUE, STOLEN.</summary>
-    public string Verdict;
+    public PacketVerdict Verdict;
 
     /// <summary><see cref="RuleRow.Id"/> of the rule (or chain policy) that gave the verdict; negative for none.</summary>
     public int VerdictRuleId;

@@ -14,6 +14,27 @@ public static class RunSchema
 
     private static ColumnDef C(string name, ColKind kind, string comment) => new(name, kind, false, comment);
     private static ColumnDef N(string name, ColKind kind, string comment) => new(name, kind, true, comment);
+    private static ColumnDef E(string name, string type, bool nullable, string comment) => new(name, ColKind.Text, nullable, comment) { EnumType = type };
+
+    /// <summary>
+    /// The fixed vocabularies, stored as DuckDB ENUMs: a byte per value instead of a string to
+    /// compress, and `SELECT enum_range(NULL::verdict_t)` lists what may appear. Arrow files carry
+    /// them as plain strings. Only ever append values (reordering changes stored codes).
+    /// </summary>
+    internal static readonly (string Name, string[] Values)[] Enums =
+    [
+        ("direction_t", ["in", "out"]),
+        ("family_t", ["ipv4", "ipv6", "bridge"]),
+        ("ct_state_t", ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]),
+        ("ct_dir_t", ["ORIGINAL", "REPLY"]),
+        ("verdict_t", ["ACCEPT", "DROP", "REJECT", "QUEUE", "STOLEN"]),
+        ("tcp_state_t", ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"]),
+        ("ct_event_t", ["NEW", "UPDATE", "DESTROY"]),
+        ("nat_manip_t", ["SRC", "DST"]),
+    ];
+
+    internal static IEnumerable<string> CreateEnums() =>
+        Enums.Select(e => $"CREATE TYPE {e.Name} AS ENUM ({string.Join(", ", e.Values.Select(TableDef.Quote))})");
 
     private static ColumnDef[] Tuple(string prefix, string what, bool nullable) =>
     [
@@ -30,17 +51,17 @@ public static class RunSchema
             C("id", ColKind.Int64, "packet sighting id, in capture time order"),
             C("ts", ColKind.Ts, "capture time (UTC, microseconds)"),
             C("capture_point", ColKind.Text, "interface the packet was captured on"),
-            N("direction", ColKind.Text, "in or out at the capture point (NULL when the capture does not say)"),
-            N("family", ColKind.Text, "ipv4, ipv6 or bridge; NULL for a frame with no IP header"),
+            E("direction", "direction_t", true, "in or out at the capture point (NULL when the capture does not say)"),
+            E("family", "family_t", true, "ipv4, ipv6 or bridge; NULL for a frame with no IP header"),
             N("proto", ColKind.UInt8, "IP protocol number"),
             .. Tuple("", "as captured (before NAT)", true),
             .. Tuple("nat_", "after NAT; NULL when NAT left the packet alone", true),
             C("len", ColKind.Int32, "length on the wire"),
             N("ct_id", ColKind.Int64, "conntrack entry (connections.ct_id); NULL when untracked"),
-            N("ct_state", ColKind.Text, "conntrack state of the packet: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"),
-            N("ct_dir", ColKind.Text, "ORIGINAL or REPLY"),
+            E("ct_state", "ct_state_t", true, "conntrack state of the packet: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"),
+            E("ct_dir", "ct_dir_t", true, "ORIGINAL or REPLY"),
             N("path", ColKind.Text, "hooks traversed, e.g. PREROUTING>FORWARD>POSTROUTING"),
-            C("verdict", ColKind.Text, "final verdict: ACCEPT, DROP, REJECT, QUEUE, STOLEN"),
+            E("verdict", "verdict_t", false, "final verdict: ACCEPT, DROP, REJECT, QUEUE, STOLEN"),
             N("verdict_rule_id", ColKind.Int32, "rules.id of the rule or policy that decided; join rules for table/chain/position/text"),
             N("drop_reason", ColKind.Text, "why the packet was dropped when no rule did it (e.g. no route, rp_filter, no free NAT port)"),
             C("depends_on_unknown", ColKind.Bool, "an unknown (not fully evaluable) match decided this verdict"),
@@ -52,7 +73,7 @@ public static class RunSchema
         "Every rule and chain policy of the simulated rule set with simulated counters, in iptables-save order",
         [
             C("id", ColKind.Int32, "rule id (packets.verdict_rule_id, rule_trace.rule_id)"),
-            C("family", ColKind.Text, "ipv4 (iptables), ipv6 (ip6tables) or bridge (ebtables)"),
+            E("family", "family_t", false, "ipv4 (iptables), ipv6 (ip6tables) or bridge (ebtables)"),
             C("table", ColKind.Text, "table: filter, nat, mangle, raw, security, broute"),
             C("chain", ColKind.Text, "chain name"),
             C("position", ColKind.Int32, "1-based position in the chain; 0 for the chain policy"),
@@ -64,7 +85,7 @@ public static class RunSchema
 
     private static ColumnDef[] CtColumns() =>
     [
-        C("family", ColKind.Text, "ipv4 or ipv6"),
+        E("family", "family_t", false, "ipv4 or ipv6"),
         C("proto", ColKind.UInt8, "IP protocol number"),
         .. Tuple("orig_", "of the original direction", false),
         .. Tuple("reply_", "of the reply direction (after NAT)", false),
@@ -79,7 +100,7 @@ public static class RunSchema
             C("first_ts", ColKind.Ts, "when the entry was created (UTC)"),
             N("last_ts", ColKind.Ts, "when it was destroyed; NULL if still live at the end of the run"),
             C("status", ColKind.UInt32, "IPS_* status bits"),
-            N("tcp_state", ColKind.Text, "TCP conntrack state (NULL for other protocols)"),
+            E("tcp_state", "tcp_state_t", true, "TCP conntrack state (NULL for other protocols)"),
             C("mark", ColKind.UInt32, "ct mark"),
             C("zone", ColKind.UInt16, "conntrack zone"),
             C("orig_packets", ColKind.UInt64, "packets in the original direction"),
@@ -98,7 +119,7 @@ public static class RunSchema
             N("rule_id", ColKind.Int32, "rules.id of the NAT rule; NULL for a null binding"),
             C("nat_addr", ColKind.Text, "translated address: the new source (SNAT) or destination (DNAT)"),
             C("nat_port", ColKind.UInt16, "translated port (ICMP: id)"),
-            C("manip", ColKind.Text, "SRC (SNAT, MASQUERADE) or DST (DNAT, REDIRECT): nf_nat_manip_type"),
+            E("manip", "nat_manip_t", false, "SRC (SNAT, MASQUERADE) or DST (DNAT, REDIRECT): nf_nat_manip_type"),
         ]);
 
     internal static readonly TableDef ConntrackEvents = new(
@@ -106,13 +127,13 @@ public static class RunSchema
         "Conntrack events as conntrack -E reports them",
         [
             C("ts", ColKind.Ts, "event time (UTC); for an expiry, the deadline the entry passed"),
-            C("type", ColKind.Text, "NEW, UPDATE or DESTROY"),
+            E("type", "ct_event_t", false, "NEW, UPDATE or DESTROY"),
             C("mask", ColKind.UInt16, "IPCT_* event bits"),
             C("ct_id", ColKind.Int64, "conntrack entry id"),
             .. CtColumns(),
             C("zone", ColKind.UInt16, "conntrack zone"),
             C("status", ColKind.UInt32, "IPS_* status bits"),
-            N("tcp_state", ColKind.Text, "TCP conntrack state (NULL for other protocols)"),
+            E("tcp_state", "tcp_state_t", true, "TCP conntrack state (NULL for other protocols)"),
             C("mark", ColKind.UInt32, "ct mark"),
             C("timeout_s", ColKind.Int64, "seconds left on the entry's timeout"),
             N("orig_packets", ColKind.UInt64, "DESTROY with accounting: packets original direction"),

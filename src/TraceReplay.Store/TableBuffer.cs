@@ -25,7 +25,10 @@ internal enum ColKind : byte
 
 internal readonly record struct ColumnDef(string Name, ColKind Kind, bool Nullable, string Comment)
 {
-    public string SqlType => Kind switch
+    /// <summary>For a Text column of a fixed vocabulary: the DuckDB ENUM type it is stored as (one byte a value, and the allowed values are in the schema).</summary>
+    public string? EnumType { get; init; }
+
+    public string SqlType => EnumType ?? Kind switch
     {
         ColKind.Bool => "BOOLEAN",
         ColKind.UInt8 => "UTINYINT",

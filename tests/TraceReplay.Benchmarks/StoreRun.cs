@@ -125,7 +125,7 @@ public static class StoreRun
         CtId = i / 4,
         CtState = CtState.Established,
         Path = "PREROUTING>FORWARD>POSTROUTING",
-        Verdict = i % 10 == 0 ? "DROP" : "ACCEPT",
+        Verdict = i % 10 == 0 ? PacketVerdict.Drop : PacketVerdict.Accept,
         VerdictRuleId = i % 10 == 0 ? 3 : -1,
     };
 }
