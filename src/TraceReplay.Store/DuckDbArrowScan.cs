@@ -24,6 +24,7 @@ internal sealed unsafe class DuckDbArrowScan : IDisposable
     private readonly CArrowSchema* _schema;
     private readonly byte[] _viewName;
     private readonly DuckDBCommand _insert;
+    private bool _disposed;
 
     public DuckDbArrowScan(DuckDBConnection connection, TableDef table)
     {
@@ -62,6 +63,9 @@ internal sealed unsafe class DuckDbArrowScan : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         _insert.Dispose();
         CArrowSchema.Free(_schema);
     }

@@ -406,6 +406,7 @@ public sealed class RunWriter : IDisposable
 
     private void EndRow(Table t)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         t.Buffer.EndRow();
         if (t.Buffer.Rows >= _options.BatchRows)
             Flush(t);

@@ -37,6 +37,7 @@ public static class StoreRun
             var b = new TableBuffer(RunSchema.Packets, new AddressText(), 64 * 1024);
             for (int i = 0; i < rows; i++)
             {
+                Mark(i);
                 ref var p = ref packets[i & 4095];
                 p.Id = i;
                 RunWriter.AppendPacket(b, p);
@@ -59,6 +60,7 @@ public static class StoreRun
             w.WriteStart();
             for (int i = 0; i < rows; i++)
             {
+                Mark(i);
                 ref var p = ref packets[i & 4095];
                 p.Id = i;
                 RunWriter.AppendPacket(b, p);
@@ -83,6 +85,7 @@ public static class StoreRun
                 using var w = RunWriter.Create(db, new RunWriterOptions { Load = load, BatchRows = int.Parse(Environment.GetEnvironmentVariable("BR") ?? "65536", System.Globalization.CultureInfo.InvariantCulture) });
                 for (int i = 0; i < rows; i++)
                 {
+                    Mark(i);
                     ref var p = ref packets[i & 4095];
                     p.Id = i;
                     w.AddPacket(p);
@@ -94,15 +97,29 @@ public static class StoreRun
         return 0;
     }
 
+    private const int SteadyFrom = 256 * 1024;
+    private static long _steadyMark;
+
+    /// <summary>Called at every row: remembers the allocation count once the buffers have reached their batch size.</summary>
+    private static void Mark(int i)
+    {
+        if (i == SteadyFrom)
+            _steadyMark = GC.GetTotalAllocatedBytes(precise: true);
+    }
+
     private static void Measure(string what, int rows, Action run)
     {
         GC.Collect();
+        _steadyMark = 0;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         var sw = Stopwatch.StartNew();
         run();
         sw.Stop();
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Console.WriteLine($"{what,-24} {rows / sw.Elapsed.TotalSeconds / 1e6,6:F2} M rows/s  {sw.Elapsed.TotalSeconds,6:F2} s  {allocated / (double)rows,7:F2} B/row allocated (all threads)");
+        long after = GC.GetTotalAllocatedBytes(precise: true);
+        // Steady state: from row 256K (buffers grown, address cache warm) to the end, Complete included.
+        double steady = _steadyMark == 0 ? double.NaN : (after - _steadyMark) / (double)(rows - SteadyFrom);
+        Console.WriteLine($"{what,-24} {rows / sw.Elapsed.TotalSeconds / 1e6,6:F2} M rows/s  {sw.Elapsed.TotalSeconds,6:F2} s  "
+            + $"allocated {(after - before) / (double)rows,7:F2} B/row overall, {steady,6:F2} B/row steady (all threads)");
     }
 
     private static PacketRow Packet(int i) => new()
