@@ -6,6 +6,7 @@ const string Usage = """
            TraceReplay.Benchmarks pipeline [--packets N] [--dir DIR]
            TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
            TraceReplay.Benchmarks host [--runs N] [--dir DIR]
+           TraceReplay.Benchmarks store [--rows N] [--dir DIR]
     """;
 
 switch (args.FirstOrDefault())
@@ -27,6 +28,8 @@ switch (args.FirstOrDefault())
         return FuzzRun.Run(args[1..]);
     case "host":
         return HostParseRun.Run(args[1..]);
+    case "store":
+        return StoreRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;

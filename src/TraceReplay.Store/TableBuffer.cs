@@ -1,0 +1,302 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using TraceReplay.Capture.Decode;
+
+namespace TraceReplay.Store;
+
+/// <summary>The column types the run database uses, each with its Arrow and DuckDB spelling.</summary>
+internal enum ColKind : byte
+{
+    Bool,
+    UInt8,
+    UInt16,
+    UInt32,
+    Int32,
+    Int64,
+    UInt64,
+    Text,
+
+    /// <summary>UTC microseconds: Arrow timestamp[us, UTC], DuckDB TIMESTAMPTZ.</summary>
+    Ts,
+}
+
+internal readonly record struct ColumnDef(string Name, ColKind Kind, bool Nullable, string Comment)
+{
+    /// <summary>For a Text column of a fixed vocabulary: the DuckDB ENUM type it is stored as (one byte a value, and the allowed values are in the schema).</summary>
+    public string? EnumType { get; init; }
+
+    public string SqlType => EnumType ?? Kind switch
+    {
+        ColKind.Bool => "BOOLEAN",
+        ColKind.UInt8 => "UTINYINT",
+        ColKind.UInt16 => "USMALLINT",
+        ColKind.UInt32 => "UINTEGER",
+        ColKind.Int32 => "INTEGER",
+        ColKind.Int64 => "BIGINT",
+        ColKind.UInt64 => "UBIGINT",
+        ColKind.Text => "VARCHAR",
+        _ => "TIMESTAMPTZ",
+    };
+
+    public static readonly TimestampType UtcMicros = new(TimeUnit.Microsecond, "UTC");
+
+    public IArrowType ArrowType => Kind switch
+    {
+        ColKind.Bool => BooleanType.Default,
+        ColKind.UInt8 => UInt8Type.Default,
+        ColKind.UInt16 => UInt16Type.Default,
+        ColKind.UInt32 => UInt32Type.Default,
+        ColKind.Int32 => Int32Type.Default,
+        ColKind.Int64 => Int64Type.Default,
+        ColKind.UInt64 => UInt64Type.Default,
+        ColKind.Text => StringType.Default,
+        _ => UtcMicros,
+    };
+}
+
+/// <summary>One table of the run database: its columns, the Arrow schema and the DDL with COMMENT ON.</summary>
+internal sealed class TableDef
+{
+    public TableDef(string name, string comment, params ColumnDef[] columns)
+    {
+        Name = name;
+        Comment = comment;
+        Columns = columns;
+        Schema = new Schema([.. columns.Select(c => new Field(c.Name, c.ArrowType, c.Nullable))], null);
+    }
+
+    public string Name { get; }
+    public string Comment { get; }
+    public ColumnDef[] Columns { get; }
+    public Schema Schema { get; }
+
+    public IEnumerable<string> CreateStatements()
+    {
+        var sb = new StringBuilder();
+        sb.Append("CREATE TABLE ").Append(Name).Append(" (");
+        for (int i = 0; i < Columns.Length; i++)
+        {
+            var c = Columns[i];
+            sb.Append(i == 0 ? "" : ", ").Append('"').Append(c.Name).Append("\" ").Append(c.SqlType);
+            if (!c.Nullable)
+                sb.Append(" NOT NULL");
+        }
+        sb.Append(')');
+        yield return sb.ToString();
+        yield return $"COMMENT ON TABLE {Name} IS {Quote(Comment)}";
+        foreach (var c in Columns)
+            yield return $"COMMENT ON COLUMN {Name}.\"{c.Name}\" IS {Quote(c.Comment)}";
+    }
+
+    public static string Quote(string s) => "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
+}
+
+/// <summary>
+/// The text of addresses, kept as UTF-8 per distinct address so a row costs a dictionary lookup and a
+/// copy, not a format and a string. Bounded: past <see cref="Limit"/> entries it starts over, so
+/// memory follows the working set of addresses, never the packet count.
+/// </summary>
+internal sealed class AddressText
+{
+    private const int Limit = 1 << 16;
+    private readonly Dictionary<IpAddr, byte[]> _text = [];
+
+    public ReadOnlySpan<byte> Get(IpAddr a)
+    {
+        if (_text.Count >= Limit && !_text.ContainsKey(a))
+            _text.Clear();
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_text, a, out bool exists);
+        if (!exists)
+            slot = Encoding.ASCII.GetBytes(a.ToString());
+        return slot!;
+    }
+}
+
+/// <summary>
+/// The columns of one table for one record batch, as Arrow lays them out (values, validity bitmap,
+/// int32 offsets + UTF-8 bytes for text), in plain arrays reused from batch to batch. Arrow's own
+/// builders build a validity bit and a bounds check per value and copy every buffer again at Build;
+/// here a value is one store, <see cref="Build"/> wraps the arrays without copying, and a batch
+/// allocates a handful of wrapper objects, never anything per row. The batch Build returns is only
+/// valid until <see cref="Clear"/>: the writer sends it to DuckDB and the Arrow file first.
+/// Values are appended column by column in schema order through a cursor, and <see cref="EndRow"/>
+/// checks the row was complete, so a row writer that skips a column fails at once instead of
+/// shifting data.
+/// </summary>
+internal sealed class TableBuffer
+{
+    private readonly Column[] _c;
+    private readonly AddressText _addresses;
+    private int _col;
+    private int _capacity;
+
+    public TableBuffer(TableDef def, AddressText addresses, int capacity)
+    {
+        Def = def;
+        _addresses = addresses;
+        _capacity = Math.Max(capacity, 8);
+        _c = [.. def.Columns.Select(c => new Column(c, _capacity))];
+    }
+
+    public TableDef Def { get; }
+    public int Rows { get; private set; }
+
+    private sealed class Column(ColumnDef def, int capacity)
+    {
+        public readonly ColumnDef Def = def;
+        public readonly int Width = def.Kind switch
+        {
+            ColKind.Bool => 0,
+            ColKind.UInt8 => 1,
+            ColKind.UInt16 => 2,
+            ColKind.UInt32 or ColKind.Int32 => 4,
+            ColKind.Text => 4, // the offsets
+            _ => 8,
+        };
+
+        public byte[] Values = new byte[Size(def.Kind, capacity)];
+        public byte[] Validity = new byte[(capacity + 7) / 8];
+        public byte[] Data = def.Kind == ColKind.Text ? new byte[capacity * 16] : [];
+        public int DataLength;
+        public int NullCount;
+
+        private static int Size(ColKind kind, int capacity) => kind switch
+        {
+            ColKind.Bool => (capacity + 7) / 8,
+            ColKind.UInt8 => capacity,
+            ColKind.UInt16 => capacity * 2,
+            ColKind.UInt32 or ColKind.Int32 => capacity * 4,
+            ColKind.Text => (capacity + 1) * 4,
+            _ => capacity * 8,
+        };
+
+        public void Grow(int capacity)
+        {
+            System.Array.Resize(ref Values, Size(Def.Kind, capacity));
+            System.Array.Resize(ref Validity, (capacity + 7) / 8);
+        }
+
+        public void Reset(int rows)
+        {
+            System.Array.Clear(Validity, 0, (rows + 7) / 8);
+            if (Def.Kind == ColKind.Bool)
+                System.Array.Clear(Values, 0, (rows + 7) / 8);
+            DataLength = 0;
+            NullCount = 0;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Column Next()
+    {
+        var c = _c[_col++];
+        c.Validity[Rows >> 3] |= (byte)(1 << (Rows & 7));
+        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Put<T>(T v) where T : unmanaged
+    {
+        var c = Next();
+        Unsafe.WriteUnaligned(ref c.Values[Rows * Unsafe.SizeOf<T>()], v);
+    }
+
+    public void Bool(bool v)
+    {
+        var c = Next();
+        if (v)
+            c.Values[Rows >> 3] |= (byte)(1 << (Rows & 7));
+    }
+
+    public void U8(byte v) => Put(v);
+    public void U16(ushort v) => Put(v);
+    public void U32(uint v) => Put(v);
+    public void I32(int v) => Put(v);
+    public void I64(long v) => Put(v);
+    public void U64(ulong v) => Put(v);
+    public void Ts(long us) => Put(us);
+
+    public void Text(string? s)
+    {
+        if (s is null)
+        {
+            Null();
+            return;
+        }
+        var c = Next();
+        int max = Encoding.UTF8.GetMaxByteCount(s.Length);
+        if (c.DataLength + max > c.Data.Length)
+            System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + max));
+        c.DataLength += Encoding.UTF8.GetBytes(s, c.Data.AsSpan(c.DataLength));
+        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    public void Addr(IpAddr a)
+    {
+        var c = Next();
+        var text = _addresses.Get(a);
+        if (c.DataLength + text.Length > c.Data.Length)
+            System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + text.Length));
+        text.CopyTo(c.Data.AsSpan(c.DataLength));
+        c.DataLength += text.Length;
+        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    /// <summary>A NULL in the next column, whatever its type: validity bit left clear (a text column repeats its offset).</summary>
+    public void Null()
+    {
+        var c = _c[_col++];
+        c.NullCount++;
+        if (c.Def.Kind == ColKind.Text)
+            Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    public void EndRow()
+    {
+        if (_col != _c.Length)
+            throw new InvalidOperationException($"{Def.Name}: row has {_col} values for {_c.Length} columns");
+        _col = 0;
+        if (++Rows == _capacity)
+        {
+            _capacity *= 2;
+            foreach (var c in _c)
+                c.Grow(_capacity);
+        }
+    }
+
+    /// <summary>
+    /// The buffered rows as a record batch over the column arrays themselves: consume it, then
+    /// <see cref="Clear"/> before the next append.
+    /// </summary>
+    public RecordBatch Build()
+    {
+        if (_col != 0)
+            throw new InvalidOperationException($"{Def.Name}: a row was left unfinished");
+        int rows = Rows;
+        var arrays = new IArrowArray[_c.Length];
+        for (int i = 0; i < _c.Length; i++)
+        {
+            var c = _c[i];
+            var validity = c.NullCount == 0 ? ArrowBuffer.Empty : new ArrowBuffer(c.Validity.AsMemory(0, (rows + 7) / 8));
+            ArrowBuffer[] buffers = c.Def.Kind switch
+            {
+                ColKind.Text => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 1) * 4)), new ArrowBuffer(c.Data.AsMemory(0, c.DataLength))],
+                ColKind.Bool => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 7) / 8))],
+                _ => [validity, new ArrowBuffer(c.Values.AsMemory(0, rows * c.Width))],
+            };
+            arrays[i] = ArrowArrayFactory.BuildArray(new ArrayData(c.Def.ArrowType, rows, c.NullCount, 0, buffers));
+        }
+        return new RecordBatch(Def.Schema, arrays, rows);
+    }
+
+    /// <summary>Starts the next batch, once the one from <see cref="Build"/> has been consumed (it shares these arrays).</summary>
+    public void Clear()
+    {
+        foreach (var c in _c)
+            c.Reset(Rows);
+        Rows = 0;
+    }
+}
