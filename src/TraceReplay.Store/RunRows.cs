@@ -40,6 +40,9 @@ public struct PacketRow
 {
     public long Id;
 
+    /// <summary>The real packet this sighting belongs to (the replay's correlation): its first sighting's packet id.</summary>
+    public long PacketId;
+
     /// <summary>Capture time, UTC microseconds since the epoch.</summary>
     public long TimestampUs;
 

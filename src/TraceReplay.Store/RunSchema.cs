@@ -49,6 +49,7 @@ public static class RunSchema
         "One row per packet sighting at a capture point, with the simulated path and verdict",
         [
             C("id", ColKind.Int64, "packet sighting id, in capture time order"),
+            C("packet_id", ColKind.Int64, "the real packet this is a sighting of: later sightings (bridged, routed, NATed) share the id of the first, where it entered"),
             C("ts", ColKind.Ts, "capture time (UTC, microseconds)"),
             C("capture_point", ColKind.Text, "interface the packet was captured on"),
             E("direction", "direction_t", true, "in or out at the capture point (NULL when the capture does not say)"),

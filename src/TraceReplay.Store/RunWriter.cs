@@ -156,6 +156,7 @@ public sealed class RunWriter : IDisposable
     internal static void AppendPacket(TableBuffer b, in PacketRow r)
     {
         b.I64(r.Id);
+        b.I64(r.PacketId);
         b.Ts(r.TimestampUs);
         b.Text(r.CapturePoint);
         b.Text(r.Direction switch { SightingDirection.In => "in", SightingDirection.Out => "out", _ => null });

@@ -27,9 +27,11 @@ internal static class ReplayCommand
         var counters = new Option<bool>("--counters") { Description = "Print the rules with the simulated counters, as iptables-save -c." };
         var noCt = new Option<bool>("--no-initial-conntrack") { Description = "Start with an empty connection table even if the snapshot has conntrack.txt (use when it was taken after the capture)." };
         var skipBad = CommonOptions.SkipBad();
+        var outFile = new Option<FileInfo?>("--out") { Description = "Write the run database (DuckDB): packets, rules with simulated counters, nat_mappings, run_info. Written aside and renamed at the end, so a failed run leaves no file." };
+        var arrow = new Option<DirectoryInfo?>("--arrow") { Description = "Also write every table as an Arrow IPC file into this folder (needs --out)." };
         var command = new Command("replay", "Replay captures through the simulated netfilter of a host snapshot: each packet's path, verdict and the rule that decided it.")
         {
-            captures, host, rules, seed, sysctl, counters, noCt, skipBad,
+            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow,
         };
         command.SetAction((parse, _) =>
         {
@@ -51,7 +53,27 @@ internal static class ReplayCommand
             var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = parse.GetValue(seed), LoadConntrack = !parse.GetValue(noCt) });
             var sink = new SummarySink();
             var policy = parse.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Stop;
-            var summary = new ReplayJob(snapshot, nf).Run(sources, sink, policy);
+            var outPath = parse.GetValue(outFile);
+            var arrowDir = parse.GetValue(arrow);
+            if (arrowDir is not null && outPath is null)
+                throw new UsageException("--arrow needs --out RUN.duckdb");
+            ReplaySummary summary;
+            if (outPath is null)
+            {
+                summary = new ReplayJob(snapshot, nf).Run(sources, sink, policy);
+            }
+            else
+            {
+                using var db = new RunDatabaseSink(outPath.FullName, snapshot, nf, new TraceReplay.Store.RunWriterOptions { ArrowDirectory = arrowDir?.FullName });
+                summary = new ReplayJob(snapshot, nf).Run(sources, new BothSinks(sink, db), policy);
+                db.Complete(summary,
+                [
+                    ("command", "tracereplay replay " + string.Join(' ', parse.Tokens.Select(t => t.Value))),
+                    ("seed", parse.GetValue(seed).ToString(CultureInfo.InvariantCulture)),
+                    ("tracereplay_version", typeof(ReplayCommand).Assembly.GetName().Version?.ToString() ?? "0"),
+                    .. sources.Select(src => ("capture", src.ToString() ?? string.Empty)),
+                ]);
+            }
             var o = parse.InvocationConfiguration.Output;
             Write(o, summary, sink, nf, snapshot);
             if (parse.GetValue(counters))
@@ -70,6 +92,15 @@ internal static class ReplayCommand
         if (sim is null)
             return default;
         return sim.Counters(index < 0 ? sim.PolicyEntry(chain.Name) : sim.EntryOf(chain.Name, index + 1));
+    }
+
+    private sealed class BothSinks(IReplaySink a, IReplaySink b) : IReplaySink
+    {
+        public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
+        {
+            a.Add(sighting, packet);
+            b.Add(sighting, packet);
+        }
     }
 
     /// <summary>Collects what the summary shows; holds no packets.</summary>

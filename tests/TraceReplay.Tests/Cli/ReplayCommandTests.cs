@@ -36,6 +36,33 @@ public sealed class ReplayCommandTests : CliTestBase
     }
 
     [Fact]
+    public void The_run_database_holds_every_sighting_the_rules_with_their_counters_and_the_nat_mappings()
+    {
+        string db = Path.Combine(Dir, "run.duckdb");
+        var (code, _, stderr) = Run("replay", "--host", Path.Combine(DockerHost, "snapshot"), Path.Combine(DockerHost, "captures", "any.pcap"), "--no-initial-conntrack", "--out", db);
+        Assert.True(code == 0, stderr);
+        Assert.False(File.Exists(db + ".partial"));
+        using var conn = new DuckDB.NET.Data.DuckDBConnection($"Data Source={db};ACCESS_MODE=READ_ONLY");
+        conn.Open();
+        long Scalar(string sql)
+        {
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        // capinfo: 128 sightings; the correlator: 66 real packets.
+        Assert.Equal(128, Scalar("SELECT count(*) FROM packets"));
+        Assert.Equal(66, Scalar("SELECT count(DISTINCT packet_id) FROM packets"));
+        // 3 policies + 16 rules in filter, 4 + 5 in nat; the FORWARD jump to DOCKER-USER counted 25 packets, as the kernel did.
+        Assert.Equal(28, Scalar("SELECT count(*) FROM rules"));
+        Assert.Equal(25, Scalar("SELECT packets FROM rules WHERE \"table\" = 'filter' AND chain = 'FORWARD' AND position = 1"));
+        // Dropped: SSH twice by INPUT's policy, SMTP rejected by DOCKER-USER rule 1 — each joined to its rule.
+        Assert.Equal(2, Scalar("SELECT count(*) FROM v_drops WHERE rule_chain = 'INPUT' AND rule_position = 0"));
+        Assert.Equal(1, Scalar("SELECT count(*) FROM packets p JOIN rules r ON r.id = p.verdict_rule_id WHERE p.verdict = 'REJECT' AND r.chain = 'DOCKER-USER' AND r.position = 1"));
+        Assert.Equal(3, Scalar("SELECT count(*) FROM nat_mappings"));
+    }
+
+    [Fact]
     public void Bad_arguments_say_what_is_wrong()
     {
         var (code, _, stderr) = Run("replay", "--host", Path.Combine(Dir, "nope"), Path.Combine(DockerHost, "captures", "any.pcap"));

@@ -1,0 +1,182 @@
+using TraceReplay.Capture.Decode;
+using TraceReplay.Capture.Readers;
+using TraceReplay.Host;
+using TraceReplay.Host.Iptables;
+using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Replay.Correlate;
+using TraceReplay.Store;
+
+namespace TraceReplay.Replay.Pipeline;
+
+/// <summary>
+/// The output stage: every sighting as a row of `packets`, and at the end the rules with their
+/// simulated counters, the NAT mappings and the run's facts (DESIGN.md's run database). Rule ids
+/// number every rule and policy of the snapshot in iptables-save order (IPv4, then IPv6), so a
+/// packet names the rule that decided it by id and `rules` holds its text once.
+/// </summary>
+public sealed class RunDatabaseSink : IReplaySink, IDisposable
+{
+    private readonly RunWriter _writer;
+    private readonly HostSnapshot _snapshot;
+    private readonly NfHost _host;
+    private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
+    private readonly Dictionary<NfPath, string> _paths = [];
+    private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
+
+    private const string ObservationPath = "later sighting (not an input)";
+    private const string NotIpPath = "not simulated: not IP";
+    private const string BridgedPath = "not simulated: bridged between ports";
+    private const string BridgePortPath = "not simulated: made in the bridge path";
+    private const string UnknownDirectionPath = "not simulated: direction unknown";
+
+    public RunDatabaseSink(string path, HostSnapshot snapshot, NfHost host, RunWriterOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        _snapshot = snapshot;
+        _host = host;
+        _writer = RunWriter.Create(path, options);
+        int id = 0;
+        foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables })
+        {
+            foreach (var t in rs.Tables)
+            {
+                foreach (var c in t.Chains)
+                {
+                    if (c.IsBuiltin)
+                        _ruleIds[(rs.Family, t.Name, c.Name, 0)] = id++;
+                    for (int i = 0; i < c.Rules.Count; i++)
+                        _ruleIds[(rs.Family, t.Name, c.Name, i + 1)] = id++;
+                }
+            }
+        }
+    }
+
+    public void Add(in ReplayedSighting s, in DecodedPacket packet)
+    {
+        var row = new PacketRow
+        {
+            Id = s.SightingNumber,
+            PacketId = s.Sighting.PacketId,
+            TimestampUs = s.TimeNs / 1000,
+            CapturePoint = s.Point,
+            Direction = s.Direction switch { PacketDirection.Incoming => SightingDirection.In, PacketDirection.Outgoing => SightingDirection.Out, _ => SightingDirection.Unknown },
+            Family = !packet.HasIp ? RunFamily.None : packet.IsIpv4 ? RunFamily.Ipv4 : RunFamily.Ipv6,
+            Protocol = packet.Protocol,
+            Length = packet.WireLength,
+            CtId = -1,
+            VerdictRuleId = -1,
+            Verdict = PacketVerdict.Accept,
+        };
+        if (s.Handling == SightingHandling.Simulated)
+        {
+            var r = s.Result;
+            bool icmp = packet.Protocol is L4Protocol.Icmp or L4Protocol.Icmpv6;
+            row.Src = r.TupleBefore.Src;
+            row.Dst = r.TupleBefore.Dst;
+            row.SrcPort = r.TupleBefore.SrcPort;
+            row.DstPort = icmp ? (ushort)((r.TupleBefore.IcmpType << 8) | r.TupleBefore.IcmpCode) : r.TupleBefore.DstPort;
+            if (!r.TupleAfter.Equals(r.TupleBefore) && r.TupleAfter.Protocol == r.TupleBefore.Protocol)
+            {
+                row.HasNat = true;
+                row.NatSrc = r.TupleAfter.Src;
+                row.NatDst = r.TupleAfter.Dst;
+                row.NatSrcPort = r.TupleAfter.SrcPort;
+                row.NatDstPort = icmp ? row.DstPort : r.TupleAfter.DstPort;
+            }
+            if (r.CtEntry >= 0)
+            {
+                row.CtId = r.CtEntry;
+                row.CtDirection = r.CtDirection;
+            }
+            row.CtState = r.CtState;
+            row.Path = Path(r.Path, r);
+            row.DependsOnUnknown = r.DependsOnUnknown;
+            row.Verdict = r.Fate switch
+            {
+                NfFate.Dropped => r.HasReject ? PacketVerdict.Reject : PacketVerdict.Drop,
+                NfFate.Queued => PacketVerdict.Queue,
+                _ => PacketVerdict.Accept,
+            };
+            if (r.Fate is NfFate.Dropped or NfFate.Queued)
+            {
+                if (r.DropTable is { } table && r.DropEntry >= 0)
+                {
+                    var (chain, num, isPolicy) = table.Describe(r.DropEntry);
+                    var family = packet.IsIpv6 ? IptFamily.IPv6 : IptFamily.IPv4;
+                    if (_ruleIds.TryGetValue((family, table.Name, chain, isPolicy ? 0 : num), out int id))
+                        row.VerdictRuleId = id;
+                }
+                else
+                {
+                    string why = r.DropDescription();
+                    row.DropReason = _reasons.TryGetValue(why, out var shared) ? shared : _reasons[why] = why;
+                }
+            }
+        }
+        else
+        {
+            row.Src = packet.Src;
+            row.Dst = packet.Dst;
+            row.SrcPort = packet.SrcPort;
+            row.DstPort = packet.DstPort;
+            row.Path = s.Handling switch
+            {
+                SightingHandling.Observation => ObservationPath,
+                SightingHandling.NotIp => NotIpPath,
+                SightingHandling.BridgedNotSimulated => BridgedPath,
+                SightingHandling.MadeOnBridgePort => BridgePortPath,
+                _ => UnknownDirectionPath,
+            };
+        }
+        _writer.AddPacket(row);
+    }
+
+    /// <summary>The hooks of a path as text, made once per distinct path.</summary>
+    private string Path(NfPath path, in NfHookResult r)
+    {
+        if (!_paths.TryGetValue(path, out var text))
+            _paths[path] = text = r.PathDescription();
+        return text;
+    }
+
+    /// <summary>Writes the end-of-run tables and renames the database into place.</summary>
+    public void Complete(ReplaySummary summary, IEnumerable<(string Key, string Value)> info)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        ArgumentNullException.ThrowIfNull(info);
+        foreach (var rs in new[] { _snapshot.Iptables, _snapshot.Ip6tables })
+        {
+            var family = rs.Family == IptFamily.IPv6 ? RunFamily.Ipv6 : RunFamily.Ipv4;
+            foreach (var t in rs.Tables)
+            {
+                var sim = _host.Table(rs.Family, Enum.Parse<NfTableId>(t.Name, ignoreCase: true));
+                foreach (var c in t.Chains)
+                {
+                    if (c.IsBuiltin)
+                    {
+                        var pc = sim is null ? default : sim.Counters(sim.PolicyEntry(c.Name));
+                        _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, 0)], Family = family, Table = t.Name, Chain = c.Name, Position = 0, IsPolicy = true, Text = c.Policy == ChainPolicy.Drop ? "DROP" : "ACCEPT", Packets = pc.Packets, Bytes = pc.Bytes });
+                    }
+                    for (int i = 0; i < c.Rules.Count; i++)
+                    {
+                        var rc = sim is null ? default : sim.Counters(sim.EntryOf(c.Name, i + 1));
+                        _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, i + 1)], Family = family, Table = t.Name, Chain = c.Name, Position = i + 1, Text = c.Rules[i].Text, Packets = rc.Packets, Bytes = rc.Bytes });
+                    }
+                }
+            }
+        }
+        foreach (var m in _host.Nat.Mappings)
+            _writer.AddNatMapping(m);
+        _writer.AddInfo("sightings", summary.Sightings.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _writer.AddInfo("packets", summary.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _writer.AddInfo("simulated", summary.Simulated.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _writer.AddInfo("snapshot", _snapshot.Directory);
+        foreach (var w in _snapshot.Warnings)
+            _writer.AddInfo("warning", w.ToString());
+        foreach (var (k, v) in info)
+            _writer.AddInfo(k, v);
+        _writer.Complete();
+    }
+
+    public void Dispose() => _writer.Dispose();
+}
