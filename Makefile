@@ -52,7 +52,9 @@ demo: build
 	$(CLI) rules check $(DEMO)/snapshot
 	$(CLI) conntrack $(DEMO)/snapshot
 	@# conntrack.txt of the demo was taken after the traffic, so the replay starts with an empty table.
-	$(CLI) replay --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap --no-initial-conntrack
+	@mkdir -p out
+	$(CLI) replay --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap --no-initial-conntrack --out out/docker-host.duckdb
+	@echo "run database: out/docker-host.duckdb"
 
 # Re-records the demo dataset on this machine's kernel (root: network namespaces).
 record-demo: deps
