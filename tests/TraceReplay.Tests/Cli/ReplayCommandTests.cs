@@ -73,6 +73,14 @@ public sealed class ReplayCommandTests : CliTestBase
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("NAME=VALUE", stderr, StringComparison.Ordinal);
 
+        (code, _, stderr) = Run("replay", "--host", Path.Combine(DockerHost, "snapshot"), Path.Combine(DockerHost, "captures", "any.pcap"), "--arrow", Dir);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--arrow needs --out", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Run("replay", "--host", Path.Combine(DockerHost, "snapshot"), Path.Combine(DockerHost, "captures", "any.pcap"), "--out", Path.Combine(Dir, "no", "such", "run.duckdb"));
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("does not exist", stderr, StringComparison.Ordinal);
+
         string bad = Write("bad.pcap", "this is not a capture");
         (code, _, stderr) = Run("replay", "--host", Path.Combine(DockerHost, "snapshot"), bad);
         Assert.Equal(ExitCodes.BadInput, code);
