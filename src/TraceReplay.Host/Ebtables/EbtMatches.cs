@@ -38,20 +38,22 @@ public enum EbtIpFlags
     Igmp = 0x80,
 }
 
-/// <summary>libebt_ip / net/bridge/netfilter/ebt_ip.c (struct ebt_ip_info).</summary>
-public sealed class EbtIpMatch : EbtMatch
+/// <summary>
+/// What struct ebt_ip_info and struct ebt_ip6_info share (include/uapi/linux/netfilter_bridge/ebt_ip.h,
+/// ebt_ip6.h): the same bitmask/invflags bit values, addresses, protocol, port ranges and ICMP ranges.
+/// One base so the parser, printer and ebt_ip_mt / ebt_ip6_mt read these fields from one place.
+/// </summary>
+public abstract class EbtIpFamilyMatch : EbtMatch
 {
-    public override string Name => "ip";
     public EbtIpFlags Bitmask { get; internal set; }
     public EbtIpFlags InvFlags { get; internal set; }
     public IpNetwork Source { get; internal set; }
     public IpNetwork Dest { get; internal set; }
-    public byte Tos { get; internal set; }
     public byte Protocol { get; internal set; }
     public EbtRange SPort { get; internal set; }
     public EbtRange DPort { get; internal set; }
 
-    /// <summary>With <see cref="EbtIpFlags.Icmp"/>: type range and code range; with Igmp: type range.</summary>
+    /// <summary>With <see cref="EbtIpFlags.Icmp"/>: type range and code range; with Igmp (ip only): type range.</summary>
     public EbtRange IcmpType { get; internal set; }
 
     public EbtRange IcmpCode { get; internal set; }
@@ -59,22 +61,18 @@ public sealed class EbtIpMatch : EbtMatch
     public bool Inverted(EbtIpFlags f) => (InvFlags & f) != 0;
 }
 
+/// <summary>libebt_ip / net/bridge/netfilter/ebt_ip.c (struct ebt_ip_info).</summary>
+public sealed class EbtIpMatch : EbtIpFamilyMatch
+{
+    public override string Name => "ip";
+    public byte Tos { get; internal set; }
+}
+
 /// <summary>libebt_ip6 / ebt_ip6.c (struct ebt_ip6_info); flags reuse the EBT_IP6_* values of ebt_ip.</summary>
-public sealed class EbtIp6Match : EbtMatch
+public sealed class EbtIp6Match : EbtIpFamilyMatch
 {
     public override string Name => "ip6";
-    public EbtIpFlags Bitmask { get; internal set; }
-    public EbtIpFlags InvFlags { get; internal set; }
-    public IpNetwork Source { get; internal set; }
-    public IpNetwork Dest { get; internal set; }
     public byte TrafficClass { get; internal set; }
-    public byte Protocol { get; internal set; }
-    public EbtRange SPort { get; internal set; }
-    public EbtRange DPort { get; internal set; }
-    public EbtRange IcmpType { get; internal set; }
-    public EbtRange IcmpCode { get; internal set; }
-    public bool Has(EbtIpFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtIpFlags f) => (InvFlags & f) != 0;
 }
 
 /// <summary>EBT_ARP_* bits of struct ebt_arp_info.</summary>

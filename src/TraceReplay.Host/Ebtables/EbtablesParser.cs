@@ -613,27 +613,16 @@ public static class EbtablesParser
             };
             if (flag == EbtIpFlags.None)
                 return false;
-            var m = Module<EbtIpMatch>("ip");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var (m, a) = IpFamilyArg<EbtIpMatch>(opt, invert, flag, "ip", v6: false);
             switch (flag)
             {
-                case EbtIpFlags.Source: m.Source = Network(a, v6: false); break;
-                case EbtIpFlags.Dest: m.Dest = Network(a, v6: false); break;
                 case EbtIpFlags.Tos: m.Tos = Byte16(a, "a hexadecimal TOS value 0x00-0xFF"); break;
-                case EbtIpFlags.Proto: m.Protocol = Proto(a); break;
-                case EbtIpFlags.SPort: m.SPort = PortRange(a); break;
-                case EbtIpFlags.DPort: m.DPort = PortRange(a); break;
                 case EbtIpFlags.Icmp:
                     if (m.Has(EbtIpFlags.Igmp))
                         throw Error(opt, "--ip-icmp-type and --ip-igmp-type together", "one of them");
                     (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.IcmpCodes);
                     break;
-                default:
+                case EbtIpFlags.Igmp:
                     if (m.Has(EbtIpFlags.Icmp))
                         throw Error(opt, "--ip-icmp-type and --ip-igmp-type together", "one of them");
                     m.IcmpType = IgmpType(a);
@@ -657,7 +646,24 @@ public static class EbtablesParser
             };
             if (flag == EbtIpFlags.None)
                 return false;
-            var m = Module<EbtIp6Match>("ip6");
+            var (m, a) = IpFamilyArg<EbtIp6Match>(opt, invert, flag, "ip6", v6: true);
+            switch (flag)
+            {
+                case EbtIpFlags.Tos: m.TrafficClass = Byte16(a, "a hexadecimal traffic class 0x00-0xFF"); break;
+                case EbtIpFlags.Icmp: (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.Icmpv6Codes); break;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// The part brip_parse and brip6_parse (libebt_ip.c, libebt_ip6.c) have in common: the option once
+        /// per rule, its argument and inversion recorded, and the fields both infos share parsed. The caller
+        /// parses the family's own fields (TOS or traffic class, ICMP/IGMP) from the returned argument.
+        /// </summary>
+        private (T Match, Token Arg) IpFamilyArg<T>(Token opt, bool invert, EbtIpFlags flag, string name, bool v6)
+            where T : EbtIpFamilyMatch, new()
+        {
+            var m = Module<T>(name);
             if ((m.Bitmask & flag) != 0)
                 throw Error(opt, "option given twice", "each option once per rule");
             var (a, inv) = Arg(opt, invert, true);
@@ -666,15 +672,13 @@ public static class EbtablesParser
                 m.InvFlags |= flag;
             switch (flag)
             {
-                case EbtIpFlags.Source: m.Source = Network(a, v6: true); break;
-                case EbtIpFlags.Dest: m.Dest = Network(a, v6: true); break;
-                case EbtIpFlags.Tos: m.TrafficClass = Byte16(a, "a hexadecimal traffic class 0x00-0xFF"); break;
+                case EbtIpFlags.Source: m.Source = Network(a, v6); break;
+                case EbtIpFlags.Dest: m.Dest = Network(a, v6); break;
                 case EbtIpFlags.Proto: m.Protocol = Proto(a); break;
                 case EbtIpFlags.SPort: m.SPort = PortRange(a); break;
                 case EbtIpFlags.DPort: m.DPort = PortRange(a); break;
-                default: (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.Icmpv6Codes); break;
             }
-            return true;
+            return (m, a);
         }
 
         // ---- arp ------------------------------------------------------------------------------
