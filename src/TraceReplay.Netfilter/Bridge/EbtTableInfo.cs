@@ -286,13 +286,7 @@ public sealed class EbtTableInfo
             var r = BasicMatch(ref e, ref p, ethproto, _legacy8023) ? Tristate.True : Tristate.False;
             if (r == Tristate.True && e.MatchCount > 0)
                 r = RunMatches(ref e, ref p, ref flags);
-            if (r == Tristate.Unknown)
-            {
-                flags |= IptVerdictFlags.DependsOnUnknown;
-                if (firstUnknown < 0)
-                    firstUnknown = i;
-                r = _unknownPolicy == UnknownMatchPolicy.Match ? Tristate.True : Tristate.False;
-            }
+            r = XtUnknown.Resolve(r, _unknownPolicy, i, ref flags, ref firstUnknown);
             if (r == Tristate.False)
             {
                 i++;
@@ -318,9 +312,7 @@ public sealed class EbtTableInfo
                     v = e.Target!.Target(ref p);
                     if (e.Target.IsUnknown)
                     {
-                        flags |= IptVerdictFlags.DependsOnUnknown;
-                        if (firstUnknown < 0)
-                            firstUnknown = i;
+                        XtUnknown.Mark(i, ref flags, ref firstUnknown);
                         return new IptVerdict(XtVerdict.Unknown, i, flags, firstUnknown, 0, false);
                     }
                     break;

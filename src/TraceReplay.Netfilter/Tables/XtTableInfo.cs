@@ -361,13 +361,7 @@ public sealed class XtTableInfo
             trace?.Trace(new IptTraceEvent(this, i, IptTraceKind.Rule, r));
             if (p.HotDrop)
                 return new IptVerdict(XtVerdict.Drop, i, flags | IptVerdictFlags.HotDrop, firstUnknown, 0, false);
-            if (r == Tristate.Unknown)
-            {
-                flags |= IptVerdictFlags.DependsOnUnknown;
-                if (firstUnknown < 0)
-                    firstUnknown = i;
-                r = _unknownPolicy == UnknownMatchPolicy.Match ? Tristate.True : Tristate.False;
-            }
+            r = XtUnknown.Resolve(r, _unknownPolicy, i, ref flags, ref firstUnknown);
             if (r == Tristate.False)
             {
                 i++;
@@ -402,9 +396,7 @@ public sealed class XtTableInfo
                     v = e.Target!.Target(ref p);
                     if (e.Target.IsUnknown)
                     {
-                        flags |= IptVerdictFlags.DependsOnUnknown;
-                        if (firstUnknown < 0)
-                            firstUnknown = i;
+                        XtUnknown.Mark(i, ref flags, ref firstUnknown);
                     }
                     break;
             }
