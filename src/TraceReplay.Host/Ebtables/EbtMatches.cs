@@ -275,19 +275,31 @@ public sealed class EbtUnknownMatch : EbtMatch
     public string Module { get; }
 
     public SourceLocation Location { get; }
-    internal List<string> TokenList { get; } = [];
+    internal EbtVerbatimOptions Verbatim { get; } = new();
+
+    /// <summary>The tokens as read, `!` included, unquoted.</summary>
+    public IReadOnlyList<string> Tokens => Verbatim.Tokens;
+
+    internal void Add(string token, bool quoted) => Verbatim.Add(token, quoted);
+}
+
+/// <summary>
+/// The options of a match or target the parser does not know (<see cref="EbtUnknownMatch"/>,
+/// <see cref="EbtUnknownTarget"/>), kept as read so ebtables-save's text prints back unchanged.
+/// </summary>
+internal sealed class EbtVerbatimOptions
+{
+    /// <summary>The tokens as read, `!` included, unquoted.</summary>
+    internal List<string> Tokens { get; } = [];
 
     /// <summary>Which tokens were quoted in the file, so a quoted "-x" value prints back quoted.</summary>
-    internal List<bool> QuotedList { get; } = [];
+    internal List<bool> Quoted { get; } = [];
 
     internal void Add(string token, bool quoted)
     {
-        TokenList.Add(token);
-        QuotedList.Add(quoted);
+        Tokens.Add(token);
+        Quoted.Add(quoted);
     }
-
-    /// <summary>The tokens as read, `!` included, unquoted.</summary>
-    public IReadOnlyList<string> Tokens => TokenList;
 }
 
 /// <summary>EBT_STP_* bits of struct ebt_stp_info; the print order of libebt_stp follows them.</summary>

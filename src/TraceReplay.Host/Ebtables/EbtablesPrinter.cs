@@ -181,8 +181,8 @@ public static class EbtablesPrinter
                 Stp(w, stp);
                 break;
             case EbtUnknownMatch u:
-                for (int i = 0; i < u.TokenList.Count; i++)
-                    w.Raw(Quote(u.TokenList[i], u.QuotedList[i]) + " ");
+                for (int i = 0; i < u.Verbatim.Tokens.Count; i++)
+                    w.Raw(Quote(u.Verbatim.Tokens[i], u.Verbatim.Quoted[i]) + " ");
                 break;
         }
     }
@@ -236,7 +236,7 @@ public static class EbtablesPrinter
             _ => "--mark-set",
         } + " 0x" + Hex(m.Value) + " --mark-target " + EbtVerdicts.Name(m.Verdict),
         EbtArpReplyTarget a => "--arpreply-mac " + a.Mac + (a.Verdict == EbtVerdict.Drop ? string.Empty : " --arpreply-target " + EbtVerdicts.Name(a.Verdict)),
-        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.TokenList.Select((t, i) => Quote(t, u.QuotedList[i]))),
+        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.Verbatim.Tokens.Select((t, i) => Quote(t, u.Verbatim.Quoted[i]))),
         _ => null,
     };
 
