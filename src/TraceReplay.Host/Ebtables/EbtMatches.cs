@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Host.Net;
 using TraceReplay.Host.Parsing;
@@ -15,6 +16,34 @@ public abstract class EbtMatch
 
     /// <summary>Watchers (log, nflog) act on the frame but never decide whether the rule matches.</summary>
     public virtual bool IsWatcher => false;
+}
+
+/// <summary>
+/// The bitmask / invflags pair every flag-driven ebt_*_info carries (ebt_ip_info, ebt_ip6_info, ebt_arp_info,
+/// ebt_vlan_info, ebt_802_3_info, ebt_stp_info): which options the rule gave and which of them are negated,
+/// tested as the kernel's FWINV does. <typeparamref name="TFlags"/> is the module's EBT_*_ bit enum (int-sized).
+/// </summary>
+public abstract class EbtFlagsMatch<TFlags> : EbtMatch
+    where TFlags : struct, Enum
+{
+    public TFlags Bitmask { get; internal set; }
+    public TFlags InvFlags { get; internal set; }
+    public bool Has(TFlags f) => (Bits(Bitmask) & Bits(f)) != 0;
+    public bool Inverted(TFlags f) => (Bits(InvFlags) & Bits(f)) != 0;
+
+    /// <summary>Records an option as given, and negated if <paramref name="invert"/>; the parser has refused it twice already.</summary>
+    internal void Set(TFlags f, bool invert)
+    {
+        int bit = Bits(f);
+        Bitmask = FromBits(Bits(Bitmask) | bit);
+        if (invert)
+            InvFlags = FromBits(Bits(InvFlags) | bit);
+    }
+
+    // The EBT_* enums are all int-based; reinterpreting keeps Has() as cheap as the non-generic test it replaces.
+    private static int Bits(TFlags f) => Unsafe.As<TFlags, int>(ref f);
+
+    private static TFlags FromBits(int v) => Unsafe.As<int, TFlags>(ref v);
 }
 
 /// <summary>An inclusive 16-bit range (a port or type range as ebtables stores it, [0]..[1]).</summary>
@@ -38,43 +67,37 @@ public enum EbtIpFlags
     Igmp = 0x80,
 }
 
-/// <summary>libebt_ip / net/bridge/netfilter/ebt_ip.c (struct ebt_ip_info).</summary>
-public sealed class EbtIpMatch : EbtMatch
+/// <summary>
+/// What struct ebt_ip_info and struct ebt_ip6_info share (include/uapi/linux/netfilter_bridge/ebt_ip.h,
+/// ebt_ip6.h): the same bitmask/invflags bit values, addresses, protocol, port ranges and ICMP ranges.
+/// One base so the parser, printer and ebt_ip_mt / ebt_ip6_mt read these fields from one place.
+/// </summary>
+public abstract class EbtIpFamilyMatch : EbtFlagsMatch<EbtIpFlags>
 {
-    public override string Name => "ip";
-    public EbtIpFlags Bitmask { get; internal set; }
-    public EbtIpFlags InvFlags { get; internal set; }
     public IpNetwork Source { get; internal set; }
     public IpNetwork Dest { get; internal set; }
-    public byte Tos { get; internal set; }
     public byte Protocol { get; internal set; }
     public EbtRange SPort { get; internal set; }
     public EbtRange DPort { get; internal set; }
 
-    /// <summary>With <see cref="EbtIpFlags.Icmp"/>: type range and code range; with Igmp: type range.</summary>
+    /// <summary>With <see cref="EbtIpFlags.Icmp"/>: type range and code range; with Igmp (ip only): type range.</summary>
     public EbtRange IcmpType { get; internal set; }
 
     public EbtRange IcmpCode { get; internal set; }
-    public bool Has(EbtIpFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtIpFlags f) => (InvFlags & f) != 0;
+}
+
+/// <summary>libebt_ip / net/bridge/netfilter/ebt_ip.c (struct ebt_ip_info).</summary>
+public sealed class EbtIpMatch : EbtIpFamilyMatch
+{
+    public override string Name => "ip";
+    public byte Tos { get; internal set; }
 }
 
 /// <summary>libebt_ip6 / ebt_ip6.c (struct ebt_ip6_info); flags reuse the EBT_IP6_* values of ebt_ip.</summary>
-public sealed class EbtIp6Match : EbtMatch
+public sealed class EbtIp6Match : EbtIpFamilyMatch
 {
     public override string Name => "ip6";
-    public EbtIpFlags Bitmask { get; internal set; }
-    public EbtIpFlags InvFlags { get; internal set; }
-    public IpNetwork Source { get; internal set; }
-    public IpNetwork Dest { get; internal set; }
     public byte TrafficClass { get; internal set; }
-    public byte Protocol { get; internal set; }
-    public EbtRange SPort { get; internal set; }
-    public EbtRange DPort { get; internal set; }
-    public EbtRange IcmpType { get; internal set; }
-    public EbtRange IcmpCode { get; internal set; }
-    public bool Has(EbtIpFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtIpFlags f) => (InvFlags & f) != 0;
 }
 
 /// <summary>EBT_ARP_* bits of struct ebt_arp_info.</summary>
@@ -93,11 +116,9 @@ public enum EbtArpFlags
 }
 
 /// <summary>libebt_arp / ebt_arp.c (struct ebt_arp_info).</summary>
-public sealed class EbtArpMatch : EbtMatch
+public sealed class EbtArpMatch : EbtFlagsMatch<EbtArpFlags>
 {
     public override string Name => "arp";
-    public EbtArpFlags Bitmask { get; internal set; }
-    public EbtArpFlags InvFlags { get; internal set; }
     public ushort Opcode { get; internal set; }
     public ushort HType { get; internal set; }
     public ushort PType { get; internal set; }
@@ -107,8 +128,6 @@ public sealed class EbtArpMatch : EbtMatch
     public MacAddr SrcMacMask { get; internal set; }
     public MacAddr DstMac { get; internal set; }
     public MacAddr DstMacMask { get; internal set; }
-    public bool Has(EbtArpFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtArpFlags f) => (InvFlags & f) != 0;
 }
 
 /// <summary>EBT_VLAN_* bits of struct ebt_vlan_info.</summary>
@@ -122,16 +141,12 @@ public enum EbtVlanFlags
 }
 
 /// <summary>libebt_vlan / ebt_vlan.c (struct ebt_vlan_info).</summary>
-public sealed class EbtVlanMatch : EbtMatch
+public sealed class EbtVlanMatch : EbtFlagsMatch<EbtVlanFlags>
 {
     public override string Name => "vlan";
-    public EbtVlanFlags Bitmask { get; internal set; }
-    public EbtVlanFlags InvFlags { get; internal set; }
     public ushort Id { get; internal set; }
     public byte Prio { get; internal set; }
     public ushort Encap { get; internal set; }
-    public bool Has(EbtVlanFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtVlanFlags f) => (InvFlags & f) != 0;
 }
 
 /// <summary>EBT_802_3_SAP / EBT_802_3_TYPE of struct ebt_802_3_info.</summary>
@@ -144,15 +159,11 @@ public enum Ebt8023Flags
 }
 
 /// <summary>libebt_802_3 / ebt_802_3.c: DSAP/SSAP and SNAP type of an 802.3 (length) frame.</summary>
-public sealed class Ebt8023Match : EbtMatch
+public sealed class Ebt8023Match : EbtFlagsMatch<Ebt8023Flags>
 {
     public override string Name => "802_3";
-    public Ebt8023Flags Bitmask { get; internal set; }
-    public Ebt8023Flags InvFlags { get; internal set; }
     public byte Sap { get; internal set; }
     public ushort Type { get; internal set; }
-    public bool Has(Ebt8023Flags f) => (Bitmask & f) != 0;
-    public bool Inverted(Ebt8023Flags f) => (InvFlags & f) != 0;
 }
 
 /// <summary>One element of an among list: a MAC, optionally bound to an IPv4 address (struct ebt_mac_wormhash_tuple).</summary>
@@ -264,19 +275,31 @@ public sealed class EbtUnknownMatch : EbtMatch
     public string Module { get; }
 
     public SourceLocation Location { get; }
-    internal List<string> TokenList { get; } = [];
+    internal EbtVerbatimOptions Verbatim { get; } = new();
+
+    /// <summary>The tokens as read, `!` included, unquoted.</summary>
+    public IReadOnlyList<string> Tokens => Verbatim.Tokens;
+
+    internal void Add(string token, bool quoted) => Verbatim.Add(token, quoted);
+}
+
+/// <summary>
+/// The options of a match or target the parser does not know (<see cref="EbtUnknownMatch"/>,
+/// <see cref="EbtUnknownTarget"/>), kept as read so ebtables-save's text prints back unchanged.
+/// </summary>
+internal sealed class EbtVerbatimOptions
+{
+    /// <summary>The tokens as read, `!` included, unquoted.</summary>
+    internal List<string> Tokens { get; } = [];
 
     /// <summary>Which tokens were quoted in the file, so a quoted "-x" value prints back quoted.</summary>
-    internal List<bool> QuotedList { get; } = [];
+    internal List<bool> Quoted { get; } = [];
 
     internal void Add(string token, bool quoted)
     {
-        TokenList.Add(token);
-        QuotedList.Add(quoted);
+        Tokens.Add(token);
+        Quoted.Add(quoted);
     }
-
-    /// <summary>The tokens as read, `!` included, unquoted.</summary>
-    public IReadOnlyList<string> Tokens => TokenList;
 }
 
 /// <summary>EBT_STP_* bits of struct ebt_stp_info; the print order of libebt_stp follows them.</summary>
@@ -308,7 +331,7 @@ public readonly record struct EbtRange32(uint Min, uint Max)
 /// libebt_stp / ebt_stp.c (struct ebt_stp_info): fields of a spanning-tree BPDU. Every option except
 /// --stp-type and --stp-flags only matches configuration BPDUs (EBT_STP_CONFIG_MASK).
 /// </summary>
-public sealed class EbtStpMatch : EbtMatch
+public sealed class EbtStpMatch : EbtFlagsMatch<EbtStpFlags>
 {
     public const byte TypeConfig = 0x00;
     public const byte TypeTcn = 0x80;
@@ -316,8 +339,6 @@ public sealed class EbtStpMatch : EbtMatch
     public const byte FlagTcAck = 0x80;
 
     public override string Name => "stp";
-    public EbtStpFlags Bitmask { get; internal set; }
-    public EbtStpFlags InvFlags { get; internal set; }
     public byte Type { get; internal set; }
     public byte Flags { get; internal set; }
     public EbtRange RootPrio { get; internal set; }
@@ -332,6 +353,4 @@ public sealed class EbtStpMatch : EbtMatch
     public EbtRange MaxAge { get; internal set; }
     public EbtRange HelloTime { get; internal set; }
     public EbtRange ForwardDelay { get; internal set; }
-    public bool Has(EbtStpFlags f) => (Bitmask & f) != 0;
-    public bool Inverted(EbtStpFlags f) => (InvFlags & f) != 0;
 }

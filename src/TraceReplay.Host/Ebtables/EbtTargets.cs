@@ -101,17 +101,10 @@ public sealed class EbtUnknownTarget : EbtTarget
     public string TargetName { get; }
     public override string Name => TargetName;
     public SourceLocation Location { get; }
-    internal List<string> TokenList { get; } = [];
+    internal EbtVerbatimOptions Verbatim { get; } = new();
+    public IReadOnlyList<string> Tokens => Verbatim.Tokens;
 
-    /// <summary>Which tokens were quoted in the file, so a quoted "-x" value prints back quoted.</summary>
-    internal List<bool> QuotedList { get; } = [];
-
-    internal void Add(string token, bool quoted)
-    {
-        TokenList.Add(token);
-        QuotedList.Add(quoted);
-    }
-    public IReadOnlyList<string> Tokens => TokenList;
+    internal void Add(string token, bool quoted) => Verbatim.Add(token, quoted);
 }
 
 /// <summary>ebt_target_name / ebt_fill_target: the verdict names.</summary>

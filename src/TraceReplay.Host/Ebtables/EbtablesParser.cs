@@ -386,6 +386,28 @@ public static class EbtablesParser
             return created;
         }
 
+        /// <summary>ebt_check_option2 (libebtables): an option of a module once per rule.</summary>
+        private void CheckOption<TFlags>(EbtFlagsMatch<TFlags> m, Token opt, TFlags flag)
+            where TFlags : struct, Enum
+        {
+            if (m.Has(flag))
+                throw Error(opt, "option given twice", "each option once per rule");
+        }
+
+        /// <summary>
+        /// What each flag-driven module's parse does first: the option once per rule (ebt_check_option2), its
+        /// argument read with a leading or trailing `!` (ebt_check_inverse2), and the option recorded in the
+        /// module's bitmask and invflags. Returns the argument for the module's own parsing.
+        /// </summary>
+        private Token FlagArg<TFlags>(EbtFlagsMatch<TFlags> m, Token opt, TFlags flag, bool invert)
+            where TFlags : struct, Enum
+        {
+            CheckOption(m, opt, flag);
+            var (a, inv) = Arg(opt, invert, true);
+            m.Set(flag, inv);
+            return a;
+        }
+
         private void Option(Token opt, bool invert)
         {
             var o = opt.Text;
@@ -613,27 +635,16 @@ public static class EbtablesParser
             };
             if (flag == EbtIpFlags.None)
                 return false;
-            var m = Module<EbtIpMatch>("ip");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var (m, a) = IpFamilyArg<EbtIpMatch>(opt, invert, flag, "ip", v6: false);
             switch (flag)
             {
-                case EbtIpFlags.Source: m.Source = Network(a, v6: false); break;
-                case EbtIpFlags.Dest: m.Dest = Network(a, v6: false); break;
                 case EbtIpFlags.Tos: m.Tos = Byte16(a, "a hexadecimal TOS value 0x00-0xFF"); break;
-                case EbtIpFlags.Proto: m.Protocol = Proto(a); break;
-                case EbtIpFlags.SPort: m.SPort = PortRange(a); break;
-                case EbtIpFlags.DPort: m.DPort = PortRange(a); break;
                 case EbtIpFlags.Icmp:
                     if (m.Has(EbtIpFlags.Igmp))
                         throw Error(opt, "--ip-icmp-type and --ip-igmp-type together", "one of them");
                     (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.IcmpCodes);
                     break;
-                default:
+                case EbtIpFlags.Igmp:
                     if (m.Has(EbtIpFlags.Icmp))
                         throw Error(opt, "--ip-icmp-type and --ip-igmp-type together", "one of them");
                     m.IcmpType = IgmpType(a);
@@ -657,24 +668,34 @@ public static class EbtablesParser
             };
             if (flag == EbtIpFlags.None)
                 return false;
-            var m = Module<EbtIp6Match>("ip6");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var (m, a) = IpFamilyArg<EbtIp6Match>(opt, invert, flag, "ip6", v6: true);
             switch (flag)
             {
-                case EbtIpFlags.Source: m.Source = Network(a, v6: true); break;
-                case EbtIpFlags.Dest: m.Dest = Network(a, v6: true); break;
                 case EbtIpFlags.Tos: m.TrafficClass = Byte16(a, "a hexadecimal traffic class 0x00-0xFF"); break;
+                case EbtIpFlags.Icmp: (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.Icmpv6Codes); break;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// The part brip_parse and brip6_parse (libebt_ip.c, libebt_ip6.c) have in common: the option once
+        /// per rule, its argument and inversion recorded, and the fields both infos share parsed. The caller
+        /// parses the family's own fields (TOS or traffic class, ICMP/IGMP) from the returned argument.
+        /// </summary>
+        private (T Match, Token Arg) IpFamilyArg<T>(Token opt, bool invert, EbtIpFlags flag, string name, bool v6)
+            where T : EbtIpFamilyMatch, new()
+        {
+            var m = Module<T>(name);
+            var a = FlagArg(m, opt, flag, invert);
+            switch (flag)
+            {
+                case EbtIpFlags.Source: m.Source = Network(a, v6); break;
+                case EbtIpFlags.Dest: m.Dest = Network(a, v6); break;
                 case EbtIpFlags.Proto: m.Protocol = Proto(a); break;
                 case EbtIpFlags.SPort: m.SPort = PortRange(a); break;
                 case EbtIpFlags.DPort: m.DPort = PortRange(a); break;
-                default: (m.IcmpType, m.IcmpCode) = IcmpType(a, EbtNames.Icmpv6Codes); break;
             }
-            return true;
+            return (m, a);
         }
 
         // ---- arp ------------------------------------------------------------------------------
@@ -696,18 +717,14 @@ public static class EbtablesParser
             if (flag == EbtArpFlags.None)
                 return false;
             var m = Module<EbtArpMatch>("arp");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            m.Bitmask |= flag;
             if (flag == EbtArpFlags.Gratuitous)
             {
-                if (invert)
-                    m.InvFlags |= flag;
+                // --arp-gratuitous takes no argument: only given (and maybe negated) or not.
+                CheckOption(m, opt, flag);
+                m.Set(flag, invert);
                 return true;
             }
-            var (a, inv) = Arg(opt, invert, true);
-            if (inv)
-                m.InvFlags |= flag;
+            var a = FlagArg(m, opt, flag, invert);
             switch (flag)
             {
                 case EbtArpFlags.Opcode:
@@ -761,12 +778,7 @@ public static class EbtablesParser
             if (flag == EbtVlanFlags.None)
                 return false;
             var m = Module<EbtVlanMatch>("vlan");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var a = FlagArg(m, opt, flag, invert);
             switch (flag)
             {
                 case EbtVlanFlags.Id:
@@ -804,12 +816,7 @@ public static class EbtablesParser
             if (flag == Ebt8023Flags.None)
                 return false;
             var m = Module<Ebt8023Match>("802_3");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var a = FlagArg(m, opt, flag, invert);
             if (!TryHex(a.Text, out var v) || v > (flag == Ebt8023Flags.Sap ? 0xFFu : 0xFFFFu))
                 throw Error(a, flag == Ebt8023Flags.Sap ? "bad 802.3 SAP" : "bad 802.3 SNAP type", flag == Ebt8023Flags.Sap ? "a hexadecimal byte" : "a hexadecimal 16-bit value");
             if (flag == Ebt8023Flags.Sap)
@@ -889,12 +896,7 @@ public static class EbtablesParser
             if (flag == EbtStpFlags.None)
                 return false;
             var m = Module<EbtStpMatch>("stp");
-            if ((m.Bitmask & flag) != 0)
-                throw Error(opt, "option given twice", "each option once per rule");
-            var (a, inv) = Arg(opt, invert, true);
-            m.Bitmask |= flag;
-            if (inv)
-                m.InvFlags |= flag;
+            var a = FlagArg(m, opt, flag, invert);
             switch (flag)
             {
                 case EbtStpFlags.Type:

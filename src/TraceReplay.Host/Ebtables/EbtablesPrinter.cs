@@ -94,38 +94,12 @@ public static class EbtablesPrinter
         switch (m)
         {
             case EbtIpMatch ip:
-                if (ip.Has(EbtIpFlags.Source))
-                    w.Opt("--ip-src", ip.Inverted(EbtIpFlags.Source), Net(ip.Source));
-                if (ip.Has(EbtIpFlags.Dest))
-                    w.Opt("--ip-dst", ip.Inverted(EbtIpFlags.Dest), Net(ip.Dest));
-                if (ip.Has(EbtIpFlags.Tos))
-                    w.Opt("--ip-tos", ip.Inverted(EbtIpFlags.Tos), "0x" + ip.Tos.ToString("X2", CultureInfo.InvariantCulture));
-                if (ip.Has(EbtIpFlags.Proto))
-                    w.Opt("--ip-proto", ip.Inverted(EbtIpFlags.Proto), EbtNames.ProtocolName(ip.Protocol));
-                if (ip.Has(EbtIpFlags.SPort))
-                    w.Opt("--ip-sport", ip.Inverted(EbtIpFlags.SPort), Range(ip.SPort));
-                if (ip.Has(EbtIpFlags.DPort))
-                    w.Opt("--ip-dport", ip.Inverted(EbtIpFlags.DPort), Range(ip.DPort));
-                if (ip.Has(EbtIpFlags.Icmp))
-                    w.Opt("--ip-icmp-type", ip.Inverted(EbtIpFlags.Icmp), Icmp(EbtNames.IcmpCodes, ip.IcmpType, ip.IcmpCode));
+                IpFamily(w, ip, "--ip", "--ip-tos", ip.Tos, EbtNames.IcmpCodes);
                 if (ip.Has(EbtIpFlags.Igmp))
                     w.Opt("--ip-igmp-type", ip.Inverted(EbtIpFlags.Igmp), Igmp(ip.IcmpType));
                 break;
             case EbtIp6Match ip6:
-                if (ip6.Has(EbtIpFlags.Source))
-                    w.Opt("--ip6-src", ip6.Inverted(EbtIpFlags.Source), Net(ip6.Source));
-                if (ip6.Has(EbtIpFlags.Dest))
-                    w.Opt("--ip6-dst", ip6.Inverted(EbtIpFlags.Dest), Net(ip6.Dest));
-                if (ip6.Has(EbtIpFlags.Tos))
-                    w.Opt("--ip6-tclass", ip6.Inverted(EbtIpFlags.Tos), "0x" + ip6.TrafficClass.ToString("X2", CultureInfo.InvariantCulture));
-                if (ip6.Has(EbtIpFlags.Proto))
-                    w.Opt("--ip6-proto", ip6.Inverted(EbtIpFlags.Proto), EbtNames.ProtocolName(ip6.Protocol));
-                if (ip6.Has(EbtIpFlags.SPort))
-                    w.Opt("--ip6-sport", ip6.Inverted(EbtIpFlags.SPort), Range(ip6.SPort));
-                if (ip6.Has(EbtIpFlags.DPort))
-                    w.Opt("--ip6-dport", ip6.Inverted(EbtIpFlags.DPort), Range(ip6.DPort));
-                if (ip6.Has(EbtIpFlags.Icmp))
-                    w.Opt("--ip6-icmp-type", ip6.Inverted(EbtIpFlags.Icmp), Icmp(EbtNames.Icmpv6Codes, ip6.IcmpType, ip6.IcmpCode));
+                IpFamily(w, ip6, "--ip6", "--ip6-tclass", ip6.TrafficClass, EbtNames.Icmpv6Codes);
                 break;
             case EbtArpMatch arp:
                 if (arp.Has(EbtArpFlags.Opcode))
@@ -207,8 +181,8 @@ public static class EbtablesPrinter
                 Stp(w, stp);
                 break;
             case EbtUnknownMatch u:
-                for (int i = 0; i < u.TokenList.Count; i++)
-                    w.Raw(Quote(u.TokenList[i], u.QuotedList[i]) + " ");
+                for (int i = 0; i < u.Verbatim.Tokens.Count; i++)
+                    w.Raw(Quote(u.Verbatim.Tokens[i], u.Verbatim.Quoted[i]) + " ");
                 break;
         }
     }
@@ -262,7 +236,7 @@ public static class EbtablesPrinter
             _ => "--mark-set",
         } + " 0x" + Hex(m.Value) + " --mark-target " + EbtVerdicts.Name(m.Verdict),
         EbtArpReplyTarget a => "--arpreply-mac " + a.Mac + (a.Verdict == EbtVerdict.Drop ? string.Empty : " --arpreply-target " + EbtVerdicts.Name(a.Verdict)),
-        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.TokenList.Select((t, i) => Quote(t, u.QuotedList[i]))),
+        EbtUnknownTarget u => u.Tokens.Count == 0 ? null : string.Join(' ', u.Verbatim.Tokens.Select((t, i) => Quote(t, u.Verbatim.Quoted[i]))),
         _ => null,
     };
 
@@ -369,6 +343,29 @@ public static class EbtablesPrinter
         : r.Min.ToString(CultureInfo.InvariantCulture) + ":" + r.Max.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>ebt_print_icmp_type: a name when type and code range match one exactly, else TYPE[:TYPE]/CODE[:CODE].</summary>
+    /// <summary>
+    /// brip_print and brip6_print (libebt_ip.c, libebt_ip6.c) print the fields the two infos share in the
+    /// same order; only the option prefix, the TOS / traffic-class option and the ICMP name table differ.
+    /// The ip-only --ip-igmp-type comes after, from the caller.
+    /// </summary>
+    private static void IpFamily(Writer w, EbtIpFamilyMatch m, string prefix, string tosOption, byte tos, EbtNames.IcmpName[] icmpCodes)
+    {
+        if (m.Has(EbtIpFlags.Source))
+            w.Opt(prefix + "-src", m.Inverted(EbtIpFlags.Source), Net(m.Source));
+        if (m.Has(EbtIpFlags.Dest))
+            w.Opt(prefix + "-dst", m.Inverted(EbtIpFlags.Dest), Net(m.Dest));
+        if (m.Has(EbtIpFlags.Tos))
+            w.Opt(tosOption, m.Inverted(EbtIpFlags.Tos), "0x" + tos.ToString("X2", CultureInfo.InvariantCulture));
+        if (m.Has(EbtIpFlags.Proto))
+            w.Opt(prefix + "-proto", m.Inverted(EbtIpFlags.Proto), EbtNames.ProtocolName(m.Protocol));
+        if (m.Has(EbtIpFlags.SPort))
+            w.Opt(prefix + "-sport", m.Inverted(EbtIpFlags.SPort), Range(m.SPort));
+        if (m.Has(EbtIpFlags.DPort))
+            w.Opt(prefix + "-dport", m.Inverted(EbtIpFlags.DPort), Range(m.DPort));
+        if (m.Has(EbtIpFlags.Icmp))
+            w.Opt(prefix + "-icmp-type", m.Inverted(EbtIpFlags.Icmp), Icmp(icmpCodes, m.IcmpType, m.IcmpCode));
+    }
+
     private static string Icmp(EbtNames.IcmpName[] table, EbtRange type, EbtRange code)
     {
         var sb = new StringBuilder();

@@ -227,36 +227,21 @@ public sealed class EbtTableInfo
         return t;
     }
 
-    /// <summary>check_chainloops: the deepest nesting of jumps (the chain stack), refusing a loop (ELOOP).</summary>
+    /// <summary>
+    /// check_chainloops: the deepest nesting of jumps (the chain stack), refusing a loop (ELOOP). A jump to a
+    /// name that is no chain is a target extension (see Compile), not a call.
+    /// </summary>
     private static int CheckChainLoops(EbtablesTable table, Dictionary<string, int> chainIndex)
     {
-        var depth = new int[table.Chains.Count];
-        var state = new byte[table.Chains.Count];
-        int max = 0;
-        for (int c = 0; c < table.Chains.Count; c++)
-            max = Math.Max(max, Visit(c));
-        return max;
+        return XtChainLayout.MaxCallDepth(table.Chains.Count, Calls, c => table.Chains[c].Name);
 
-        int Visit(int c)
+        IEnumerable<XtChainLayout.Call> Calls(int c)
         {
-            if (state[c] == 2)
-                return depth[c];
-            state[c] = 1;
-            int d = 0;
             foreach (var rule in table.Chains[c].Rules)
             {
-                if (rule.Target is not EbtJumpTarget j || !chainIndex.TryGetValue(j.Chain, out int callee))
-                    continue;
-                if (state[callee] == 1)
-                {
-                    throw new HostParseException(rule.Location, $"chain loop: {table.Chains[c].Name} reaches itself again through {j.Chain} (the kernel refuses the table: ELOOP)",
-                        j.Chain, "a jump that does not lead back to a chain on the path");
-                }
-                d = Math.Max(d, Visit(callee) + 1);
+                if (rule.Target is EbtJumpTarget j && chainIndex.TryGetValue(j.Chain, out int callee))
+                    yield return new XtChainLayout.Call(callee, 1, rule.Location, j.Chain);
             }
-            state[c] = 2;
-            depth[c] = d;
-            return d;
         }
     }
 
@@ -301,13 +286,7 @@ public sealed class EbtTableInfo
             var r = BasicMatch(ref e, ref p, ethproto, _legacy8023) ? Tristate.True : Tristate.False;
             if (r == Tristate.True && e.MatchCount > 0)
                 r = RunMatches(ref e, ref p, ref flags);
-            if (r == Tristate.Unknown)
-            {
-                flags |= IptVerdictFlags.DependsOnUnknown;
-                if (firstUnknown < 0)
-                    firstUnknown = i;
-                r = _unknownPolicy == UnknownMatchPolicy.Match ? Tristate.True : Tristate.False;
-            }
+            r = XtUnknown.Resolve(r, _unknownPolicy, i, ref flags, ref firstUnknown);
             if (r == Tristate.False)
             {
                 i++;
@@ -333,9 +312,7 @@ public sealed class EbtTableInfo
                     v = e.Target!.Target(ref p);
                     if (e.Target.IsUnknown)
                     {
-                        flags |= IptVerdictFlags.DependsOnUnknown;
-                        if (firstUnknown < 0)
-                            firstUnknown = i;
+                        XtUnknown.Mark(i, ref flags, ref firstUnknown);
                         return new IptVerdict(XtVerdict.Unknown, i, flags, firstUnknown, 0, false);
                     }
                     break;
@@ -436,28 +413,11 @@ public sealed class EbtTableInfo
 
     public EbtablesRule? RuleAt(int entry) => _rules[entry];
 
-    public int EntryOf(string chain, int ruleNum)
-    {
-        int c = Array.IndexOf(_chainNames, chain);
-        if (c < 0)
-            throw new ArgumentException($"no chain {chain} in table {Name}", nameof(chain));
-        int last = c + 1 < _chainStart.Length ? _chainStart[c + 1] : _entries.Length;
-        int entry = _chainStart[c] + ruleNum - 1;
-        if (ruleNum < 1 || entry >= last)
-            throw new ArgumentOutOfRangeException(nameof(ruleNum), $"chain {chain} has {last - _chainStart[c] - 1} rules");
-        return entry;
-    }
+    /// <summary>The entry of rule <paramref name="ruleNum"/> (1-based) of a chain; rules + 1 is the policy or chain end.</summary>
+    public int EntryOf(string chain, int ruleNum) => XtChainLayout.EntryOf(_chainNames, _chainStart, _entries.Length, Name, chain, ruleNum);
 
-    public int PolicyEntry(string chain) => EntryOf(chain, 1 + RuleCount(chain));
-
-    private int RuleCount(string chain)
-    {
-        int c = Array.IndexOf(_chainNames, chain);
-        if (c < 0)
-            throw new ArgumentException($"no chain {chain} in table {Name}", nameof(chain));
-        int last = c + 1 < _chainStart.Length ? _chainStart[c + 1] : _entries.Length;
-        return last - _chainStart[c] - 1;
-    }
+    /// <summary>The policy (built-in chain) or chain-end (user chain) entry of a chain.</summary>
+    public int PolicyEntry(string chain) => XtChainLayout.PolicyEntry(_chainNames, _chainStart, _entries.Length, Name, chain);
 
     /// <summary>struct ebt_counter of an entry; a policy entry counts the frames the policy decided (the kernel keeps none).</summary>
     public EbtCounters Counters(int entry) => new(_packets[entry], _bytes[entry]);

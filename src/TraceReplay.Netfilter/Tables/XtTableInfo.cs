@@ -298,36 +298,18 @@ public sealed class XtTableInfo
     /// </summary>
     private static int StackDepth(IptTable table, Dictionary<string, int> chainIndex)
     {
-        var depth = new int[table.Chains.Count];
-        var state = new byte[table.Chains.Count]; // 0 unvisited, 1 on the path, 2 done
-        int max = 0;
-        for (int c = 0; c < table.Chains.Count; c++)
-            max = Math.Max(max, Visit(c));
-        return max;
+        return XtChainLayout.MaxCallDepth(table.Chains.Count, Calls, c => table.Chains[c].Name);
 
-        int Visit(int c)
+        IEnumerable<XtChainLayout.Call> Calls(int c)
         {
-            if (state[c] == 2)
-                return depth[c];
-            state[c] = 1;
-            int d = 0;
             foreach (var rule in table.Chains[c].Rules)
             {
                 if (rule.Target is not JumpTarget j)
                     continue;
                 if (!chainIndex.TryGetValue(j.Chain, out int callee))
                     throw new HostParseException(rule.Location, $"{(j.IsGoto ? "-g" : "-j")} to a chain that does not exist", j.Chain, "the name of a chain of this table");
-                if (state[callee] == 1)
-                {
-                    throw new HostParseException(rule.Location, $"chain loop: {table.Chains[c].Name} reaches itself again through {j.Chain} (the kernel refuses the table: ELOOP)",
-                        j.Chain, "a jump that does not lead back to a chain on the path");
-                }
-                int below = Visit(callee) + (j.IsGoto ? 0 : 1);
-                d = Math.Max(d, below);
+                yield return new XtChainLayout.Call(callee, j.IsGoto ? 0 : 1, rule.Location, j.Chain);
             }
-            state[c] = 2;
-            depth[c] = d;
-            return d;
         }
     }
 
@@ -379,13 +361,7 @@ public sealed class XtTableInfo
             trace?.Trace(new IptTraceEvent(this, i, IptTraceKind.Rule, r));
             if (p.HotDrop)
                 return new IptVerdict(XtVerdict.Drop, i, flags | IptVerdictFlags.HotDrop, firstUnknown, 0, false);
-            if (r == Tristate.Unknown)
-            {
-                flags |= IptVerdictFlags.DependsOnUnknown;
-                if (firstUnknown < 0)
-                    firstUnknown = i;
-                r = _unknownPolicy == UnknownMatchPolicy.Match ? Tristate.True : Tristate.False;
-            }
+            r = XtUnknown.Resolve(r, _unknownPolicy, i, ref flags, ref firstUnknown);
             if (r == Tristate.False)
             {
                 i++;
@@ -420,9 +396,7 @@ public sealed class XtTableInfo
                     v = e.Target!.Target(ref p);
                     if (e.Target.IsUnknown)
                     {
-                        flags |= IptVerdictFlags.DependsOnUnknown;
-                        if (firstUnknown < 0)
-                            firstUnknown = i;
+                        XtUnknown.Mark(i, ref flags, ref firstUnknown);
                     }
                     break;
             }
@@ -509,26 +483,10 @@ public sealed class XtTableInfo
     public IptRule? RuleAt(int entry) => _rules[entry];
 
     /// <summary>The entry of rule <paramref name="ruleNum"/> (1-based) of a chain; rules + 1 is the policy or chain end.</summary>
-    public int EntryOf(string chain, int ruleNum)
-    {
-        int c = Array.IndexOf(_chainNames, chain);
-        if (c < 0)
-            throw new ArgumentException($"no chain {chain} in table {Name}", nameof(chain));
-        int last = c + 1 < _chainStart.Length ? _chainStart[c + 1] : _entries.Length;
-        int entry = _chainStart[c] + ruleNum - 1;
-        if (ruleNum < 1 || entry >= last)
-            throw new ArgumentOutOfRangeException(nameof(ruleNum), $"chain {chain} has {last - _chainStart[c] - 1} rules");
-        return entry;
-    }
+    public int EntryOf(string chain, int ruleNum) => XtChainLayout.EntryOf(_chainNames, _chainStart, _entries.Length, Name, chain, ruleNum);
 
     /// <summary>The policy (built-in chain) or chain-end (user chain) entry of a chain.</summary>
-    public int PolicyEntry(string chain)
-    {
-        int c = Array.IndexOf(_chainNames, chain);
-        if (c < 0)
-            throw new ArgumentException($"no chain {chain} in table {Name}", nameof(chain));
-        return (c + 1 < _chainStart.Length ? _chainStart[c + 1] : _entries.Length) - 1;
-    }
+    public int PolicyEntry(string chain) => XtChainLayout.PolicyEntry(_chainNames, _chainStart, _entries.Length, Name, chain);
 
     /// <summary>The packets and bytes an entry counted (struct xt_counters).</summary>
     public XtCounters Counters(int entry) => new(_packets[entry], _bytes[entry]);
