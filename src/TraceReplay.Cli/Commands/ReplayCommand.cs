@@ -50,7 +50,8 @@ internal static class ReplayCommand
                     throw new UsageException($"--sysctl {kv}: expected NAME=VALUE");
                 snapshot.Network.Sysctls.Set(kv[..eq].Trim(), kv[(eq + 1)..].Trim());
             }
-            var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = parse.GetValue(seed), LoadConntrack = !parse.GetValue(noCt) });
+            var relay = new RunDatabaseSink.EventRelay();
+            var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = parse.GetValue(seed), LoadConntrack = !parse.GetValue(noCt), Events = relay });
             var sink = new SummarySink();
             var policy = parse.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Stop;
             var outPath = parse.GetValue(outFile);
@@ -65,6 +66,7 @@ internal static class ReplayCommand
             else
             {
                 using var db = new RunDatabaseSink(outPath.FullName, snapshot, nf, new TraceReplay.Store.RunWriterOptions { ArrowDirectory = arrowDir?.FullName });
+                relay.Target = db;
                 summary = new ReplayJob(snapshot, nf).Run(sources, new BothSinks(sink, db), policy);
                 db.Complete(summary,
                 [

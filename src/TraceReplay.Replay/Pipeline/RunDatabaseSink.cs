@@ -14,7 +14,7 @@ namespace TraceReplay.Replay.Pipeline;
 /// number every rule and policy of the snapshot in iptables-save order (IPv4, then IPv6), so a
 /// packet names the rule that decided it by id and `rules` holds its text once.
 /// </summary>
-public sealed class RunDatabaseSink : IReplaySink, IDisposable
+public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDisposable
 {
     private readonly RunWriter _writer;
     private readonly HostSnapshot _snapshot;
@@ -28,6 +28,14 @@ public sealed class RunDatabaseSink : IReplaySink, IDisposable
     private const string BridgedPath = "not simulated: bridged between ports";
     private const string BridgePortPath = "not simulated: made in the bridge path";
     private const string UnknownDirectionPath = "not simulated: direction unknown";
+
+    /// <summary>Lets the host be built with an event sink before the database exists (NfHostOptions.Events is fixed at creation).</summary>
+    public sealed class EventRelay : INfConntrackEventSink
+    {
+        public INfConntrackEventSink? Target { get; set; }
+
+        public void OnEvents(ReadOnlySpan<TraceReplay.Netfilter.Conntrack.NfConntrackEvent> events) => Target?.OnEvents(events);
+    }
 
     public RunDatabaseSink(string path, HostSnapshot snapshot, NfHost host, RunWriterOptions? options = null)
     {
@@ -129,6 +137,13 @@ public sealed class RunDatabaseSink : IReplaySink, IDisposable
             };
         }
         _writer.AddPacket(row);
+    }
+
+    /// <summary>Conntrack's NEW/UPDATE/DESTROY events as they happen: rows of conntrack_events.</summary>
+    public void OnEvents(ReadOnlySpan<TraceReplay.Netfilter.Conntrack.NfConntrackEvent> events)
+    {
+        foreach (ref readonly var e in events)
+            _writer.AddConntrackEvent(e);
     }
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
