@@ -51,8 +51,14 @@ public interface IReplaySink
     void Add(in ReplayedSighting sighting, in DecodedPacket packet);
 }
 
+/// <summary>What one capture file held: a row of the run database's `captures`.</summary>
+public sealed record CaptureFileSummary(string Path, string? Interface, string Format, string LinkTypes, long Packets, long FirstNs, long LastNs);
+
 /// <summary>Counts of a finished replay.</summary>
-public sealed record ReplaySummary(long Sightings, long Packets, long Simulated, long Observations, long NotIp, long BridgedNotSimulated, long MadeOnBridgePort, long UnknownDirection);
+public sealed record ReplaySummary(long Sightings, long Packets, long Simulated, long Observations, long NotIp, long BridgedNotSimulated, long MadeOnBridgePort, long UnknownDirection)
+{
+    public IReadOnlyList<CaptureFileSummary> Captures { get; init; } = [];
+}
 
 /// <summary>
 /// The main job's pipeline, stage by stage as Suricata names them: receive (capture files merged by
@@ -76,10 +82,15 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         var correlator = new SightingCorrelator(windowNs);
         byte[] buffer = new byte[65536 + 256];
         long sightings = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
+        var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
         while (stream.MoveNext())
         {
             sightings++;
             var rec = stream.Record;
+            ref var file = ref perFile[stream.Source];
+            file.FirstNs = file.Packets == 0 ? rec.TimestampNs : Math.Min(file.FirstNs, rec.TimestampNs);
+            file.LastNs = Math.Max(file.LastNs, rec.TimestampNs);
+            file.Packets++;
             var packet = stream.Packet;
             var frame = stream.Frame;
             string point = stream.Points.Name(stream.Point);
@@ -120,7 +131,9 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             }
             sink.Add(new ReplayedSighting(sightings, s, handling, point, direction, rec.TimestampNs, result), packet);
         }
-        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown);
+        var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(stream.Readers[i].Format),
+            string.Join(",", stream.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
+        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files };
     }
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result)

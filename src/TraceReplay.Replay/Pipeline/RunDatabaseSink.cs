@@ -182,6 +182,8 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
         }
         foreach (var m in _host.Nat.Mappings)
             _writer.AddNatMapping(m);
+        foreach (var c in summary.Captures)
+            _writer.AddCapture(new CaptureRow { File = c.Path, Format = c.Format, LinkType = c.LinkTypes, Interface = c.Interface, Packets = c.Packets, FirstUs = c.FirstNs / 1000, LastUs = c.LastNs / 1000 });
         _writer.AddInfo("sightings", summary.Sightings.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _writer.AddInfo("packets", summary.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _writer.AddInfo("simulated", summary.Simulated.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -60,6 +60,8 @@ public sealed class ReplayCommandTests : CliTestBase
         Assert.Equal(2, Scalar("SELECT count(*) FROM v_drops WHERE rule_chain = 'INPUT' AND rule_position = 0"));
         Assert.Equal(1, Scalar("SELECT count(*) FROM packets p JOIN rules r ON r.id = p.verdict_rule_id WHERE p.verdict = 'REJECT' AND r.chain = 'DOCKER-USER' AND r.position = 1"));
         Assert.Equal(3, Scalar("SELECT count(*) FROM nat_mappings"));
+        Assert.Equal(128, Scalar("SELECT packets FROM captures")); // one file, all of its records
+        Assert.Equal(1, Scalar("SELECT count(*) FROM captures WHERE link_type = 'LINUX_SLL2' AND format = 'pcap (microsecond)'"));
         // Every packet that was NEW and accepted confirmed a new connection, and conntrack said so with a NEW
         // event (no accepted SYN is retransmitted in this capture; the two SSH SYNs were dropped and left nothing).
         Assert.Equal(Scalar("SELECT count(*) FROM packets WHERE ct_state = 'NEW' AND verdict = 'ACCEPT' AND path NOT LIKE 'later%'"),
