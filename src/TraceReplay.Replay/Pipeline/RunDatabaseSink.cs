@@ -23,6 +23,12 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
     private readonly Dictionary<NfPath, string> _paths = [];
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
 
+    // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
+    private readonly Dictionary<int, long> _firstNs = [];
+
+    // The first packet's time: entries of the starting table (conntrack.txt) were live from then on.
+    private long _startNs = -1;
+
     private const string ObservationPath = "later sighting (not an input)";
     private const string NotIpPath = "not simulated: not IP";
     private const string BridgedPath = "not simulated: bridged between ports";
@@ -61,6 +67,8 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
 
     public void Add(in ReplayedSighting s, in DecodedPacket packet)
     {
+        if (_startNs < 0)
+            _startNs = s.TimeNs;
         var row = new PacketRow
         {
             Id = s.SightingNumber,
@@ -143,7 +151,24 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
     public void OnEvents(ReadOnlySpan<TraceReplay.Netfilter.Conntrack.NfConntrackEvent> events)
     {
         foreach (ref readonly var e in events)
+        {
             _writer.AddConntrackEvent(e);
+            if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.New)
+            {
+                _firstNs[e.Entry] = e.Time;
+            }
+            else if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.Destroy)
+            {
+                // Entries of the starting table (conntrack.txt) had no NEW here: they were live from the first packet.
+                long first = _firstNs.Remove(e.Entry, out long f) ? f : Math.Max(_startNs, 0);
+                _writer.AddConnection(new ConnectionRow
+                {
+                    CtId = e.Entry, Orig = e.Orig, Reply = e.Reply, FirstUs = first / 1000, LastUs = e.Time / 1000,
+                    Status = e.Status, TcpState = e.TcpState, Mark = e.Mark, Zone = e.Zone,
+                    OrigPackets = e.OrigPackets, OrigBytes = e.OrigBytes, ReplyPackets = e.ReplyPackets, ReplyBytes = e.ReplyBytes,
+                });
+            }
+        }
     }
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
@@ -182,6 +207,18 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
         }
         foreach (var m in _host.Nat.Mappings)
             _writer.AddNatMapping(m);
+        // Connections still live at the end of the capture: no end time.
+        var ct = _host.Conntrack;
+        foreach (int entry in ct.ConfirmedEntries())
+        {
+            ref var c = ref ct[entry];
+            long first = (_firstNs.TryGetValue(entry, out long f) ? f : Math.Max(_startNs, 0)) / 1000;
+            _writer.AddConnection(new ConnectionRow
+            {
+                CtId = entry, Orig = c.Orig, Reply = c.Reply, FirstUs = first, LastUs = -1, Status = c.Status, TcpState = c.Tcp.State,
+                Mark = c.Mark, Zone = c.Zone, OrigPackets = c.OrigPackets, OrigBytes = c.OrigBytes, ReplyPackets = c.ReplyPackets, ReplyBytes = c.ReplyBytes,
+            });
+        }
         foreach (var c in summary.Captures)
             _writer.AddCapture(new CaptureRow { File = c.Path, Format = c.Format, LinkType = c.LinkTypes, Interface = c.Interface, Packets = c.Packets, FirstUs = c.FirstNs / 1000, LastUs = c.LastNs / 1000 });
         _writer.AddInfo("sightings", summary.Sightings.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -61,6 +61,8 @@ public sealed class ReplayCommandTests : CliTestBase
         Assert.Equal(1, Scalar("SELECT count(*) FROM packets p JOIN rules r ON r.id = p.verdict_rule_id WHERE p.verdict = 'REJECT' AND r.chain = 'DOCKER-USER' AND r.position = 1"));
         Assert.Equal(3, Scalar("SELECT count(*) FROM nat_mappings"));
         Assert.Equal(128, Scalar("SELECT packets FROM captures")); // one file, all of its records
+        // Each NEW event's connection has a row (destroyed, or live at the end with no end time).
+        Assert.Equal(Scalar("SELECT count(*) FROM conntrack_events WHERE type = 'NEW'"), Scalar("SELECT count(*) FROM connections"));
         Assert.Equal(1, Scalar("SELECT count(*) FROM captures WHERE link_type = 'LINUX_SLL2' AND format = 'pcap (microsecond)'"));
         // Every packet that was NEW and accepted confirmed a new connection, and conntrack said so with a NEW
         // event (no accepted SYN is retransmitted in this capture; the two SSH SYNs were dropped and left nothing).

@@ -51,5 +51,15 @@ public sealed class ReplayJobTests
             && (r.Packet.TcpFlags & TcpFlags.Rst) != 0 && r.Packet.SrcPort == 25);
         var smtp = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Simulated && r.Packet.DstPort == 25);
         Assert.Equal("filter:DOCKER-USER:rule:1", smtp.Sighting.Result.DropDescription());
+
+        // record.sh listed the kernel's table with `conntrack -L -o extended` right after the traffic: the
+        // simulated table at the last packet must hold the same connections — tuples after NAT, TCP states,
+        // [ASSURED]/[UNREPLIED], marks — apart from the seconds left, which depend on when each listing was made.
+        var simulated = new StringWriter();
+        TraceReplay.Netfilter.Conntrack.ConntrackList.Dump(host.Conntrack, sink.Rows[^1].Sighting.TimeNs, simulated);
+        static string[] WithoutTimeout(string listing) => listing.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^(\S+\s+\d+\s+\S+\s+\d+)\s+\d+", "$1 N"))
+            .Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(WithoutTimeout(File.ReadAllText(Path.Combine(Dir, "snapshot", "conntrack.txt"))), WithoutTimeout(simulated.ToString()));
     }
 }
