@@ -81,19 +81,11 @@ internal static class ReplayCommand
             if (parse.GetValue(counters))
             {
                 foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0))
-                    o.Write(IptablesPrinter.Print(rs, (t, c, i) => SimulatedCounters(nf, rs.Family, t, c, i)));
+                    o.Write(IptablesPrinter.Print(rs, (t, c, i) => nf.Counters(rs.Family, t.Name, c.Name, i)));
             }
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
-    }
-
-    private static XtCounters SimulatedCounters(NfHost nf, IptFamily family, IptTable table, IptChain chain, int index)
-    {
-        var sim = nf.Table(family, Enum.Parse<NfTableId>(table.Name, ignoreCase: true));
-        if (sim is null)
-            return default;
-        return sim.Counters(index < 0 ? sim.PolicyEntry(chain.Name) : sim.EntryOf(chain.Name, index + 1));
     }
 
     private sealed class BothSinks(IReplaySink a, IReplaySink b) : IReplaySink
@@ -167,7 +159,7 @@ internal static class ReplayCommand
                     {
                         compared++;
                         var kernel = i < 0 ? c.PolicyCounters : c.Rules[i].Counters;
-                        var sim = SimulatedCounters(nf, rs.Family, t, c, i);
+                        var sim = nf.Counters(rs.Family, t.Name, c.Name, i);
                         if (kernel == sim)
                             equal++;
                         else

@@ -104,6 +104,18 @@ public sealed class NfHost
     /// <summary>A compiled table, or null when the host has none (its module is not loaded: no hooks registered).</summary>
     public XtTableInfo? Table(IptFamily family, NfTableId id) => (family == IptFamily.IPv6 ? _v6 : _v4)[(int)id];
 
+    /// <summary>
+    /// The simulated counters of a rule of the snapshot's rule set, as iptables-save -c would print
+    /// them: <paramref name="rule"/> is the 0-based index in <paramref name="chain"/>, -1 for its policy.
+    /// </summary>
+    public XtCounters Counters(IptFamily family, string table, string chain, int rule)
+    {
+        var sim = Table(family, Enum.Parse<NfTableId>(table, ignoreCase: true));
+        if (sim is null)
+            return default;
+        return sim.Counters(rule < 0 ? sim.PolicyEntry(chain) : sim.EntryOf(chain, rule + 1));
+    }
+
     private void Fill(XtTableInfo?[] slots, IptRuleset? ruleset)
     {
         if (ruleset is null)

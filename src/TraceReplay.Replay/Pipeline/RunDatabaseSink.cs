@@ -189,17 +189,16 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
             var family = rs.Family == IptFamily.IPv6 ? RunFamily.Ipv6 : RunFamily.Ipv4;
             foreach (var t in rs.Tables)
             {
-                var sim = _host.Table(rs.Family, Enum.Parse<NfTableId>(t.Name, ignoreCase: true));
                 foreach (var c in t.Chains)
                 {
                     if (c.IsBuiltin)
                     {
-                        var pc = sim is null ? default : sim.Counters(sim.PolicyEntry(c.Name));
+                        var pc = _host.Counters(rs.Family, t.Name, c.Name, -1);
                         _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, 0)], Family = family, Table = t.Name, Chain = c.Name, Position = 0, IsPolicy = true, Text = c.Policy == ChainPolicy.Drop ? "DROP" : "ACCEPT", Packets = pc.Packets, Bytes = pc.Bytes });
                     }
                     for (int i = 0; i < c.Rules.Count; i++)
                     {
-                        var rc = sim is null ? default : sim.Counters(sim.EntryOf(c.Name, i + 1));
+                        var rc = _host.Counters(rs.Family, t.Name, c.Name, i);
                         _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, i + 1)], Family = family, Table = t.Name, Chain = c.Name, Position = i + 1, Text = c.Rules[i].Text, Packets = rc.Packets, Bytes = rc.Bytes });
                     }
                 }

@@ -15,20 +15,19 @@ public static class KernelCounters
         int compared = 0;
         foreach (var table in kernel.Tables)
         {
-            var sim = host.Table(kernel.Family, Enum.Parse<NfTableId>(table.Name, ignoreCase: true))!;
             foreach (var chain in table.Chains)
             {
                 if (chain.IsBuiltin)
                 {
                     compared++;
-                    var s = sim.Counters(sim.PolicyEntry(chain.Name));
+                    var s = host.Counters(kernel.Family, table.Name, chain.Name, -1);
                     if (s != chain.PolicyCounters)
                         differ.Add($"{table.Name}:{chain.Name}:policy kernel {chain.PolicyCounters} simulated {s}");
                 }
                 for (int i = 0; i < chain.Rules.Count; i++)
                 {
                     compared++;
-                    var s = sim.Counters(sim.EntryOf(chain.Name, i + 1));
+                    var s = host.Counters(kernel.Family, table.Name, chain.Name, i);
                     if (s != chain.Rules[i].Counters)
                         differ.Add($"{table.Name}:{chain.Name}:rule:{i + 1} kernel {chain.Rules[i].Counters} simulated {s}");
                 }
