@@ -149,27 +149,10 @@ internal static class ReplayCommand
             o.WriteLine($"  {(m.Manip == TraceReplay.Netfilter.Nat.NfNatManipType.Src ? "SNAT" : "DNAT")} {m.Original.Src}:{m.Original.SrcPort} > {m.Original.Dst}:{m.Original.DstPort} via {m.NatAddress}:{m.NatPort}");
         foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0 && r.HasCounters))
         {
-            int compared = 0, equal = 0;
-            var differ = new List<string>();
-            foreach (var t in rs.Tables)
-            {
-                foreach (var c in t.Chains)
-                {
-                    for (int i = c.IsBuiltin ? -1 : 0; i < c.Rules.Count; i++)
-                    {
-                        compared++;
-                        var kernel = i < 0 ? c.PolicyCounters : c.Rules[i].Counters;
-                        var sim = nf.Counters(rs.Family, t.Name, c.Name, i);
-                        if (kernel == sim)
-                            equal++;
-                        else
-                            differ.Add($"  {t.Name}:{c.Name}:{(i < 0 ? "policy" : "rule:" + (i + 1).ToString(CultureInfo.InvariantCulture))} host {kernel} simulated {sim}");
-                    }
-                }
-            }
-            o.WriteLine($"Counters:    {equal} of {compared} {(rs.Family == IptFamily.IPv6 ? "ip6tables" : "iptables")} rules and policies equal the snapshot's (the host's own iptables-save -c)");
+            var (differ, compared) = CounterComparison.Compare(nf, rs);
+            o.WriteLine($"Counters:    {compared - differ.Count} of {compared} {(rs.Family == IptFamily.IPv6 ? "ip6tables" : "iptables")} rules and policies equal the snapshot's (the host's own iptables-save -c)");
             foreach (var d in differ.Take(20))
-                o.WriteLine(d);
+                o.WriteLine("  " + d);
         }
     }
 }

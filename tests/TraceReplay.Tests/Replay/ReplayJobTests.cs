@@ -34,7 +34,7 @@ public sealed class ReplayJobTests
         var sink = new ListSink();
         var summary = new ReplayJob(snapshot, host).Run([CaptureSource.Parse(Path.Combine(Dir, "captures", "any.pcap"))], sink);
 
-        var (differ, compared) = KernelCounters.Compare(host, IptablesParser.Load(Path.Combine(Dir, "snapshot", "iptables.rules")));
+        var (differ, compared) = CounterComparison.Compare(host, IptablesParser.Load(Path.Combine(Dir, "snapshot", "iptables.rules")));
         Assert.Equal(28, compared); // filter: 3 policies + 16 rules; nat: 4 policies + 5 rules
         Assert.Empty(differ);
 

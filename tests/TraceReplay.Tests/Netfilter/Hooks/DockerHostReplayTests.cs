@@ -97,7 +97,7 @@ public sealed class DockerHostReplayTests
             Assert.Skip("datasets/docker-host is not in this checkout");
         var (host, _) = Replay();
         var kernel = IptablesParser.Load(Path.Combine(Dir, "snapshot", "iptables.rules"));
-        var (differ, compared) = KernelCounters.Compare(host, kernel);
+        var (differ, compared) = TraceReplay.Replay.Pipeline.CounterComparison.Compare(host, kernel);
         Assert.Equal(28, compared); // filter: 3 policies + 16 rules; nat: 4 policies + 5 rules
         Assert.Empty(differ);
     }
