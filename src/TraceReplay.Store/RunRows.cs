@@ -128,22 +128,41 @@ public struct ConnectionRow
     public ulong ReplyBytes;
 }
 
+/// <summary>trace_packet's comments (ipt_do_table): what kind of entry a TRACE line names.</summary>
+public enum RuleTraceType : byte
+{
+    Rule,
+    Return,
+    Policy,
+}
+
 /// <summary>One step of a packet's walk through the tables (`--trace`): a row of <c>rule_trace</c>, as the TRACE target's nf_log lines.</summary>
 public struct RuleTraceRow
 {
+    /// <summary>The real packet (packets.packet_id).</summary>
     public long PacketId;
 
-    /// <summary>Order of this step within the packet.</summary>
+    /// <summary>Order of this step within the packet, from 1.</summary>
     public int Seq;
+    public RunFamily Family;
+
+    /// <summary>PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING; a shared constant.</summary>
+    public string Hook;
     public string Table;
     public string Chain;
 
-    /// <summary>1-based rule position; 0 for the chain policy (TRACE prints "policy").</summary>
-    public int Position;
-    public int RuleId;
+    /// <summary>The number TRACE prints: 1-based rule position; rules + 1 for a policy or a user chain's end.</summary>
+    public int RuleNum;
 
-    /// <summary>"match", "nomatch", "return", "unknown", or the verdict taken.</summary>
-    public string Result;
+    /// <summary><see cref="RuleRow.Id"/>; negative for none (a user chain's implicit return).</summary>
+    public int RuleId;
+    public RuleTraceType Type;
+
+    /// <summary>A rule: matched or not; null when an unknown match left it undecided. True for return and policy.</summary>
+    public bool? Matched;
+
+    /// <summary>A policy's verdict (ACCEPT, DROP); null otherwise.</summary>
+    public string? Verdict;
 }
 
 /// <summary>One capture file: a row of <c>captures</c>.</summary>

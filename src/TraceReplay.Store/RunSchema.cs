@@ -31,6 +31,7 @@ public static class RunSchema
         ("tcp_state_t", ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"]),
         ("ct_event_t", ["NEW", "UPDATE", "DESTROY"]),
         ("nat_manip_t", ["SRC", "DST"]),
+        ("trace_type_t", ["rule", "return", "policy"]),
     ];
 
     internal static IEnumerable<string> CreateEnums() =>
@@ -77,9 +78,9 @@ public static class RunSchema
             E("family", "family_t", false, "ipv4 (iptables), ipv6 (ip6tables) or bridge (ebtables)"),
             C("table", ColKind.Text, "table: filter, nat, mangle, raw, security, broute"),
             C("chain", ColKind.Text, "chain name"),
-            C("position", ColKind.Int32, "1-based position in the chain; 0 for the chain policy"),
-            C("is_policy", ColKind.Bool, "the row is the chain's policy"),
-            C("text", ColKind.Text, "the rule as iptables-save prints it (the policy target for a policy)"),
+            C("position", ColKind.Int32, "1-based position in the chain; 0 for the chain's own line (its policy, or '-' for a user-defined chain)"),
+            C("is_policy", ColKind.Bool, "the row is a built-in chain's policy (position 0 of a user-defined chain is not)"),
+            C("text", ColKind.Text, "the rule as iptables-save prints it after -A CHAIN (the policy target for a policy, '-' for a user-defined chain)"),
             C("packets", ColKind.UInt64, "simulated packet counter"),
             C("bytes", ColKind.UInt64, "simulated byte counter"),
         ]);
@@ -145,15 +146,19 @@ public static class RunSchema
 
     internal static readonly TableDef RuleTrace = new(
         "rule_trace",
-        "With --trace: every rule a packet was checked against and the result, as the TRACE target logs it",
+        "With --trace: every rule a packet was checked against and the result, as the TRACE target logs it (nf_log_trace: TRACE: table:chain:type:rulenum)",
         [
-            C("packet_id", ColKind.Int64, "packets.id"),
-            C("seq", ColKind.Int32, "step number within the packet"),
+            C("packet_id", ColKind.Int64, "packets.packet_id: the real packet, traced where it entered the simulated host"),
+            C("seq", ColKind.Int32, "step number within the packet, from 1"),
+            E("family", "family_t", false, "ipv4 (iptables) or ipv6 (ip6tables)"),
+            C("hook", ColKind.Text, "the netfilter hook of the traversal: PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING"),
             C("table", ColKind.Text, "table"),
             C("chain", ColKind.Text, "chain"),
-            C("position", ColKind.Int32, "1-based rule position; 0 for the policy"),
-            N("rule_id", ColKind.Int32, "rules.id"),
-            C("result", ColKind.Text, "match, nomatch, return, unknown, or the verdict taken"),
+            C("rulenum", ColKind.Int32, "the number TRACE prints: the rule's 1-based position; for a policy or a user chain's end, the chain's rule count + 1"),
+            N("rule_id", ColKind.Int32, "rules.id (a policy joins its chain's position-0 row; NULL for a user chain's implicit return)"),
+            E("type", "trace_type_t", false, "rule, return or policy, as trace_packet's comments"),
+            N("matched", ColKind.Bool, "for a rule, whether it matched (NULL: an unknown match left it undecided); true for return and policy"),
+            N("verdict", ColKind.Text, "for a policy, the verdict it gave (ACCEPT, DROP)"),
         ]);
 
     internal static readonly TableDef Captures = new(

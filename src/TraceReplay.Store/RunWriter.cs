@@ -305,11 +305,18 @@ public sealed class RunWriter : IDisposable
         var b = _trace.Buffer;
         b.I64(r.PacketId);
         b.I32(r.Seq);
+        b.Text(RunSchema.Family(r.Family));
+        b.Text(r.Hook);
         b.Text(r.Table);
         b.Text(r.Chain);
-        b.I32(r.Position);
+        b.I32(r.RuleNum);
         NullableId(b, r.RuleId);
-        b.Text(r.Result);
+        b.Text(r.Type switch { RuleTraceType.Rule => "rule", RuleTraceType.Return => "return", _ => "policy" });
+        if (r.Matched is { } m)
+            b.Bool(m);
+        else
+            b.Null();
+        b.Text(r.Verdict);
         EndRow(_trace);
     }
 
@@ -492,7 +499,7 @@ public sealed class RunWriter : IDisposable
     };
 
     /// <summary>tcp_conntrack_names (nf_conntrack_proto_tcp.c).</summary>
-    private static string TcpStateName(TcpConntrack s) => s switch
+    internal static string TcpStateName(TcpConntrack s) => s switch
     {
         TcpConntrack.SynSent => "SYN_SENT",
         TcpConntrack.SynRecv => "SYN_RECV",

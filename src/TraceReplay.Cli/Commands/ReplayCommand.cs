@@ -29,9 +29,12 @@ internal static class ReplayCommand
         var skipBad = CommonOptions.SkipBad();
         var outFile = new Option<FileInfo?>("--out") { Description = "Write the run database (DuckDB): packets, rules with simulated counters, nat_mappings, run_info. Written aside and renamed at the end, so a failed run leaves no file." };
         var arrow = new Option<DirectoryInfo?>("--arrow") { Description = "Also write every table as an Arrow IPC file into this folder (needs --out)." };
+        var trace = new Option<bool>("--trace") { Description = "Record every rule each packet was checked against and the result in rule_trace, as the TRACE target logs it (needs --out)." };
+        var traceFilter = new Option<string?>("--trace-filter") { Description = "With --trace, only these packets: ids and ranges of packets.packet_id, e.g. 45 or 1-100,250." };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on the terminal." };
         var command = new Command("replay", "Replay captures through the simulated netfilter of a host snapshot: each packet's path, verdict and the rule that decided it.")
         {
-            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow,
+            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow, trace, traceFilter, quiet,
         };
         command.SetAction((parse, _) =>
         {
@@ -42,40 +45,56 @@ internal static class ReplayCommand
             if (rulesFile is not null && !rulesFile.Exists)
                 throw new UsageException($"--rules {rulesFile.FullName}: no such file");
             var sources = CommonOptions.ParseCaptures(parse.GetValue(captures)!);
-            var snapshot = HostSnapshot.Load(dir.FullName, rulesOverride: rulesFile?.FullName);
-            foreach (var kv in parse.GetValue(sysctl) ?? [])
-            {
-                int eq = kv.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                    throw new UsageException($"--sysctl {kv}: expected NAME=VALUE");
-                snapshot.Network.Sysctls.Set(kv[..eq].Trim(), kv[(eq + 1)..].Trim());
-            }
+            var inputs = new ReplayInputs(dir.FullName, rulesFile?.FullName, parse.GetValue(seed), parse.GetValue(sysctl) ?? [], !parse.GetValue(noCt), parse.GetValue(skipBad),
+                [.. sources.Select(c => c with { Path = Path.GetFullPath(c.Path) })]);
             var relay = new RunDatabaseSink.EventRelay();
-            var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = parse.GetValue(seed), LoadConntrack = !parse.GetValue(noCt), Events = relay });
+            var (snapshot, nf) = inputs.Load(relay);
             var sink = new SummarySink();
-            var policy = parse.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Stop;
+            var policy = inputs.Policy;
             var outPath = parse.GetValue(outFile);
             var arrowDir = parse.GetValue(arrow);
             if (arrowDir is not null && outPath is null)
                 throw new UsageException("--arrow needs --out RUN.duckdb");
+            bool tracing = parse.GetValue(trace);
+            string? filterText = parse.GetValue(traceFilter);
+            if ((tracing || filterText is not null) && outPath is null)
+                throw new UsageException("--trace needs --out RUN.duckdb (the trace goes into its rule_trace table)");
+            if (filterText is not null && !tracing)
+                throw new UsageException("--trace-filter needs --trace");
+            TracePacketFilter? filter;
+            try
+            {
+                filter = !tracing ? null : filterText is null ? TracePacketFilter.All : TracePacketFilter.Parse(filterText);
+            }
+            catch (FormatException e)
+            {
+                throw new UsageException("--trace-filter " + e.Message);
+            }
+            using var progress = ReplayProgress.Start(parse.InvocationConfiguration.Error, sources, parse.GetValue(quiet));
             ReplaySummary summary;
             if (outPath is null)
             {
-                summary = new ReplayJob(snapshot, nf).Run(sources, sink, policy);
+                summary = ReplayInputs.Job(snapshot, nf).Run(sources, progress.Wrap(sink), policy);
             }
             else
             {
                 using var db = new RunDatabaseSink(outPath.FullName, snapshot, nf, new TraceReplay.Store.RunWriterOptions { ArrowDirectory = arrowDir?.FullName });
                 relay.Target = db;
-                summary = new ReplayJob(snapshot, nf).Run(sources, new BothSinks(sink, db), policy);
+                if (filter is not null)
+                    db.TracePackets(filter);
+                summary = ReplayInputs.Job(snapshot, nf, filter is null ? null : db).Run(sources, progress.Wrap(new BothSinks(sink, db)), policy);
+                progress.Done();
                 db.Complete(summary,
                 [
                     ("command", "tracereplay replay " + string.Join(' ', parse.Tokens.Select(t => t.Value))),
                     ("seed", parse.GetValue(seed).ToString(CultureInfo.InvariantCulture)),
                     ("tracereplay_version", typeof(ReplayCommand).Assembly.GetName().Version?.ToString() ?? "0"),
                     .. sources.Select(src => ("capture", src.ToString() ?? string.Empty)),
+                    .. inputs.ToInfo(),
+                    .. filter is null ? [] : new[] { ("trace", filterText ?? "all") },
                 ]);
             }
+            progress.Done();
             var o = parse.InvocationConfiguration.Output;
             Write(o, summary, sink, nf, snapshot);
             if (parse.GetValue(counters))

@@ -5,6 +5,7 @@ using TraceReplay.Capture;
 using TraceReplay.Host;
 using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Routing;
+using TraceReplay.Netfilter.Tables;
 using TraceReplay.Replay.Correlate;
 
 namespace TraceReplay.Replay.Pipeline;
@@ -74,6 +75,12 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
 
     public NfHost Host => host;
 
+    /// <summary>`--trace`: the sink for the table steps of the packets it chooses; null traces nothing.</summary>
+    public IReplayTraceSink? Trace { get; init; }
+
+    /// <summary>Stop once a packet with a larger id appears (`trace` re-runs a replay up to one packet).</summary>
+    public long StopAfterPacket { get; init; } = long.MaxValue;
+
     public ReplaySummary Run(IReadOnlyList<CaptureSource> captures, IReplaySink sink, BadRecordPolicy policy = BadRecordPolicy.Stop)
     {
         ArgumentNullException.ThrowIfNull(captures);
@@ -96,6 +103,8 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             string point = stream.Points.Name(stream.Point);
             var direction = stream.Direction;
             var s = correlator.Classify(packet, frame, stream.Point, direction, rec.TimestampNs);
+            if (s.PacketId > StopAfterPacket)
+                break;
             SightingHandling handling;
             NfHookResult result = default;
             if (s.Role == SightingRole.Observation)
@@ -113,10 +122,11 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                     buffer = new byte[frame.Length];
                 frame.CopyTo(buffer);
                 var span = buffer.AsSpan(0, frame.Length);
+                var trace = Trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
                 handling = s.Kind switch
                 {
-                    EntryKind.Received => Receive(span, ref packet, point, dev, rec.TimestampNs, ref result),
-                    EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, rec.TimestampNs, ref result),
+                    EntryKind.Received => Receive(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
+                    EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
                     _ => SightingHandling.UnknownDirection,
                 };
             }
@@ -136,7 +146,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files };
     }
 
-    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result)
+    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
         string l3 = point;
         string? physIn = null;
@@ -152,17 +162,17 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             (l3, physIn) = (bridge, callsIptables ? point : null);
         }
         var type = (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        result = host.Receive(frame, ref packet, new NfIngress(l3, timeNs, type, physIn));
+        result = host.Receive(frame, ref packet, new NfIngress(l3, timeNs, type, physIn), trace);
         return SightingHandling.Simulated;
     }
 
-    private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result)
+    private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
         if (dev?.Master is not null)
             return SightingHandling.MadeOnBridgePort;
         // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
         bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
-        result = host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null));
+        result = host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
         return SightingHandling.Simulated;
     }
 }

@@ -11,15 +11,19 @@ namespace TraceReplay.Replay.Pipeline;
 /// <summary>
 /// The output stage: every sighting as a row of `packets`, and at the end the rules with their
 /// simulated counters, the NAT mappings and the run's facts (DESIGN.md's run database). Rule ids
-/// number every rule and policy of the snapshot in iptables-save order (IPv4, then IPv6), so a
-/// packet names the rule that decided it by id and `rules` holds its text once.
+/// number every chain's own line (a built-in chain's policy, a user chain's "-") and every rule of
+/// the snapshot in iptables-save order (IPv4, then IPv6), so a packet names the rule that decided it
+/// by id, `rules` holds its text once, and `counters` can print the rule set back, empty user chains
+/// included. With `--trace` it is also the trace sink: each table step of a chosen packet becomes a
+/// row of rule_trace (ipt_do_table's trace_packet).
 /// </summary>
-public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDisposable
+public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDisposable
 {
     private readonly RunWriter _writer;
     private readonly HostSnapshot _snapshot;
     private readonly NfHost _host;
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
+    private readonly HashSet<int> _policyDrop = [];
     private readonly Dictionary<NfPath, string> _paths = [];
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
 
@@ -56,8 +60,9 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
             {
                 foreach (var c in t.Chains)
                 {
-                    if (c.IsBuiltin)
-                        _ruleIds[(rs.Family, t.Name, c.Name, 0)] = id++;
+                    if (c.Policy == ChainPolicy.Drop)
+                        _policyDrop.Add(id);
+                    _ruleIds[(rs.Family, t.Name, c.Name, 0)] = id++;
                     for (int i = 0; i < c.Rules.Count; i++)
                         _ruleIds[(rs.Family, t.Name, c.Name, i + 1)] = id++;
                 }
@@ -195,6 +200,11 @@ public sealed class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDispo
                     {
                         var pc = _host.Counters(rs.Family, t.Name, c.Name, -1);
                         _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, 0)], Family = family, Table = t.Name, Chain = c.Name, Position = 0, IsPolicy = true, Text = c.Policy == ChainPolicy.Drop ? "DROP" : "ACCEPT", Packets = pc.Packets, Bytes = pc.Bytes });
+                    }
+                    else
+                    {
+                        // iptables-save prints a user chain as ":NAME - [0:0]": no policy, no counters of its own.
+                        _writer.AddRule(new RuleRow { Id = _ruleIds[(rs.Family, t.Name, c.Name, 0)], Family = family, Table = t.Name, Chain = c.Name, Position = 0, IsPolicy = false, Text = "-" });
                     }
                     for (int i = 0; i < c.Rules.Count; i++)
                     {

@@ -54,7 +54,9 @@ public sealed class ReplayCommandTests : CliTestBase
         Assert.Equal(128, Scalar("SELECT count(*) FROM packets"));
         Assert.Equal(66, Scalar("SELECT count(DISTINCT packet_id) FROM packets"));
         // 3 policies + 16 rules in filter, 4 + 5 in nat; the FORWARD jump to DOCKER-USER counted 25 packets, as the kernel did.
-        Assert.Equal(28, Scalar("SELECT count(*) FROM rules"));
+        Assert.Equal(28, Scalar("SELECT count(*) FROM rules WHERE position > 0 OR is_policy"));
+        // ... and the user chains' own lines (":DOCKER - [0:0]"): 4 in filter, 1 in nat.
+        Assert.Equal(5, Scalar("SELECT count(*) FROM rules WHERE position = 0 AND NOT is_policy AND text = '-'"));
         Assert.Equal(25, Scalar("SELECT packets FROM rules WHERE \"table\" = 'filter' AND chain = 'FORWARD' AND position = 1"));
         // Dropped: SSH twice by INPUT's policy, SMTP rejected by DOCKER-USER rule 1 — each joined to its rule.
         Assert.Equal(2, Scalar("SELECT count(*) FROM v_drops WHERE rule_chain = 'INPUT' AND rule_position = 0"));

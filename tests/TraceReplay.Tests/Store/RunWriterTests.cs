@@ -75,7 +75,7 @@ public sealed class RunWriterTests : IDisposable
             w.AddConnection(new ConnectionRow { CtId = i, Orig = t, Reply = t.Invert(), FirstUs = T0 + i, LastUs = i % 2 == 0 ? -1 : T0 + i + 30_000_000, OrigPackets = 1, OrigBytes = 60 });
             w.AddNatMapping(NatMapping.Create((T0 + i) * 1000, t, t.Invert() with { Dst = IpAddr.FromV4(0xCB007101) }, i % 4 == 0 ? -1 : 3, NfNatManipType.Src));
             w.AddConntrackEvent(new NfConntrackEvent(NfctEventType.New, NfctEventMask.New, (T0 + i) * 1000, i, t, t.Invert(), 0, CtStatus.None, TcpConntrack.None, 0, 0, 0, 0, 0, (T0 + i) * 1000 + 30_000_000_000, false));
-            w.AddRuleTrace(new RuleTraceRow { PacketId = i, Seq = 0, Table = "filter", Chain = "FORWARD", Position = 1, RuleId = 0, Result = "nomatch" });
+            w.AddRuleTrace(new RuleTraceRow { PacketId = i, Seq = 1, Family = RunFamily.Ipv4, Hook = "FORWARD", Table = "filter", Chain = "FORWARD", RuleNum = 1, RuleId = 0, Type = RuleTraceType.Rule, Matched = false });
         }
         w.AddCapture(new CaptureRow { File = "eth0.pcapng", Format = "pcapng", LinkType = "EN10MB", Interface = "eth0", Packets = rows, FirstUs = T0, LastUs = T0 + rows - 1 });
         w.AddInfo("input", "eth0.pcapng");
