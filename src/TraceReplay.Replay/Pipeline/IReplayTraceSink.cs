@@ -12,3 +12,22 @@ public interface IReplayTraceSink : IIptTraceSink
 {
     bool BeginPacket(long packetId);
 }
+
+/// <summary>Which hook a table step belongs to, as the TRACE log's chain names it.</summary>
+public static class NfTraceHook
+{
+    /// <summary>
+    /// The hook a built-in chain sits on (shared string constants), or null for a user chain. Every
+    /// traversal starts in the built-in chain of its hook (hook_entry), so the last built-in chain
+    /// seen is the hook of the user-chain steps that follow.
+    /// </summary>
+    public static string? Of(string chain) => chain switch
+    {
+        "PREROUTING" => "PREROUTING",
+        "INPUT" => "INPUT",
+        "FORWARD" => "FORWARD",
+        "OUTPUT" => "OUTPUT",
+        "POSTROUTING" => "POSTROUTING",
+        _ => null,
+    };
+}

@@ -25,16 +25,12 @@ public sealed partial class RunDatabaseSink : IReplayTraceSink
         return true;
     }
 
-    /// <summary>
-    /// trace_packet (ip_tables.c): one line per entry the packet was checked against. The event
-    /// names no hook, but every traversal starts in the built-in chain of its hook (hook_entry), so
-    /// the last built-in chain seen is the hook of the steps in user chains that follow.
-    /// </summary>
+    /// <summary>trace_packet (ip_tables.c): one row per entry the packet was checked against; the hook as <see cref="NfTraceHook.Of"/> finds it.</summary>
     public void Trace(in IptTraceEvent e)
     {
         var table = e.Table;
         var (chain, num, _) = table.Describe(e.Entry);
-        if (HookOf(chain) is { } hook)
+        if (NfTraceHook.Of(chain) is { } hook)
             _traceHook = hook;
         var family = table.Family;
         var type = e.Kind switch { IptTraceKind.Rule => RuleTraceType.Rule, IptTraceKind.Return => RuleTraceType.Return, _ => RuleTraceType.Policy };
@@ -54,14 +50,4 @@ public sealed partial class RunDatabaseSink : IReplayTraceSink
             Verdict = type == RuleTraceType.Policy ? (table.KindOf(e.Entry) == IptEntryKind.Policy && _policyDrop.Contains(id) ? "DROP" : "ACCEPT") : null,
         });
     }
-
-    private static string? HookOf(string chain) => chain switch
-    {
-        "PREROUTING" => "PREROUTING",
-        "INPUT" => "INPUT",
-        "FORWARD" => "FORWARD",
-        "OUTPUT" => "OUTPUT",
-        "POSTROUTING" => "POSTROUTING",
-        _ => null,
-    };
 }

@@ -136,6 +136,9 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         }
         else
         {
+            // Not simulated: no conntrack state at all (a negative ct id with a state other than
+            // INVALID/UNTRACKED is stored as NULL), rather than the INVALID a default would claim.
+            row.CtState = TraceReplay.Netfilter.Conntrack.CtState.New;
             row.Src = packet.Src;
             row.Dst = packet.Dst;
             row.SrcPort = packet.SrcPort;
