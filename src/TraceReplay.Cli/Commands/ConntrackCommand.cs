@@ -8,18 +8,23 @@ namespace TraceReplay.Cli.Commands;
 /// `tracereplay conntrack`: a connection table in `conntrack -L -o extended` form. Given a snapshot
 /// folder (or a conntrack.txt), the starting table the replay will begin with, read and printed back
 /// through the simulated table — so a bad line is found before a replay, with its file:line:column.
-/// (DESIGN.md's `conntrack RUN.duckdb [--at TIME]` form, the table of a finished run, comes with the
-/// run database.)
+/// Given a run database (told apart by its DuckDB header, whatever its name), the table at the end
+/// of the run or `--at TIME` (RunConntrack).
 /// </summary>
 internal static class ConntrackCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("PATH") { Description = "A snapshot folder (its conntrack.txt and sysctl.conf) or a conntrack -L -o extended file." };
-        var command = new Command("conntrack", "Print a connection table in conntrack -L -o extended form: a snapshot's starting table, as the simulated conntrack holds it.") { path };
+        var path = new Argument<string>("PATH") { Description = "A run database (RUN.duckdb), a snapshot folder (its conntrack.txt and sysctl.conf) or a conntrack -L -o extended file." };
+        var at = RunConntrack.AtOption();
+        var command = new Command("conntrack", "Print a connection table in conntrack -L -o extended form: a run's at its end or --at TIME, or a snapshot's starting table, as the simulated conntrack holds it.") { path, at };
         command.SetAction((parse, _) =>
         {
             string p = parse.GetValue(path)!;
+            if (File.Exists(p) && TraceReplay.Store.RunReader.LooksLikeDuckDb(p))
+                return Task.FromResult(RunConntrack.Print(p, parse.GetValue(at), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            if (parse.GetValue(at) is not null)
+                throw new UsageException($"--at: {p} is not a run database; --at picks a time within a run (RUN.duckdb from tracereplay replay --out)");
             string file = Directory.Exists(p) ? Path.Combine(p, "conntrack.txt") : p;
             if (!File.Exists(file))
                 throw new UsageException(Directory.Exists(p) ? $"{p}: the snapshot has no conntrack.txt" : $"{p}: no such file or folder");
