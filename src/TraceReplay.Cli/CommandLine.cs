@@ -33,6 +33,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.SnapshotCommand.Create());
         root.Subcommands.Add(Commands.ConntrackCommand.Create());
         root.Subcommands.Add(Commands.ReplayCommand.Create());
+        root.Subcommands.Add(Commands.AnomaliesCommand.Create());
         return root;
     }
 
