@@ -106,16 +106,40 @@ public sealed class AnomalyModel
                 (median[f], spread[f]) = RobustStats.Of(column, FeatureSchema.MinSpread(f));
             }
             var kind = new KindModel { Kind = group.Key, Windows = rows.Count, Median = median, Spread = spread };
-            ITransformer? pca = null;
-            if (rows.Count >= MinPcaWindows)
-            {
-                var data = ml.Data.LoadFromEnumerable(rows.Select(r => new ModelRow { Features = kind.Z(r.Values) }));
-                var trainer = ml.AnomalyDetection.Trainers.RandomizedPca(featureColumnName: nameof(ModelRow.Features), rank: Math.Min(PcaRank, rows.Count - 1), ensureZeroMean: true, seed: seed);
-                pca = trainer.Fit(data);
-            }
+            ITransformer? pca = rows.Count >= MinPcaWindows ? FitPca(ml, rows.Select(r => kind.Z(r.Values)).ToList(), seed) : null;
             model.Kinds[group.Key] = new KindModel { Kind = kind.Kind, Windows = kind.Windows, Median = median, Spread = spread, Pca = pca };
         }
         return model;
+    }
+
+    /// <summary>
+    /// RandomizedPca over the z-vectors, or null when they span too little to fit one. The random
+    /// projection has rank + oversampling columns; more than the dimensions the data really uses
+    /// (features that vary) makes its orthonormalisation degenerate and the eigenvectors NaN, so
+    /// both are bounded by those dimensions, and a fit that still fails leaves the kind to z-scores.
+    /// </summary>
+    private static ITransformer? FitPca(MLContext ml, List<float[]> z, int seed)
+    {
+        int informative = 0;
+        for (int f = 0; f < FeatureSchema.Count; f++)
+        {
+            if (z.Any(v => v[f] != z[0][f]))
+                informative++;
+        }
+        int dims = Math.Min(informative, z.Count - 1);
+        int rank = Math.Min(PcaRank, dims - 1);
+        if (rank < 1)
+            return null;
+        var data = ml.Data.LoadFromEnumerable(z.Select(v => new ModelRow { Features = v }));
+        try
+        {
+            return ml.AnomalyDetection.Trainers.RandomizedPca(featureColumnName: nameof(ModelRow.Features), rank: rank,
+                oversampling: Math.Max(0, Math.Min(10, dims - rank)), ensureZeroMean: true, seed: seed).Fit(data);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     /// <summary>PCA scores of the windows (NaN where the kind has no PCA), in order.</summary>
