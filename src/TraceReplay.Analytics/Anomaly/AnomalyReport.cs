@@ -6,7 +6,7 @@ public sealed record FeatureReason(string Feature, double Value, double Usual, d
 /// <summary>One scored window.</summary>
 /// <param name="Score">The ranking score: <paramref name="Distance"/> × (0.5 + <paramref name="PcaScore"/>).</param>
 /// <param name="PcaScore">RandomizedPca's score in [0, 1] (NaN when the kind's baseline was too small for PCA; counted as 0.5).</param>
-/// <param name="Distance">Root mean square of the window's robust z-scores against the baseline: how far from normal, in spreads.</param>
+/// <param name="Distance">Root mean square of the window's four largest robust z-scores against the baseline (those below usual weighted 0.3): how far from normal, in spreads.</param>
 /// <param name="HistoryZ">Largest robust z-score of a feature against the entity's own earlier windows in this run (0 with fewer than 3 of them).</param>
 public sealed record AnomalyFinding(FeatureWindow Window, double Score, double PcaScore, double Distance, double HistoryZ, IReadOnlyList<FeatureReason> Reasons, string Summary);
 

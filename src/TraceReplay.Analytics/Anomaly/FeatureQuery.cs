@@ -34,11 +34,12 @@ public static class FeatureQuery
         WITH {EntryPackets},
         pb AS (SELECT *, epoch_us(ts) // {b} AS b FROM pk),
         -- Each packet once per entity it concerns; 'probe' marks packets the entity sent in the original direction (scan signals).
+        -- ct_dir is NULL for untracked and some dropped packets: such a packet goes to the service, never from it.
         pe AS (
           SELECT 0 AS kind, src AS entity, b, true AS sent, len, ct_state, verdict, dst AS pdst, dport AS pport, proto, ct_dir IS DISTINCT FROM 'REPLY' AS probe FROM pb WHERE src IS NOT NULL
           UNION ALL SELECT 0, dst, b, false, len, ct_state, verdict, NULL, NULL, proto, false FROM pb WHERE dst IS NOT NULL
           UNION ALL SELECT 1, CASE WHEN ct_dir = 'REPLY' THEN {Service("coalesce(nat_src, src)", "coalesce(nat_sport, sport)", "proto")} ELSE {Service("dst", "dport", "proto")} END,
-                    b, ct_dir = 'REPLY', len, ct_state, verdict, NULL, NULL, proto, false FROM pb WHERE src IS NOT NULL AND dst IS NOT NULL
+                    b, ct_dir IS NOT DISTINCT FROM 'REPLY', len, ct_state, verdict, NULL, NULL, proto, false FROM pb WHERE src IS NOT NULL AND dst IS NOT NULL
           UNION ALL SELECT 2, nat_src, b, true, len, ct_state, verdict, coalesce(nat_dst, dst), coalesce(nat_dport, dport), proto, true FROM pb
                     WHERE ct_dir = 'ORIGINAL' AND nat_src IS NOT NULL AND nat_src <> src
           UNION ALL SELECT 2, dst, b, false, len, ct_state, verdict, NULL, NULL, proto, false FROM pb

@@ -64,7 +64,10 @@ public static class FeatureSchema
     /// <summary>
     /// The smallest spread a feature's robust z-score divides by (in model units): a baseline where
     /// every window had the same value (MAD 0) would otherwise make any change infinitely surprising.
-    /// 0.5 in log1p units is a factor of ~1.6; 0.05 is five percentage points.
+    /// 0.5 in log1p units is a factor of ~1.6; 0.15 is fifteen percentage points, so a share that
+    /// is always 0 in normal traffic must reach 45% to be a reason (z 3) and 100% counts z 6.7 —
+    /// about what a thousandfold count does. With 0.05 a few victims' 100% drop rates (z 20)
+    /// outranked the attacker that caused them (evaluation, anomaly-eval).
     /// </summary>
-    public static double MinSpread(int feature) => Features[feature].Scale == FeatureScale.Count ? 0.5 : 0.05;
+    public static double MinSpread(int feature) => Features[feature].Scale == FeatureScale.Count ? 0.5 : 0.15;
 }

@@ -25,15 +25,24 @@ public sealed record AttackLabel(string Name, long StartUs, long EndUs, long Eff
         bool effect = w.BucketStartUs < EffectEndUs && end > StartUs;
         return (during && Entities.Contains((w.Kind, w.Entity))) || (effect && Stateful.Contains((w.Kind, w.Entity)));
     }
+
+    /// <summary>Windows the attack touches that the evaluation leaves out (neither hit nor miss): the closed ports a scan probed, one dropped SYN each; finding the scanner is what matters.</summary>
+    public IReadOnlyList<(EntityKind Kind, string Entity)> Ignored { get; init; } = [];
+
+    public bool Ignores(FeatureWindow w, long bucketUs)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        return w.BucketStartUs < EndUs && w.BucketStartUs + bucketUs > StartUs && Ignored.Contains((w.Kind, w.Entity));
+    }
 }
 
 /// <summary>
 /// Labelled traffic for the bundled docker-host snapshot (datasets/docker-host): eth0 198.51.100.1/24
 /// with the default route via 198.51.100.2, docker0 172.17.0.1/16 with the container 172.17.0.2,
 /// DNAT of 8080 to the container's port 80, MASQUERADE of 172.17.0.0/16 out of eth0, INPUT policy
-/// DROP. Only what arrives at the host is generated (frames into eth0 and docker0, Ethernet with the
-/// interface's MAC as destination); the replay makes the rest, so conntrack and NAT state are the
-/// simulated kernel's. TCP conversations have consistent sequence numbers, so tcp_in_window accepts
+/// DROP. Only what arrives at the host is generated (packets into eth0 and docker0, in one SLL2
+/// capture as `tcpdump -i any` writes it); the replay makes the rest, so conntrack and NAT state are
+/// the simulated kernel's. TCP conversations have consistent sequence numbers, so tcp_in_window accepts
 /// them. Same seed, same bytes.
 /// </summary>
 public sealed class AnomalyTraffic(int seed, long startNs)
@@ -47,6 +56,9 @@ public sealed class AnomalyTraffic(int seed, long startNs)
     private readonly Random _rng = new(seed);
     private readonly List<(long Ns, int Order, bool Eth0, byte[] Frame)> _frames = [];
     private readonly List<AttackLabel> _labels = [];
+
+    // Set by RuleChange (call it before Normal): from then on web clients get no answer.
+    private double _webDownFrom = double.MaxValue;
 
     public const string HostAddr = "198.51.100.1";
     public const string Container = "172.17.0.2";
@@ -72,10 +84,20 @@ public sealed class AnomalyTraffic(int seed, long startNs)
             foreach (var _ in Poisson(webPerSecond))
             {
                 string client = "198.51.100." + _rng.Next(10, 40).ToString(CultureInfo.InvariantCulture);
-                Conversation(t + _rng.NextDouble(), client, (ushort)_rng.Next(32768, 61000), HostAddr, 8080, Container, 80, clientOnEth0: true, _rng.Next(50, 400), _rng.Next(300, 3000));
+                double at = t + _rng.NextDouble();
+                if (at >= _webDownFrom)
+                {
+                    // The rule drops the SYN: no answer, and the client retransmits it after 1 s and 3 s (tcp_syn_retries' backoff).
+                    ushort port = (ushort)_rng.Next(32768, 61000);
+                    uint isn = (uint)_rng.Next();
+                    foreach (double retry in new[] { 0.0, 1, 3 })
+                        Add(at + retry, true, Tcp(client, port, HostAddr, 8080, Syn, isn, 0, 0));
+                    continue;
+                }
+                Conversation(at, client, (ushort)_rng.Next(32768, 61000), HostAddr, 8080, Container, 80, clientOnEth0: true, _rng.Next(50, 400), _rng.Next(300, 1400));
             }
             foreach (var _ in Poisson(outPerSecond))
-                Conversation(t + _rng.NextDouble(), Container, (ushort)_rng.Next(32768, 61000), "203.0.113.9", (ushort)(_rng.Next(2) == 0 ? 80 : 443), "203.0.113.9", 0, clientOnEth0: false, _rng.Next(100, 600), _rng.Next(500, 8000));
+                Conversation(t + _rng.NextDouble(), Container, (ushort)_rng.Next(32768, 61000), "203.0.113.9", (ushort)(_rng.Next(2) == 0 ? 80 : 443), "203.0.113.9", 0, clientOnEth0: false, _rng.Next(100, 600), _rng.Next(500, 1400));
             foreach (var _ in Poisson(dnsPerSecond))
             {
                 double at = t + _rng.NextDouble();
@@ -98,13 +120,15 @@ public sealed class AnomalyTraffic(int seed, long startNs)
     /// <summary>One source sending a SYN to each of <paramref name="ports"/> ports of the host (dropped by the INPUT policy).</summary>
     public AttackLabel PortScan(double at, double seconds, int ports, string attacker = "198.51.100.77")
     {
-        var entities = new List<(EntityKind, string)> { (EntityKind.Host, attacker) };
+        var probed = new List<(EntityKind, string)>();
         for (int p = 1; p <= ports; p++)
         {
             Add(at + (p - 1) * seconds / ports, true, Tcp(attacker, 40000, HostAddr, (ushort)p, Syn, (uint)_rng.Next(), 0, 0));
-            entities.Add((EntityKind.Service, $"{HostAddr}:{p}/tcp"));
+            probed.Add((EntityKind.Service, $"{HostAddr}:{p}/tcp"));
         }
-        return Label("port scan", at, seconds, 0, entities, []);
+        var l = Label("port scan", at, seconds, 0, [(EntityKind.Host, attacker)], [(EntityKind.Table, "conntrack")]) with { Ignored = probed };
+        _labels[^1] = l;
+        return l;
     }
 
     /// <summary>A second container, 172.17.0.3, opening UDP flows to one resolver from many source ports: MASQUERADE binds a port of the NAT address for each.</summary>
@@ -114,7 +138,7 @@ public sealed class AnomalyTraffic(int seed, long startNs)
         for (int i = 0; i < n; i++)
             Add(at + i / (double)perSecond, false, Udp(src, (ushort)(10000 + i), "203.0.113.53", 53, 40));
         return Label("NAT port pressure", at, seconds, 30,
-            [(EntityKind.Host, src), (EntityKind.Service, "203.0.113.53:53/udp")], [(EntityKind.Nat, HostAddr), (EntityKind.Table, "conntrack")]);
+            [(EntityKind.Host, src), (EntityKind.Service, "203.0.113.53:53/udp")], [(EntityKind.Host, src), (EntityKind.Nat, HostAddr), (EntityKind.Table, "conntrack")]);
     }
 
     /// <summary>Many sources each opening a few connections to the web service: the table fills (run with a small nf_conntrack_max) and the kernel drops with "table full".</summary>
@@ -129,13 +153,23 @@ public sealed class AnomalyTraffic(int seed, long startNs)
         }
         for (int s = 0; s < sources; s++)
             entities.Add((EntityKind.Host, "198.51.100." + (100 + s).ToString(CultureInfo.InvariantCulture)));
-        return Label("conntrack table filling", at, seconds, 120, entities, [(EntityKind.Table, "conntrack")]);
+        // While the table is full (until the attack's SYN_SENT entries time out), the kernel drops the
+        // first packet of every new connection: the web clients, the container and the services they use are its victims.
+        var stateful = new List<(EntityKind, string)>
+        {
+            (EntityKind.Table, "conntrack"), (EntityKind.Service, Web), (EntityKind.Host, Container), (EntityKind.Nat, HostAddr),
+            (EntityKind.Service, "203.0.113.9:80/tcp"), (EntityKind.Service, "203.0.113.9:443/tcp"), (EntityKind.Service, "203.0.113.53:53/udp"),
+        };
+        for (int c = 10; c < 40; c++)
+            stateful.Add((EntityKind.Host, "198.51.100." + c.ToString(CultureInfo.InvariantCulture)));
+        return Label("conntrack table filling", at, seconds, 120, entities, stateful);
     }
 
     /// <summary>
     /// From <paramref name="at"/> on, a rule drops the web service: the rule set to replay with --rules
     /// is the snapshot's plus a DOCKER-USER rule with `-m time --datestart` (evaluated on the capture
-    /// clock), which is the change made at that moment without splitting the run in two.
+    /// clock), which is the change made at that moment without splitting the run in two. Call it
+    /// before <see cref="Normal"/>, which then makes the web clients' SYNs go unanswered from then on.
     /// </summary>
     public (AttackLabel Label, string Rules) RuleChange(string snapshotRules, double at, double end)
     {
@@ -145,6 +179,7 @@ public sealed class AnomalyTraffic(int seed, long startNs)
         int i = snapshotRules.IndexOf("-A DOCKER-USER -j RETURN", StringComparison.Ordinal);
         int lineStart = snapshotRules.LastIndexOf('\n', i) + 1;
         string rules = snapshotRules[..lineStart] + rule + "\n" + snapshotRules[lineStart..];
+        _webDownFrom = at;
         var entities = new List<(EntityKind, string)> { (EntityKind.Service, Web) };
         for (int c = 10; c < 40; c++)
             entities.Add((EntityKind.Host, "198.51.100." + c.ToString(CultureInfo.InvariantCulture)));
@@ -158,17 +193,33 @@ public sealed class AnomalyTraffic(int seed, long startNs)
         return l;
     }
 
-    /// <summary>Writes the frames in time order as eth0.pcap and docker0.pcap in <paramref name="dir"/>; returns the IFACE=FILE arguments.</summary>
+    /// <summary>
+    /// Writes the frames in time order as one `tcpdump -i any` capture (LINUX_SLL2, any.pcap in
+    /// <paramref name="dir"/>), each record naming its interface by index (link.json: docker0 3,
+    /// eth0 4) with packet type 0, "to us": plain Ethernet would leave the pipeline to guess whether
+    /// a frame was for the host. Returns the capture arguments.
+    /// </summary>
     public string[] Write(string dir)
     {
-        string eth0 = Path.Combine(dir, "eth0.pcap"), docker0 = Path.Combine(dir, "docker0.pcap");
-        using (var a = PcapWriter.Create(eth0, LinkType.Ethernet))
-        using (var b = PcapWriter.Create(docker0, LinkType.Ethernet))
+        string any = Path.Combine(dir, "any.pcap");
+        using (var w = PcapWriter.Create(any, LinkType.LinuxSll2))
         {
+            var buffer = new byte[65536];
             foreach (var f in _frames.OrderBy(f => f.Ns).ThenBy(f => f.Order))
-                (f.Eth0 ? a : b).Write(f.Ns, f.Frame);
+            {
+                var sll = buffer.AsSpan(0, 20 + f.Frame.Length - 14);
+                sll.Clear();
+                BinaryPrimitives.WriteUInt16BigEndian(sll, 0x0800);
+                BinaryPrimitives.WriteUInt32BigEndian(sll[4..], f.Eth0 ? 4u : 3u);
+                BinaryPrimitives.WriteUInt16BigEndian(sll[8..], 1); // ARPHRD_ETHER
+                sll[10] = 0; // PACKET_HOST
+                sll[11] = 6;
+                PeerMac.CopyTo(sll[12..]);
+                f.Frame.AsSpan(14).CopyTo(sll[20..]);
+                w.Write(f.Ns, sll);
+            }
         }
-        return ["eth0=" + eth0, "docker0=" + docker0];
+        return [any];
     }
 
     /// <summary>Replays captures through the docker-host snapshot into a run database, as `tracereplay replay --no-initial-conntrack --out` does.</summary>
