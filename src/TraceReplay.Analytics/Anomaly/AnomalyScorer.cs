@@ -30,10 +30,12 @@ public static class AnomalyScorer
     {
         ArgumentNullException.ThrowIfNull(windows);
         ArgumentNullException.ThrowIfNull(model);
+        // Kinds the baseline never saw get a placeholder here, not in the model (which may be saved afterwards).
+        var kinds = new Dictionary<EntityKind, KindModel>(model.Kinds);
         var z = new float[windows.Count][];
         for (int i = 0; i < windows.Count; i++)
         {
-            var km = Baseline(model, windows[i].Kind);
+            var km = Baseline(kinds, windows[i].Kind);
             z[i] = km.Z(windows[i].Values);
         }
         var pca = model.PcaScores(windows, z);
@@ -42,7 +44,7 @@ public static class AnomalyScorer
         for (int i = 0; i < windows.Count; i++)
         {
             var w = windows[i];
-            var km = Baseline(model, w.Kind);
+            var km = kinds[w.Kind];
             double distance = Distance(z[i]);
             double p = float.IsNaN(pca[i]) ? 0.5 : pca[i];
             var reasons = Enumerable.Range(0, FeatureSchema.Count)
@@ -81,8 +83,8 @@ public static class AnomalyScorer
     }
 
     /// <summary>A kind the baseline never saw is measured against zeros with the smallest spreads: anything it does stands out, which is the point.</summary>
-    private static KindModel Baseline(AnomalyModel model, EntityKind kind) =>
-        model.Kinds.TryGetValue(kind, out var km) ? km : model.Kinds[kind] = new KindModel
+    private static KindModel Baseline(Dictionary<EntityKind, KindModel> kinds, EntityKind kind) =>
+        kinds.TryGetValue(kind, out var km) ? km : kinds[kind] = new KindModel
         {
             Kind = kind,
             Windows = 0,
