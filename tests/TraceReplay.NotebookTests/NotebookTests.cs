@@ -1,0 +1,74 @@
+using System.Text;
+
+namespace TraceReplay.NotebookTests;
+
+[CollectionDefinition(nameof(NotebookCollection))]
+public sealed class NotebookCollection : ICollectionFixture<NotebookFixture>;
+
+/// <summary>
+/// Every notebook, every cell, in one in-process .NET Interactive C# kernel against the bundled
+/// docker-host run, so the notebooks cannot rot: a cell that fails to compile or throws fails the
+/// test, naming the cell. Beyond "no error", each test checks that the notebook's answer is the
+/// scenario's (datasets/docker-host/record.sh: which traffic was made and which rule stops it) —
+/// facts about addresses, ports and rules, not packet counts, since the dataset gets re-recorded.
+/// One collection: the notebooks run one after another (Roslyn is heavy on two cores).
+/// </summary>
+[Collection(nameof(NotebookCollection))]
+public sealed class NotebookTests(NotebookFixture run)
+{
+    private async Task<IReadOnlyList<CellResult>> RunAsync(string notebook, string extraParameters = "")
+    {
+        string parameters = $"RunDb = @\"{run.RunDb}\";\n{extraParameters}";
+        var cells = await NotebookRunner.RunAsync(Repo.Notebook(notebook), parameters, TestContext.Current.CancellationToken);
+        foreach (var c in cells.Where(c => c.Error is not null))
+            Assert.Fail($"{notebook}: cell {c.Index} failed:\n{c.Code}\n---\n{c.Error}");
+        Assert.NotEmpty(cells);
+        // What the notebook showed goes to the test output, to read when an assertion below fails.
+        TestContext.Current.TestOutputHelper?.WriteLine(Shown(cells));
+        if (Environment.GetEnvironmentVariable("TRACEREPLAY_NOTEBOOK_DUMP") is { Length: > 0 } dump)
+            File.WriteAllText(Path.Combine(dump, Path.ChangeExtension(notebook, ".txt")), Shown(cells));
+        return cells;
+    }
+
+    /// <summary>Everything the notebook showed, as a reader would see it: outputs and displayed values.</summary>
+    private static string Shown(IEnumerable<CellResult> cells)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in cells)
+        {
+            sb.Append(c.StandardOutput);
+            foreach (var d in c.Displayed)
+                sb.AppendLine(d);
+        }
+        return sb.ToString();
+    }
+
+    [Fact]
+    public void EveryNotebookIsCoveredByATest()
+    {
+        // A new notebook must get a test here (and so be executed); the names below are the tested ones.
+        string[] tested = ["01-what-dropped-my-flows.ipynb"];
+        var present = Directory.EnumerateFiles(Path.Combine(Repo.Root, "notebooks"), "*.ipynb").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.Equal(tested, present);
+    }
+
+    [Fact]
+    public async Task DropsNotebookNamesTheRulesThatDroppedTheScenariosFlows()
+    {
+        var cells = await RunAsync("01-what-dropped-my-flows.ipynb");
+        string shown = Shown(cells);
+        // record.sh step 5: the remote (198.51.100.2) tries SSH on the host; INPUT has no rule for
+        // tcp/22 and its policy is DROP, so the SYN (and each retransmission) dies there.
+        Assert.Matches(@"filter:INPUT:policy DROP tcp 198\.51\.100\.2:\d+ > 198\.51\.100\.1:22: \d+ packet", shown);
+        // Step 3: the container's SMTP attempt is rejected by DOCKER-USER's first rule (tcp-reset).
+        Assert.Matches(@"filter:DOCKER-USER:rule 1 REJECT tcp 172\.17\.0\.2:\d+ > 203\.0\.113\.9:25: 1 packet", shown);
+        // The drops-by-rule table and the packet's path are shown, not only the sentence.
+        Assert.Contains("<td>filter:INPUT:policy</td>", shown, StringComparison.Ordinal);
+        Assert.Contains("-i docker0 -p tcp -m tcp --dport 25 -j REJECT --reject-with tcp-reset", shown, StringComparison.Ordinal);
+        // The followed packet is the SSH SYN (INPUT's policy drops the most packets: the SYN is
+        // retransmitted): it came in on eth0 and went through PREROUTING, routing and INPUT, where
+        // it was dropped; the INPUT chain shown beside it has no rule for tcp/22.
+        Assert.Matches(@"<td>eth0</td><td>in</td><td>tcp</td><td>198\.51\.100\.2</td>.*<td>PREROUTING[^<]*INPUT[^<]*</td><td>DROP</td>", shown);
+        Assert.Contains("<td>-p icmp -m icmp --icmp-type 8 -j ACCEPT</td>", shown, StringComparison.Ordinal);
+    }
+}
