@@ -20,6 +20,8 @@ public sealed record CellResult(int Index, string Code, IReadOnlyList<string> Di
 /// </summary>
 public static class NotebookRunner
 {
+    private static readonly System.Collections.Concurrent.ConcurrentBag<Kernel> Kept = [];
+
     /// <param name="parameters">
     /// C# statements submitted right after the notebook's parameters cell (the first code cell, tagged
     /// "parameters" as papermill does), e.g. <c>RunDb = @"/tmp/x.duckdb";</c>: what a user would type
@@ -32,7 +34,7 @@ public static class NotebookRunner
         await using (var s = File.OpenRead(path))
             doc = Notebook.Read(s, kernels);
 
-        using var kernel = new CSharpKernel()
+        var kernel = new CSharpKernel()
             .UseNugetDirective((k, resolved) =>
             {
                 // What dotnet-interactive's own host does: the restored packages' assemblies become
@@ -43,6 +45,11 @@ public static class NotebookRunner
             })
             .UseKernelHelpers()
             .UseValueSharing();
+        // Never disposed: native libraries of #r "nuget:" packages (libduckdb, libSkiaSharp) are found
+        // through the kernel's resolver, and SkiaSharp's finalizers bind new P/Invokes after the
+        // notebook has finished; with the resolver gone, that fails on the finalizer thread and
+        // takes the test process down. A kernel per notebook, kept until the process ends.
+        Kept.Add(kernel);
         var results = new List<CellResult>();
         int index = 0;
         bool parametersDone = false;

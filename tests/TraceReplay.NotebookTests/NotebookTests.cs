@@ -47,7 +47,7 @@ public sealed class NotebookTests(NotebookFixture run)
     public void EveryNotebookIsCoveredByATest()
     {
         // A new notebook must get a test here (and so be executed); the names below are the tested ones.
-        string[] tested = ["01-what-dropped-my-flows.ipynb"];
+        string[] tested = ["01-what-dropped-my-flows.ipynb", "02-nat-usage-over-time.ipynb", "03-connection-state-and-anomalies.ipynb"];
         var present = Directory.EnumerateFiles(Path.Combine(Repo.Root, "notebooks"), "*.ipynb").Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(tested, present);
     }
@@ -70,5 +70,54 @@ public sealed class NotebookTests(NotebookFixture run)
         // it was dropped; the INPUT chain shown beside it has no rule for tcp/22.
         Assert.Matches(@"<td>eth0</td><td>in</td><td>tcp</td><td>198\.51\.100\.2</td>.*<td>PREROUTING[^<]*INPUT[^<]*</td><td>DROP</td>", shown);
         Assert.Contains("<td>-p icmp -m icmp --icmp-type 8 -j ACCEPT</td>", shown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NatNotebookPlotsTheScenariosMappingsIntoAPng()
+    {
+        string png = Path.Combine(run.Dir, "nat.png");
+        var cells = await RunAsync("02-nat-usage-over-time.ipynb", $"PlotPng = @\"{png}\";");
+        string shown = Shown(cells);
+        // record.sh: the container (172.17.0.2) pings and fetches from 203.0.113.9 through
+        // MASQUERADE on eth0 (198.51.100.1): at least those two source bindings, ports kept since
+        // nothing else used them; the remote's fetch of 198.51.100.1:8080 is DNATed to 172.17.0.2:80.
+        Assert.Matches(@"<td>198\.51\.100\.1</td><td>tcp</td>", shown);
+        Assert.Matches(@"<td>198\.51\.100\.1</td><td>icmp</td>", shown);
+        Assert.Matches(@"<td>tcp</td><td>198\.51\.100\.1:8080</td><td>172\.17\.0\.2:80</td>", shown);
+        var peakSrc = Assert.Single(System.Text.RegularExpressions.Regex.Matches(shown, @"peak: (\d+) live SRC 198\.51\.100\.1 mapping"));
+        Assert.True(int.Parse(peakSrc.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, peakSrc.Value);
+        Assert.Matches(@"peak: [1-9]\d* live DST 172\.17\.0\.2 mapping", shown);
+        // The conntrack fill is read against the snapshot's nf_conntrack_max.
+        Assert.Matches(@"conntrack: peak [1-9]\d* live entries of nf_conntrack_max 262144", shown);
+
+        // The plot: a real PNG of the requested size, shown inline, with the mapping series in it.
+        var bytes = File.ReadAllBytes(png);
+        Assert.True(bytes.Length > 10_000, $"{png}: {bytes.Length} bytes");
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A], bytes[..8]);
+        Assert.Equal(900, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+        Assert.Equal(450, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        Assert.Contains("data:image/png;base64,", shown, StringComparison.Ordinal);
+        // At least the two NAT addresses above are plotted (a re-recorded dataset may add more).
+        Assert.Matches(@"plot: .*nat\.png \(\d+ bytes; ([2-9]|\d\d+) NAT address series over \d+ buckets\)", shown);
+    }
+
+    [Fact]
+    public async Task AnomalyNotebookPointsAtTheRemoteWhoseSshAttemptsWereDropped()
+    {
+        var cells = await RunAsync("03-connection-state-and-anomalies.ipynb");
+        string shown = Shown(cells);
+        // record.sh step 5: the remote 198.51.100.2 tries SSH on the host and INPUT's policy drops
+        // the SYN and its retransmission: connection attempts refused, while every other host's
+        // traffic (pings, web fetches) is accepted apart from the container's one SMTP attempt among
+        // many packets. So the remote is the first source to stand out, on its drop rate.
+        string sources = shown[shown.IndexOf("Sources that stand out:", StringComparison.Ordinal)..];
+        string first = sources.Split('\n')[1];
+        Assert.StartsWith("  198.51.100.2 sent ", first, StringComparison.Ordinal);
+        Assert.Matches(@"stands out on .*drop rate \(z = ", first);
+        // The per-source table shows the remote with refused attempts; the container's SMTP attempt is one.
+        Assert.Matches(@"<tr><td>198\.51\.100\.2</td>(<td>[^<]*</td>){3}<td>[1-9]\d*</td>", shown);
+        Assert.Matches(@"<tr><td>172\.17\.0\.2</td>(<td>[^<]*</td>){3}<td>1</td>", shown);
+        // The library switch ran: either the command's output or the word that it is not there yet.
+        Assert.Matches(@"anomalies|the SQL features above are the analysis", shown);
     }
 }
