@@ -120,4 +120,18 @@ public sealed class NotebookTests(NotebookFixture run)
         // The library switch ran: either the command's output or the word that it is not there yet.
         Assert.Matches(@"anomalies|the SQL features above are the analysis", shown);
     }
+
+    [Fact]
+    public async Task AMissingRunDatabaseIsMadeFromTheBundledDatasetByTheNotebook()
+    {
+        // A user who opens a notebook before any replay: the setup cell replays the bundled dataset
+        // with the built tracereplay (this test project builds it) into RunDb, then analyses it.
+        string made = Path.Combine(run.Dir, "made", "docker-host.duckdb");
+        var cells = await NotebookRunner.RunAsync(Repo.Notebook("01-what-dropped-my-flows.ipynb"), $"RunDb = @\"{made}\";", TestContext.Current.CancellationToken);
+        Assert.All(cells, c => Assert.Null(c.Error));
+        Assert.True(File.Exists(made), made);
+        string shown = Shown(cells);
+        Assert.Contains($"made {made} from the bundled docker-host dataset", shown, StringComparison.Ordinal);
+        Assert.Matches(@"filter:INPUT:policy DROP tcp 198\.51\.100\.2:\d+ > 198\.51\.100\.1:22", shown);
+    }
 }
