@@ -87,6 +87,8 @@ public sealed class NotebookTests(NotebookFixture run)
         var peakSrc = Assert.Single(System.Text.RegularExpressions.Regex.Matches(shown, @"peak: (\d+) live SRC 198\.51\.100\.1 mapping"));
         Assert.True(int.Parse(peakSrc.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, peakSrc.Value);
         Assert.Matches(@"peak: [1-9]\d* live DST 172\.17\.0\.2 mapping", shown);
+        // Nothing in the scenario runs out of ports or addresses.
+        Assert.Contains("no packet was dropped for lack of a NAT binding", shown, StringComparison.Ordinal);
         // The conntrack fill is read against the snapshot's nf_conntrack_max.
         Assert.Matches(@"conntrack: peak [1-9]\d* live entries of nf_conntrack_max 262144", shown);
 
