@@ -12,16 +12,31 @@ public sealed class NotebookFixture : IDisposable
 
     public string RunDb { get; }
 
+    /// <summary>
+    /// The same capture replayed against a rule set that accepts everything and has no nat table: a
+    /// run with no drops and no NAT bindings, the empty answers every notebook must also handle.
+    /// </summary>
+    public string QuietRunDb { get; }
+
     public NotebookFixture()
     {
-        RunDb = Path.Combine(Dir, "docker-host.duckdb");
         string ds = Path.Combine(Repo.Root, "datasets", "docker-host");
+        string[] replay = ["replay", "--host", Path.Combine(ds, "snapshot"), Path.Combine(ds, "captures", "any.pcap"), "--no-initial-conntrack"];
+        RunDb = Replay(replay, "docker-host.duckdb");
+        string open = Path.Combine(Dir, "accept-all.rules");
+        File.WriteAllText(open, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+        QuietRunDb = Replay([.. replay, "--rules", open], "accept-all.duckdb");
+    }
+
+    private string Replay(string[] args, string name)
+    {
+        string db = Path.Combine(Dir, name);
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = CommandLine.Run(
-            ["replay", "--host", Path.Combine(ds, "snapshot"), Path.Combine(ds, "captures", "any.pcap"), "--no-initial-conntrack", "--out", RunDb], o, e);
+        int code = CommandLine.Run([.. args, "--out", db], o, e);
         if (code != 0)
-            throw new InvalidOperationException($"replay of the bundled dataset failed ({code}): {e}");
+            throw new InvalidOperationException($"{string.Join(' ', args)} failed ({code}): {e}");
+        return db;
     }
 
     public void Dispose() => Directory.Delete(Dir, recursive: true);
