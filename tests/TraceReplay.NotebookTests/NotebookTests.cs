@@ -23,6 +23,9 @@ public sealed class NotebookTests(NotebookFixture run)
         foreach (var c in cells.Where(c => c.Error is not null))
             Assert.Fail($"{notebook}: cell {c.Index} failed:\n{c.Code}\n---\n{c.Error}");
         Assert.NotEmpty(cells);
+        // A cell whose last expression is null shows the reader "<null>": a notebook bug, not an answer.
+        foreach (var c in cells.Where(c => c.Displayed.Any(d => d.Contains("&lt;null&gt;", StringComparison.Ordinal))))
+            Assert.Fail($"{notebook}: cell {c.Index} shows <null>:\n{c.Code}");
         // What the notebook showed goes to the test output, to read when an assertion below fails.
         TestContext.Current.TestOutputHelper?.WriteLine(Shown(cells));
         if (Environment.GetEnvironmentVariable("TRACEREPLAY_NOTEBOOK_DUMP") is { Length: > 0 } dump)
@@ -160,7 +163,9 @@ public sealed class NotebookTests(NotebookFixture run)
         string drops = Shown(await RunAsync("01-what-dropped-my-flows.ipynb", runDb: run.QuietRunDb));
         Assert.Contains("nothing was dropped or rejected in this run", drops, StringComparison.Ordinal);
         string nat = Shown(await RunAsync("02-nat-usage-over-time.ipynb", $"PlotPng = @\"{png}\";", run.QuietRunDb));
+        Assert.Contains("no NAT bindings in this run", nat, StringComparison.Ordinal);
         Assert.Contains("new mappings: 0 in ", nat, StringComparison.Ordinal);
+        Assert.DoesNotContain("&lt;null&gt;", nat, StringComparison.Ordinal);
         Assert.Matches(@"plot: .* 0 NAT address series", nat);
         Assert.True(new FileInfo(png).Length > 0);
         string anomalies = Shown(await RunAsync("03-connection-state-and-anomalies.ipynb", runDb: run.QuietRunDb));
