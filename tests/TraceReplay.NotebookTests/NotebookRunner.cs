@@ -93,7 +93,11 @@ public static class NotebookRunner
                 parametersDone = true;
                 var p = await kernel.SendAsync(new SubmitCode(parameters), ct);
                 if (p.Events.OfType<CommandFailed>().FirstOrDefault() is { } failed)
+                {
+                    // Running on with the notebook's defaults would analyse some other run: stop.
                     results.Add(new CellResult(0, parameters, [], "", "parameter override: " + failed.Message));
+                    break;
+                }
             }
         }
         return results;

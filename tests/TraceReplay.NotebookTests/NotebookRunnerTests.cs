@@ -72,4 +72,14 @@ public sealed class NotebookRunnerTests : IDisposable
         var failed = Assert.Single(cells, c => c.Error is not null);
         Assert.Contains("CS0029", failed.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AParameterOverrideThatFailsStopsTheRun()
+    {
+        string path = Notebook(("code", "int X = 1;"), ("code", "Console.Write(X);"));
+        var cells = await NotebookRunner.RunAsync(path, "Y = 2;", TestContext.Current.CancellationToken);
+        var failed = Assert.Single(cells, c => c.Error is not null);
+        Assert.StartsWith("parameter override: ", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(cells, c => c.Index == 2);
+    }
 }
