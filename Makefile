@@ -46,6 +46,13 @@ test: deps
 	status=$$?; \
 	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "tests: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-test.log; \
 	exit $$status
+	@# The notebooks (notebooks/*.ipynb), every cell run in-process against the bundled dataset: a separate
+	@# project so the Roslyn/.NET Interactive packages stay out of the main suite's build.
+	@set -o pipefail; \
+	$(DOTNET) test --project tests/TraceReplay.NotebookTests/TraceReplay.NotebookTests.csproj -c $(TEST_CONFIG) --no-build 2>&1 | tee /tmp/tracereplay-notebook-test.log; \
+	status=$$?; \
+	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "notebooks: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-notebook-test.log; \
+	exit $$status
 
 demo: build
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
