@@ -3,6 +3,7 @@ using TraceReplay.Capture.Readers;
 using TraceReplay.Host;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Nat;
 using TraceReplay.Replay.Correlate;
 using TraceReplay.Store;
 
@@ -217,8 +218,9 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 }
             }
         }
+        // A mapping names its rule by its entry in the compiled nat table; the run database by rules.id.
         foreach (var m in _host.Nat.Mappings)
-            _writer.AddNatMapping(m);
+            _writer.AddNatMapping(m with { RuleId = NatRuleId(m) });
         // Connections still live at the end of the capture: no end time.
         var ct = _host.Conntrack;
         foreach (int entry in ct.ConfirmedEntries())
@@ -245,4 +247,13 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     }
 
     public void Dispose() => _writer.Dispose();
+
+    private int NatRuleId(in NatMapping m)
+    {
+        var family = m.Original.IsV6 ? IptFamily.IPv6 : IptFamily.IPv4;
+        if (m.RuleId < 0 || _host.Table(family, NfTableId.Nat) is not { } nat)
+            return -1;
+        var (chain, num, isPolicy) = nat.Describe(m.RuleId);
+        return _ruleIds.TryGetValue((family, nat.Name, chain, isPolicy ? 0 : num), out int id) ? id : -1;
+    }
 }

@@ -62,6 +62,10 @@ public sealed class ReplayCommandTests : CliTestBase
         Assert.Equal(2, Scalar("SELECT count(*) FROM v_drops WHERE rule_chain = 'INPUT' AND rule_position = 0"));
         Assert.Equal(1, Scalar("SELECT count(*) FROM packets p JOIN rules r ON r.id = p.verdict_rule_id WHERE p.verdict = 'REJECT' AND r.chain = 'DOCKER-USER' AND r.position = 1"));
         Assert.Equal(3, Scalar("SELECT count(*) FROM nat_mappings"));
+        // Each mapping joins the nat rule that made it (record.sh: MASQUERADE for the container's egress,
+        // the published port's DNAT for the remote's fetch), not whatever rule shares its table entry number.
+        Assert.Equal(2, Scalar("SELECT count(*) FROM nat_mappings m JOIN rules r ON r.id = m.rule_id WHERE m.manip = 'SRC' AND r.\"table\" = 'nat' AND r.chain = 'POSTROUTING' AND r.text LIKE '%-j MASQUERADE%'"));
+        Assert.Equal(1, Scalar("SELECT count(*) FROM nat_mappings m JOIN rules r ON r.id = m.rule_id WHERE m.manip = 'DST' AND r.\"table\" = 'nat' AND r.chain = 'DOCKER' AND r.text LIKE '%-j DNAT --to-destination 172.17.0.2:80%'"));
         Assert.Equal(128, Scalar("SELECT packets FROM captures")); // one file, all of its records
         // Each NEW event's connection has a row (destroyed, or live at the end with no end time).
         Assert.Equal(Scalar("SELECT count(*) FROM conntrack_events WHERE type = 'NEW'"), Scalar("SELECT count(*) FROM connections"));
