@@ -1,5 +1,4 @@
 using TraceReplay.Capture.Decode;
-using AddrType = TraceReplay.Host.Iptables.Extensions.Matches.AddrType;
 using TraceReplay.Host.Iptables.Extensions.Targets;
 using TraceReplay.Host.Network;
 using TraceReplay.Netfilter.Conntrack;
@@ -148,7 +147,7 @@ public sealed partial class NfHost
         else
         {
             // icmp6_send: the original's destination when it is one of this host's addresses; else the route's source.
-            bool local = Net.AddrTypes is { } at && (at.TypeOf(p.Packet.Dst, true, null) & AddrType.Local) != 0;
+            bool local = Network.IsLocalAddress(p.Packet.Dst);
             back = Router.RouteOutput(new RouteKey
             {
                 Src = local ? p.Packet.Dst : default, Dst = p.Packet.Src, IsV6 = true, Protocol = L4Protocol.Icmpv6, Mark = mark,
@@ -158,7 +157,7 @@ public sealed partial class NfHost
                 r.RejectOutcome = NfRejectOutcome.NoRoute;
                 return;
             }
-            src = local ? p.Packet.Dst : back.PrefSrc ?? default;
+            src = local ? p.Packet.Dst : back.PrefSrc ?? SelectSourceV6(back.OutDev, p.Packet.Src) ?? default;
         }
 
         byte type = v6 ? NfRejectIpv6.Icmp6DestUnreach : NfRejectIpv4.IcmpDestUnreach;
@@ -182,6 +181,37 @@ public sealed partial class NfHost
         Emit(gen, ref p, hasSocket: true, mark, anySrc: false);
         r.RejectOutcome = NfRejectOutcome.Sent;
         r.Generated = gen;
+    }
+
+    /// <summary>
+    /// ipv6_dev_get_saddr, the rules that decide on a plain host (RFC 6724): a usable address (not
+    /// tentative, DAD-failed) of the destination's scope, preferring the output device (rule 5), then
+    /// not deprecated (rule 3), then the longest prefix shared with the destination (rule 8); other
+    /// devices' addresses when the output device has none.
+    /// </summary>
+    private IpAddr? SelectSourceV6(string? outDev, IpAddr dst)
+    {
+        var scope = (dst.Hi >> 54) == (0xFE80UL >> 6) ? RtScope.Link : RtScope.Universe;
+        IfAddress? best = null;
+        (int, int, int) bestKey = default;
+        foreach (var dev in Network.Devices)
+        {
+            foreach (var a in dev.Addresses)
+            {
+                if (!a.IsV6 || a.Scope != scope || (a.Flags & (IfaFlags.Tentative | IfaFlags.DadFailed)) != 0)
+                    continue;
+                var key = (a.Dev == outDev ? 1 : 0, (a.Flags & IfaFlags.Deprecated) == 0 ? 1 : 0, CommonPrefix(a.Local, dst));
+                if (best is null || key.CompareTo(bestKey) > 0)
+                    (best, bestKey) = (a, key);
+            }
+        }
+        return best?.Local;
+
+        static int CommonPrefix(IpAddr a, IpAddr b)
+        {
+            ulong hi = a.Hi ^ b.Hi;
+            return hi != 0 ? System.Numerics.BitOperations.LeadingZeroCount(hi) : 64 + System.Numerics.BitOperations.LeadingZeroCount(a.Lo ^ b.Lo);
+        }
     }
 
     /// <summary>ip6_dst_hoplimit without a hoplimit metric: the output device's hop_limit (idev->cnf), else conf.all's.</summary>

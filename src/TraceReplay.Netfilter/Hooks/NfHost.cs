@@ -526,7 +526,10 @@ public sealed partial class NfHost
         var manip = NfNatTuple.HookToManip(p.Hook);
         var lookup = new PresetLookup();
         ref NfConn ct = ref Conntrack[info.Entry];
-        if (info.State is CtState.New or CtState.Related && !NfNatTuple.Initialized(ct.Status, manip) && !ct.IsConfirmed)
+        // nf_nat_ipv4_fn / nf_nat_ipv6_fn: a RELATED ICMP error is only translated (nf_nat_icmp_reply_translation),
+        // never looked up in the table — REJECT's error attached to an unconfirmed entry included.
+        bool relatedIcmpError = info.State == CtState.Related && (p.Packet.Flags & PacketFlags.IcmpError) != 0;
+        if (info.State is CtState.New or CtState.Related && !relatedIcmpError && !NfNatTuple.Initialized(ct.Status, manip) && !ct.IsConfirmed)
         {
             if (!RunTable(tables, NfTableId.Nat, ref p, ref r, trace))
                 return false;

@@ -49,8 +49,11 @@ public readonly struct ReplayedSighting(long sightingNumber, Sighting sighting, 
     public PacketDirection Direction { get; } = direction;
     public long TimeNs { get; } = timeNs;
 
-    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/>.</summary>
+    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/>.</summary>
     public NfHookResult Result { get; } = result;
+
+    /// <summary>For a <see cref="SightingHandling.Generated"/> row, the packet the host made (its bytes); the host reuses it after this call.</summary>
+    public NfGeneratedPacket? Generated { get; init; }
 }
 
 /// <summary>Where the replay's rows go (the run database, a test's list, nothing).</summary>
@@ -153,7 +156,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
     private static void AddGenerated(NfGeneratedPacket gen, SightingCorrelator correlator, IReplaySink sink, long number)
     {
         var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
-        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result), gen.Packet);
+        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen }, gen.Packet);
     }
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result)
