@@ -158,9 +158,9 @@ public struct NfHookResult
     public XtRejectRecord Reject;
 
     /// <summary>
-    /// The generated reply goes through OUTPUT (nf_send_reset / nf_send_unreach call ip_local_out)
-    /// — except for a bridged packet, whose reply br_netfilter sends straight out of the input port
-    /// (nf_reject_ipv4.c: nf_bridge_info_exists → dev_queue_xmit), past every iptables hook.
+    /// The generated reply goes through OUTPUT (nf_send_reset's ip_local_out, icmp_send's
+    /// ip_push_pending_frames) — except a RST to a bridged packet, which nf_send_reset sends straight
+    /// out of the bridge port it came in by (nf_bridge_get_physindev → dev_queue_xmit), past every hook.
     /// </summary>
     public bool RejectViaOutput;
 

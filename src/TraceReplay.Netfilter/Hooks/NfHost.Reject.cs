@@ -106,6 +106,7 @@ public sealed partial class NfHost
                 Emit(gen, ref p, hasSocket: false, mark, anySrc: true);
             }
             r.RejectOutcome = NfRejectOutcome.Sent;
+            r.RejectViaOutput = !gen.ViaBridgePort;
             r.Generated = gen;
             return;
         }
@@ -179,6 +180,7 @@ public sealed partial class NfHost
             NfRejectIpv4.BuildUnreach(p.Packet, datagram, type, code, src.V4, (byte)sysctls.Int("net.ipv4.ip_default_ttl", 64), 0, mtu, gen.Buffer(n));
         }
         Emit(gen, ref p, hasSocket: true, mark, anySrc: false);
+        r.RejectViaOutput = true;
         r.RejectOutcome = NfRejectOutcome.Sent;
         r.Generated = gen;
     }
