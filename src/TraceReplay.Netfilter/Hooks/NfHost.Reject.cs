@@ -45,6 +45,8 @@ public sealed partial class NfHost
     private bool _replyAnySrc;
 
     private readonly Dictionary<IpAddr, IcmpPeer> _icmpPeers = [];
+    private readonly Dictionary<string, byte> _hopLimits = new(StringComparer.Ordinal);
+    private UInt128? _icmp6RateMask;
     private long _icmpCredit = -1;
     private long _icmpStamp;
     private XtRandom? _icmpRandom;
@@ -219,8 +221,13 @@ public sealed partial class NfHost
     /// <summary>ip6_dst_hoplimit without a hoplimit metric: the output device's hop_limit (idev->cnf), else conf.all's.</summary>
     private byte HopLimit6(string? dev)
     {
+        dev ??= string.Empty;
+        if (_hopLimits.TryGetValue(dev, out byte h))
+            return h;
         long all = Network.Sysctls.Int("net.ipv6.conf.all.hop_limit", 64);
-        return (byte)(dev is null ? all : Network.Sysctls.Int(Sysctls.ConfKey("ipv6", dev, "hop_limit"), Network.Sysctls.Int("net.ipv6.conf.default.hop_limit", all)));
+        h = (byte)(dev.Length == 0 ? all : Network.Sysctls.Int(Sysctls.ConfKey("ipv6", dev, "hop_limit"), Network.Sysctls.Int("net.ipv6.conf.default.hop_limit", all)));
+        _hopLimits[dev] = h;
+        return h;
     }
 
     /// <summary>The bridged RST: dev_queue_xmit on the port, no hook, no route.</summary>
@@ -355,14 +362,24 @@ public sealed partial class NfHost
         }
         if (type > 127)
             return false;
-        string mask = Network.Sysctls["net.ipv6.icmp.ratemask"] ?? "0-1,3-127";
-        foreach (var part in mask.Split(','))
+        _icmp6RateMask ??= ParseRateMask(Network.Sysctls["net.ipv6.icmp.ratemask"] ?? "0-1,3-127");
+        return ((_icmp6RateMask.Value >> type) & 1) != 0;
+
+        // net.ipv6.icmp.ratemask is a bitmap printed as ranges (proc_do_large_bitmap): "0-1,3-127".
+        static UInt128 ParseRateMask(string text)
         {
-            var ends = part.Trim().Split('-');
-            if (int.TryParse(ends[0], out int lo) && int.TryParse(ends[^1], out int hi) && type >= lo && type <= hi)
-                return true;
+            UInt128 mask = 0;
+            foreach (var part in text.Split(','))
+            {
+                var ends = part.Trim().Split('-');
+                if (int.TryParse(ends[0], out int lo) && int.TryParse(ends[^1], out int hi))
+                {
+                    for (int t = Math.Max(lo, 0); t <= Math.Min(hi, 127); t++)
+                        mask |= (UInt128)1 << t;
+                }
+            }
+            return mask;
         }
-        return false;
     }
 
     /// <summary>icmp_global_allow: a token bucket of icmp_msgs_per_sec refilled at most every HZ/50, capped at icmp_msgs_burst, spending 0–2 (random) per message.</summary>

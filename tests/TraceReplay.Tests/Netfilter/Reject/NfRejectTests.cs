@@ -168,6 +168,34 @@ public sealed class NfRejectTests
         Assert.Equal("lo", g.OutDev);
     }
 
+    [Fact]
+    public void Rejecting_and_replying_allocates_nothing()
+    {
+        // The reply is built in the host's one reused buffer and sent through the same hook code.
+        var host = Host();
+        byte[] syn = Syn(), udp = Frames.UdpV4("198.51.100.2", 5000, "198.51.100.1", 53);
+        byte[] frame = new byte[Math.Max(syn.Length, udp.Length)];
+        long t = S;
+        var ingress = new NfIngress("eth0", t);
+        void Round()
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                foreach (var template in (ReadOnlySpan<byte[]>)[syn, udp])
+                {
+                    template.CopyTo(frame, 0);
+                    var f = frame.AsSpan(0, template.Length);
+                    PacketDecoder.Decode(f, LinkType.Ethernet, f.Length, out var d);
+                    var r = host.Receive(f, ref d, ingress with { TimeNs = t += 1_000_000 });
+                    if (!r.HasReject || r.RejectOutcome == NfRejectOutcome.None)
+                        throw new InvalidOperationException(r.DropDescription());
+                }
+            }
+        }
+        Round();
+        Assert.Equal(0, Allocations.Quietest(Round));
+    }
+
     // ---------------------------------------------------------------- ip_rcv_core
 
     [Fact]
