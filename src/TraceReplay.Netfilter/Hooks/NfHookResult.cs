@@ -2,6 +2,7 @@ using System.Text;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Nat;
+using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
 using TraceReplay.Netfilter.Tables;
 
@@ -70,6 +71,24 @@ public enum NfDropCause : byte
 
     /// <summary>nf_defrag: a fragment that cannot be part of a datagram (overlap, too long) or timed out.</summary>
     Defrag,
+
+    /// <summary>ip_rcv_core / ip6_rcv_core refused the IP header before any hook (<see cref="NfHookResult.IpDrop"/>).</summary>
+    IpHeader,
+}
+
+/// <summary>Why ip_rcv_core / ip6_rcv_core dropped a packet: the kernel's enum skb_drop_reason values (include/net/dropreason-core.h).</summary>
+public enum NfIpDropReason : byte
+{
+    None,
+
+    /// <summary>SKB_DROP_REASON_IP_INHDR: version, ihl &lt; 5, a header longer than the packet, tot_len &lt; ihl (IPSTATS_MIB_INHDRERRORS).</summary>
+    IpInhdr,
+
+    /// <summary>SKB_DROP_REASON_IP_CSUM: ip_fast_csum over the header is not zero (IPSTATS_MIB_CSUMERRORS).</summary>
+    IpCsum,
+
+    /// <summary>SKB_DROP_REASON_PKT_TOO_SMALL: the frame holds fewer bytes than tot_len / 40 + payload length said (IPSTATS_MIB_INTRUNCATEDPKTS).</summary>
+    PktTooSmall,
 }
 
 /// <summary>
@@ -139,13 +158,31 @@ public struct NfHookResult
     public XtRejectRecord Reject;
 
     /// <summary>
-    /// The generated reply goes through OUTPUT (nf_send_reset / nf_send_unreach call ip_local_out)
-    /// — except for a bridged packet, whose reply br_netfilter sends straight out of the input port
-    /// (nf_reject_ipv4.c: nf_bridge_info_exists → dev_queue_xmit), past every iptables hook.
+    /// The generated reply goes through OUTPUT (nf_send_reset's ip_local_out, icmp_send's
+    /// ip_push_pending_frames) — except a RST to a bridged packet, which nf_send_reset sends straight
+    /// out of the bridge port it came in by (nf_bridge_get_physindev → dev_queue_xmit), past every hook.
     /// </summary>
     public bool RejectViaOutput;
 
     public ushort QueueNum;
+
+    /// <summary>What became of REJECT's reply: sent (see <see cref="Generated"/>), or why the kernel would not send one.</summary>
+    public NfRejectOutcome RejectOutcome;
+
+    /// <summary>
+    /// The packet the host made in answer (REJECT's RST or ICMP error), with its own hook result; null
+    /// when none was sent. Owned and reused by the host: valid until the next packet is handed to it.
+    /// </summary>
+    public NfGeneratedPacket? Generated;
+
+    /// <summary>ip_rcv_core / ip6_rcv_core's reason when <see cref="DropCause"/> is <see cref="NfDropCause.IpHeader"/>.</summary>
+    public NfIpDropReason IpDrop;
+
+    /// <summary>
+    /// The capture's snap length cut the frame: the packet on the wire was whole (not a drop), and the
+    /// verdict was computed from the captured part (matches needing missing bytes are unknown).
+    /// </summary>
+    public bool FromTruncatedFrame;
 
     public readonly bool HasReject => Reject.Entry >= 0;
 
@@ -169,6 +206,7 @@ public struct NfHookResult
             NfDropCause.Routing => $"routing:{RouteDrop}",
             NfDropCause.Conntrack or NfDropCause.Confirm => $"conntrack:{CtReason}",
             NfDropCause.Nat => $"nat:{NatVerdict}",
+            NfDropCause.IpHeader => $"ip:{IpDrop}",
             _ => DropCause.ToString(),
         };
     }

@@ -49,7 +49,7 @@ public sealed class NfHostOptions
 /// and the defragmenter are the host's state). Steady state allocates nothing per packet.
 /// </para>
 /// </summary>
-public sealed class NfHost
+public sealed partial class NfHost
 {
     private readonly XtTableInfo?[] _v4 = new XtTableInfo?[5];
     private readonly XtTableInfo?[] _v6 = new XtTableInfo?[5];
@@ -79,6 +79,7 @@ public sealed class NfHost
         Router = new IpRouter(network);
         Defrag = new NfDefrag();
         _events = options.Events;
+        InitReject(options.Seed);
     }
 
     /// <summary>The host of a snapshot directory: its rules, ipsets, network and (when asked and present) conntrack.txt.</summary>
@@ -148,11 +149,8 @@ public sealed class NfHost
         ArgumentNullException.ThrowIfNull(ingress.Dev);
         var r = Begin(ref packet);
         r.InDev = ingress.Dev;
-        if (!packet.HasIp)
-        {
-            r.Fate = NfFate.NotIp;
+        if (!RcvCore(frame, packet, ref r))
             return r;
-        }
 
         // ipv6_rcv → ip6_rcv_core's address checks come before any hook.
         if (packet.IsIpv6 && Router.Ip6RcvCoreCheck(packet.Src, packet.Dst, ingress.Dev) is var early && early != RouteDropReason.None)
@@ -193,6 +191,8 @@ public sealed class NfHost
         };
         _ctinfo = CtInfo.Untracked;
         PreRoutingAndOn(frame, ref p, ref r, trace, runConntrack: true, ingress.PacketType);
+        if (r.HasReject)
+            SendReject(frame, ref p, ref r);
         return End(ref p, ref r);
     }
 
@@ -300,6 +300,8 @@ public sealed class NfHost
         };
         _ctinfo = CtInfo.Untracked;
         OutputPath(frame, ref p, ref r, egress.BoundDev, trace);
+        if (r.HasReject)
+            SendReject(frame, ref p, ref r);
         return End(ref p, ref r);
     }
 
@@ -307,7 +309,7 @@ public sealed class NfHost
     {
         var tables = p.IsV6 ? _v6 : _v4;
         r.Path |= NfPath.RouteOutput;
-        var route = Router.RouteOutput(OutputKey(ref p, boundDev));
+        var route = _replyAnySrc ? Router.RouteMeHarder(OutputKey(ref p, boundDev)) : Router.RouteOutput(OutputKey(ref p, boundDev));
         r.Route = route;
         if (route.IsDrop)
         {
@@ -411,6 +413,12 @@ public sealed class NfHost
     private bool ConntrackIn(Span<byte> frame, ref XtActionParam p, ref NfHookResult r)
     {
         r.Path |= NfHookResult.Bit(p.Hook, NfHookResult.StepConntrack);
+        if (_ctAttached)
+        {
+            // A generated reply carries its entry (nf_ct_attach): "previously seen", nf_conntrack_in returns NF_ACCEPT.
+            p.Ct = NfCtInfo.From(Conntrack, _ctinfo, p.TimeNs);
+            return true;
+        }
         var req = p.CtRequest;
         if (req.Entry >= 0 && req.Notrack)
             _ctinfo = CtInfo.Untracked;
@@ -432,7 +440,9 @@ public sealed class NfHost
     private bool Confirm(ref XtActionParam p, ref NfHookResult r)
     {
         r.Path |= NfHookResult.Bit(p.Hook, NfHookResult.StepConfirm);
-        if (!_ctinfo.HasEntry || Conntrack.Confirm(_ctinfo.Entry, p.TimeNs))
+
+        // __nf_conntrack_confirm: a reply-direction packet (REJECT's, attached by nf_ct_attach) confirms nothing.
+        if (!_ctinfo.HasEntry || (_ctAttached && _ctinfo.Direction == CtDirection.Reply) || Conntrack.Confirm(_ctinfo.Entry, p.TimeNs))
             return true;
         _ctinfo = CtInfo.Invalid(CtReason.InsertClash);
         r.Fate = NfFate.Dropped;
@@ -516,7 +526,10 @@ public sealed class NfHost
         var manip = NfNatTuple.HookToManip(p.Hook);
         var lookup = new PresetLookup();
         ref NfConn ct = ref Conntrack[info.Entry];
-        if (info.State is CtState.New or CtState.Related && !NfNatTuple.Initialized(ct.Status, manip) && !ct.IsConfirmed)
+        // nf_nat_ipv4_fn / nf_nat_ipv6_fn: a RELATED ICMP error is only translated (nf_nat_icmp_reply_translation),
+        // never looked up in the table — REJECT's error attached to an unconfirmed entry included.
+        bool relatedIcmpError = info.State == CtState.Related && (p.Packet.Flags & PacketFlags.IcmpError) != 0;
+        if (info.State is CtState.New or CtState.Related && !relatedIcmpError && !NfNatTuple.Initialized(ct.Status, manip) && !ct.IsConfirmed)
         {
             if (!RunTable(tables, NfTableId.Nat, ref p, ref r, trace))
                 return false;

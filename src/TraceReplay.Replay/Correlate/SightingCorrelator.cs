@@ -25,6 +25,9 @@ public enum EntryKind : byte
 
     /// <summary>Direction unknown (a plain Ethernet capture without the interface's MAC): the replay must decide.</summary>
     UnknownDirection,
+
+    /// <summary>Made by the simulated host while handling another packet (REJECT's RST or ICMP error): never read from a capture, it enters through <see cref="SightingCorrelator.Expect"/>.</summary>
+    Generated,
 }
 
 /// <summary>The verdict on one sighting: its packet id (shared by every sighting of one packet) and its role.</summary>
@@ -63,6 +66,10 @@ public sealed class SightingCorrelator
     private readonly long _windowNs;
     private readonly Dictionary<ulong, Group> _groups = [];
     private readonly Queue<(ulong Key, long Ns)> _byTime = new();
+
+    // Packets the simulated host made (REJECT's replies), by their reply fingerprint: their captured copies are observations.
+    private readonly Dictionary<ulong, Group> _expected = [];
+    private readonly Queue<(ulong Key, long Ns)> _expectedByTime = new();
     private long _nextPacketId = 1;
 
     public SightingCorrelator(long windowNs = DefaultWindowNs)
@@ -92,6 +99,19 @@ public sealed class SightingCorrelator
             Observations++;
             return new Sighting(g.PacketId, SightingRole.Observation, g.Kind, g.EntryPoint, g.FirstNs);
         }
+        if (_expected.Count > 0 && direction == PacketDirection.Outgoing && IsReplyCandidate(packet))
+        {
+            ulong rk = ReplyFingerprint(packet, frame);
+            if (_expected.TryGetValue(rk, out g) && timeNs - g.LastNs <= _windowNs && (g.Seen & bit) == 0)
+            {
+                g.Seen |= bit;
+                g.LastNs = timeNs;
+                _expected[rk] = g;
+                _expectedByTime.Enqueue((rk, timeNs));
+                Observations++;
+                return new Sighting(g.PacketId, SightingRole.Observation, g.Kind, g.EntryPoint, g.FirstNs);
+            }
+        }
         var kind = direction switch
         {
             PacketDirection.Incoming => EntryKind.Received,
@@ -104,9 +124,43 @@ public sealed class SightingCorrelator
         return new Sighting(g.PacketId, SightingRole.Entry, kind, point, timeNs);
     }
 
+    /// <summary>
+    /// A packet the simulated host made at <paramref name="timeNs"/> (REJECT's reply, built by the hook
+    /// graph, not read from a capture): it gets a packet id of its own, and a captured copy of it
+    /// leaving the host within the window is recognised as an observation of it — not as a packet the
+    /// host made on its own, which would enter OUTPUT a second time. The copy is matched without the
+    /// IPv4 id, which the kernel picks from a keyed hash for ICMP errors.
+    /// </summary>
+    public Sighting Expect(in DecodedPacket packet, ReadOnlySpan<byte> frame, long timeNs)
+    {
+        Expire(timeNs);
+        ulong key = ReplyFingerprint(packet, frame);
+        var g = new Group { PacketId = _nextPacketId++, FirstNs = timeNs, LastNs = timeNs, Seen = 0, Kind = EntryKind.Generated, EntryPoint = -1 };
+        _expected[key] = g;
+        _expectedByTime.Enqueue((key, timeNs));
+        return new Sighting(g.PacketId, SightingRole.Entry, EntryKind.Generated, -1, timeNs);
+    }
+
+    /// <summary>What REJECT makes: a TCP RST or an ICMP/ICMPv6 error.</summary>
+    private static bool IsReplyCandidate(in DecodedPacket p) =>
+        (p.Protocol == L4Protocol.Tcp && (p.TcpFlags & TcpFlags.Rst) != 0) || (p.Flags & PacketFlags.IcmpError) != 0;
+
+    private static ulong ReplyFingerprint(in DecodedPacket p, ReadOnlySpan<byte> frame)
+    {
+        var copy = p;
+        copy.IpId = 0;
+        return Fingerprint(copy, frame);
+    }
+
     /// <summary>Forgets groups whose last sighting is older than the window: they can take no more sightings.</summary>
     private void Expire(long nowNs)
     {
+        while (_expectedByTime.Count > 0 && nowNs - _expectedByTime.Peek().Ns > _windowNs)
+        {
+            var (key, ns) = _expectedByTime.Dequeue();
+            if (_expected.TryGetValue(key, out var g) && g.LastNs == ns)
+                _expected.Remove(key);
+        }
         while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > _windowNs)
         {
             var (key, ns) = _byTime.Dequeue();

@@ -4,6 +4,7 @@ using TraceReplay.Capture.Readers;
 using TraceReplay.Capture;
 using TraceReplay.Host;
 using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
 using TraceReplay.Netfilter.Tables;
 using TraceReplay.Replay.Correlate;
@@ -30,6 +31,13 @@ public enum SightingHandling : byte
 
     /// <summary>No direction known (plain Ethernet without the interface's MAC in link.json): not simulated.</summary>
     UnknownDirection,
+
+    /// <summary>
+    /// Made by the simulated host in answer to the sighting before it (REJECT's RST or ICMP error):
+    /// not in any capture, its row has a negative <see cref="ReplayedSighting.SightingNumber"/>, its
+    /// out device as capture point, and its own hook result.
+    /// </summary>
+    Generated,
 }
 
 /// <summary>One sighting and its fate: the unit a sink receives.</summary>
@@ -42,8 +50,11 @@ public readonly struct ReplayedSighting(long sightingNumber, Sighting sighting, 
     public PacketDirection Direction { get; } = direction;
     public long TimeNs { get; } = timeNs;
 
-    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/>.</summary>
+    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/>.</summary>
     public NfHookResult Result { get; } = result;
+
+    /// <summary>For a <see cref="SightingHandling.Generated"/> row, the packet the host made (its bytes); the host reuses it after this call.</summary>
+    public NfGeneratedPacket? Generated { get; init; }
 }
 
 /// <summary>Where the replay's rows go (the run database, a test's list, nothing).</summary>
@@ -58,6 +69,9 @@ public sealed record CaptureFileSummary(string Path, string? Interface, string F
 /// <summary>Counts of a finished replay.</summary>
 public sealed record ReplaySummary(long Sightings, long Packets, long Simulated, long Observations, long NotIp, long BridgedNotSimulated, long MadeOnBridgePort, long UnknownDirection)
 {
+    /// <summary>Packets the simulated host made (REJECT's replies); not sightings, but counted in <see cref="Packets"/>.</summary>
+    public long Generated { get; init; }
+
     public IReadOnlyList<CaptureFileSummary> Captures { get; init; } = [];
 }
 
@@ -88,7 +102,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         using var stream = new PacketStream(captures, _interfaces, policy);
         var correlator = new SightingCorrelator(windowNs);
         byte[] buffer = new byte[65536 + 256];
-        long sightings = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
+        long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
         var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
         while (stream.MoveNext())
         {
@@ -140,10 +154,19 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 default: unknown++; break;
             }
             sink.Add(new ReplayedSighting(sightings, s, handling, point, direction, rec.TimestampNs, result), packet);
+            if (handling == SightingHandling.Simulated && result.Generated is { } gen)
+                AddGenerated(gen, correlator, sink, ++generated);
         }
         var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(stream.Readers[i].Format),
             string.Join(",", stream.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
-        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files };
+        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated };
+    }
+
+    /// <summary>REJECT's reply as a row of its own (numbered -1, -2, … so captured rows keep their frame numbers); its captured copy will be an observation of it.</summary>
+    private static void AddGenerated(NfGeneratedPacket gen, SightingCorrelator correlator, IReplaySink sink, long number)
+    {
+        var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
+        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen }, gen.Packet);
     }
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)

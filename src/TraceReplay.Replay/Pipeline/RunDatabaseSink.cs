@@ -26,6 +26,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
     private readonly HashSet<int> _policyDrop = [];
     private readonly Dictionary<NfPath, string> _paths = [];
+    private readonly Dictionary<NfPath, string> _generatedPaths = [];
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
 
     // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
@@ -39,6 +40,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private const string BridgedPath = "not simulated: bridged between ports";
     private const string BridgePortPath = "not simulated: made in the bridge path";
     private const string UnknownDirectionPath = "not simulated: direction unknown";
+    private const string GeneratedOutOfPortPath = "made by the host (REJECT) | out of the bridge port, past every hook (nf_send_reset → dev_queue_xmit)";
 
     /// <summary>Lets the host be built with an event sink before the database exists (NfHostOptions.Events is fixed at creation).</summary>
     public sealed class EventRelay : INfConntrackEventSink
@@ -89,7 +91,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
             VerdictRuleId = -1,
             Verdict = PacketVerdict.Accept,
         };
-        if (s.Handling == SightingHandling.Simulated)
+        if (s.Handling is SightingHandling.Simulated or SightingHandling.Generated)
         {
             var r = s.Result;
             bool icmp = packet.Protocol is L4Protocol.Icmp or L4Protocol.Icmpv6;
@@ -111,7 +113,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 row.CtDirection = r.CtDirection;
             }
             row.CtState = r.CtState;
-            row.Path = Path(r.Path, r);
+            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r.Path, r) : Path(r.Path, r);
             row.DependsOnUnknown = r.DependsOnUnknown;
             row.Verdict = r.Fate switch
             {
@@ -181,6 +183,14 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     }
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
+    /// <summary>The path of a packet the host made (REJECT's reply): through OUTPUT, or straight out of a bridge port.</summary>
+    private string GeneratedPath(NfPath path, in NfHookResult r)
+    {
+        if (!_generatedPaths.TryGetValue(path, out var text))
+            _generatedPaths[path] = text = path == NfPath.None ? GeneratedOutOfPortPath : "made by the host (REJECT) | " + r.PathDescription();
+        return text;
+    }
+
     private string Path(NfPath path, in NfHookResult r)
     {
         if (!_paths.TryGetValue(path, out var text))

@@ -1,5 +1,6 @@
 using TraceReplay.Capture.Decode;
 using TraceReplay.Capture.Points;
+using TraceReplay.Capture.Readers;
 using TraceReplay.Host;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Netfilter.Hooks;
@@ -46,11 +47,21 @@ public sealed class ReplayJobTests
         var simulatedIds = sink.Rows.Where(r => r.Sighting.Handling == SightingHandling.Simulated).Select(r => r.Sighting.Sighting.PacketId).ToList();
         Assert.Equal(simulatedIds.Count, simulatedIds.Distinct().Count());
 
-        // The REJECT of SMTP (DOCKER-USER:1) answers with a RST that br_netfilter sends straight out of veth1.
-        Assert.Contains(sink.Rows, r => r.Sighting.Handling == SightingHandling.MadeOnBridgePort && r.Packet.Protocol == L4Protocol.Tcp
-            && (r.Packet.TcpFlags & TcpFlags.Rst) != 0 && r.Packet.SrcPort == 25);
+        // The REJECT of SMTP (DOCKER-USER:1) answers with a RST that nf_send_reset sends straight out of
+        // veth1, the bridge port the SYN came in by (nf_bridge_get_physindev), past OUTPUT and POSTROUTING:
+        // tcpdump saw it leave ifindex 2 (veth1) only, 52 µs after the SYN, and never on docker0.
         var smtp = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Simulated && r.Packet.DstPort == 25);
         Assert.Equal("filter:DOCKER-USER:rule:1", smtp.Sighting.Result.DropDescription());
+        var rst = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Generated);
+        Assert.Equal(("veth1", PacketDirection.Outgoing, NfFate.Sent), (rst.Sighting.Point, rst.Sighting.Direction, rst.Sighting.Result.Fate));
+        Assert.True(rst.Sighting.SightingNumber < 0);
+        Assert.Equal(EntryKind.Generated, rst.Sighting.Sighting.Kind);
+        Assert.Equal(0UL, (ulong)rst.Sighting.Result.Path); // dev_queue_xmit: no hook at all
+        // The captured RST is that packet seen, not a packet the host made on its own.
+        var seen = Assert.Single(sink.Rows, r => r.Sighting.Sighting.PacketId == rst.Sighting.Sighting.PacketId && r.Sighting.Handling == SightingHandling.Observation);
+        Assert.Equal(("veth1", PacketDirection.Outgoing), (seen.Sighting.Point, seen.Sighting.Direction));
+        Assert.DoesNotContain(sink.Rows, r => r.Sighting.Handling == SightingHandling.MadeOnBridgePort && (r.Packet.TcpFlags & TcpFlags.Rst) != 0);
+        Assert.Equal(1, summary.Generated);
 
         // record.sh listed the kernel's table with `conntrack -L -o extended` right after the traffic: the
         // simulated table at the last packet must hold the same connections — tuples after NAT, TCP states,

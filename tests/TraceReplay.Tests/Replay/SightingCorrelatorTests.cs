@@ -129,4 +129,35 @@ public sealed class SightingCorrelatorTests(ITestOutputHelper output)
         Round();
         Assert.Equal(0, Allocations.Quietest(Round));
     }
+
+    [Fact]
+    public void A_reply_the_host_made_is_matched_by_its_captured_copy_whatever_its_ip_id()
+    {
+        // An ICMP port unreachable as __icmp_send makes it: the kernel's IPv4 id is a keyed hash, so the
+        // simulated one (0) and the captured one differ; the copy leaving the host is still that packet.
+        static (byte[] Frame, DecodedPacket Packet) Error(ushort id)
+        {
+            byte[] f = new byte[20 + 8 + 28];
+            f[0] = 0x45; f[3] = (byte)f.Length; f[4] = (byte)(id >> 8); f[5] = (byte)id; f[8] = 64; f[9] = 1;
+            f[12] = 198; f[13] = 51; f[14] = 100; f[15] = 1; f[16] = 198; f[17] = 51; f[18] = 100; f[19] = 2;
+            f[20] = 3; f[21] = 3;
+            f[28] = 0x45; f[31] = 28; f[36] = 64; f[37] = 17;
+            PacketDecoder.Decode(f, LinkType.Raw, f.Length, out var d);
+            return (f, d);
+        }
+        var correlator = new SightingCorrelator();
+        var made = Error(0);
+        var entry = correlator.Expect(made.Packet, made.Frame, 1_000_000);
+        Assert.Equal((SightingRole.Entry, EntryKind.Generated), (entry.Role, entry.Kind));
+
+        var copy = Error(0x4b1d);
+        var seen = correlator.Classify(copy.Packet, copy.Frame, 0, PacketDirection.Outgoing, 1_050_000);
+        Assert.Equal((SightingRole.Observation, EntryKind.Generated, entry.PacketId), (seen.Role, seen.Kind, seen.PacketId));
+
+        // The same message arriving from outside is not the host's reply; nor is a copy after the window.
+        Assert.Equal(SightingRole.Entry, correlator.Classify(copy.Packet, copy.Frame, 1, PacketDirection.Incoming, 1_060_000).Role);
+        var late = new SightingCorrelator();
+        late.Expect(made.Packet, made.Frame, 0);
+        Assert.Equal(EntryKind.LocallyGenerated, late.Classify(copy.Packet, copy.Frame, 0, PacketDirection.Outgoing, SightingCorrelator.DefaultWindowNs + 1).Kind);
+    }
 }

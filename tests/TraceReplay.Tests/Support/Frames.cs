@@ -36,6 +36,7 @@ public static class Frames
         var ip = new IPv4Packet(IPAddress.Parse(src), IPAddress.Parse(dst)) { TimeToLive = 64, PayloadPacket = udp };
         ip.UpdateCalculatedValues();
         udp.UpdateCalculatedValues();
+        ip.UpdateIPChecksum(); // a real sender's header checksum is always right (ip_send_check); ip_rcv_core drops a wrong one
         return new EthernetPacket(MacA, MacB, EthernetType.IPv4) { PayloadPacket = ip }.Bytes;
     }
 
