@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Host;
+using TraceReplay.Host.Ebtables;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Host.Iptables.Extensions;
 using TraceReplay.Host.Ipset;
@@ -49,7 +50,7 @@ public sealed class NfHostOptions
 /// and the defragmenter are the host's state). Steady state allocates nothing per packet.
 /// </para>
 /// </summary>
-public sealed class NfHost
+public sealed partial class NfHost
 {
     private readonly XtTableInfo?[] _v4 = new XtTableInfo?[5];
     private readonly XtTableInfo?[] _v6 = new XtTableInfo?[5];
@@ -58,7 +59,7 @@ public sealed class NfHost
     // The current packet's ctinfo (skb->_nfct); a field so the hook steps share it without passing it around.
     private CtInfo _ctinfo;
 
-    public NfHost(NetworkConfig network, IptRuleset? iptables, IptRuleset? ip6tables, IpsetRegistry? ipsets = null, NfHostOptions? options = null)
+    public NfHost(NetworkConfig network, IptRuleset? iptables, IptRuleset? ip6tables, IpsetRegistry? ipsets = null, NfHostOptions? options = null, EbtablesRuleset? ebtables = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         options ??= new NfHostOptions();
@@ -79,6 +80,7 @@ public sealed class NfHost
         Router = new IpRouter(network);
         Defrag = new NfDefrag();
         _events = options.Events;
+        Bridges = CreateBridges(network, ebtables);
     }
 
     /// <summary>The host of a snapshot directory: its rules, ipsets, network and (when asked and present) conntrack.txt.</summary>
@@ -86,7 +88,7 @@ public sealed class NfHost
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         options ??= new NfHostOptions();
-        var host = new NfHost(snapshot.Network, snapshot.Iptables, snapshot.Ip6tables, snapshot.Ipsets, options);
+        var host = new NfHost(snapshot.Network, snapshot.Iptables, snapshot.Ip6tables, snapshot.Ipsets, options, snapshot.Ebtables);
         string ct = Path.Combine(snapshot.Directory, "conntrack.txt");
         if (options.LoadConntrack && File.Exists(ct))
             host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct));
@@ -146,6 +148,8 @@ public sealed class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
+        if (ingress.PhysInDev is null && Bridges.Port(ingress.Dev) is { } port)
+            return BridgeReceive(frame, ref packet, ingress, port, trace);
         var r = Begin(ref packet);
         r.InDev = ingress.Dev;
         if (!packet.HasIp)
@@ -221,6 +225,12 @@ public sealed class NfHost
             LocalIn(frame, ref p, tables, ref r, trace);
             return;
         }
+        RouteInputAndOn(frame, ref p, tables, ref r, trace, pktType);
+    }
+
+    /// <summary>ip_rcv_finish's input route, then ip_local_deliver (INPUT) or ip_forward (FORWARD → POSTROUTING).</summary>
+    private void RouteInputAndOn(Span<byte> frame, ref XtActionParam p, XtTableInfo?[] tables, ref NfHookResult r, IIptTraceSink? trace, PacketType pktType)
+    {
         r.Path |= NfPath.RouteInput;
         var route = Router.RouteInput(new RouteKey
         {

@@ -18,10 +18,10 @@ public enum SightingHandling : byte
     /// <summary>A later sighting of a packet that entered earlier: an observation, not an input.</summary>
     Observation,
 
-    /// <summary>Not IP (ARP, LLDP…): the bridge and ARP are not simulated yet.</summary>
+    /// <summary>Not IP (ARP, LLDP…) and not received on a bridge port: ARP is not simulated yet.</summary>
     NotIp,
 
-    /// <summary>A frame a bridge forwards between its ports without handing it up to IP: the bridge is not simulated yet.</summary>
+    /// <summary>No longer produced: bridged frames go through the simulated bridge (kept so the summary's shape stays stable).</summary>
     BridgedNotSimulated,
 
     /// <summary>First seen leaving a bridge port: made inside the bridge path (br_netfilter's REJECT sends its reply straight out of the port), not through OUTPUT.</summary>
@@ -63,10 +63,10 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
 /// <summary>
 /// The main job's pipeline, stage by stage as Suricata names them: receive (capture files merged by
 /// time) → correlate (each real packet enters once, SightingCorrelator) → the simulated host (NfHost's
-/// hook graph) → the sink. A packet that arrives on a bridge port addressed to the bridge enters IP on
-/// the bridge device with --physdev-in set to the port, as br_netfilter with bridge-nf-call-iptables
-/// runs iptables PREROUTING once for it (ip_sabotage_in stops a second run). Nothing is allocated per
-/// packet: the frame is copied into one reused buffer for the hooks to rewrite.
+/// hook graph) → the sink. A frame that arrives on a bridge port enters at the bridge (NfHost's
+/// br_handle_frame: ebtables, br_netfilter, the FDB), whether it is then bridged to other ports or goes
+/// up to IP on the bridge device; non-IP frames (ARP) on a port go through it too, for ebtables and FDB
+/// learning. Nothing is allocated per packet: the frame is copied into one reused buffer for the hooks to rewrite.
 /// </summary>
 public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
 {
@@ -102,7 +102,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             {
                 handling = SightingHandling.Observation;
             }
-            else if (!packet.HasIp)
+            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
             {
                 handling = SightingHandling.NotIp;
             }
@@ -138,21 +138,13 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result)
     {
-        string l3 = point;
-        string? physIn = null;
-        if (dev?.Master is { } bridge)
-        {
-            // SLL2 keeps no destination MAC; its packet type says whether the frame was for the host (the bridge's address).
-            bool toBridge = (packet.Layers & Layers.Link) != 0 && packet.DstMac.Value != 0
-                ? _interfaces.ByName(bridge)?.Mac == packet.DstMac
-                : packet.LinkPacketType == 0;
-            bool callsIptables = packet.IsIpv4 ? snapshot.Network.Sysctls.BridgeNfCallIptables : snapshot.Network.Sysctls.BridgeNfCallIp6tables;
-            if (!toBridge)
-                return SightingHandling.BridgedNotSimulated;
-            (l3, physIn) = (bridge, callsIptables ? point : null);
-        }
         var type = (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        result = host.Receive(frame, ref packet, new NfIngress(l3, timeNs, type, physIn));
+        if (dev?.Master is not null && host.Bridges.Port(point) is { } port && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
+        {
+            // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
+            packet.DstMac = host.CookedDestination(port, packet, type);
+        }
+        result = host.Receive(frame, ref packet, new NfIngress(point, timeNs, type));
         return SightingHandling.Simulated;
     }
 
