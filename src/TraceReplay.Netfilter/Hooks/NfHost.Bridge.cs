@@ -40,10 +40,13 @@ public sealed partial class NfHost : IBrNetfilterHooks
 
     /// <summary>
     /// The destination MAC of a bridged frame whose capture kept none (SLL2 of `tcpdump -i any` carries
-    /// only the source address): PACKET_HOST means the bridge's own address (br_handle_frame's
-    /// PACKET_HOST is "to the bridge"), broadcast and multicast their group addresses, PACKET_OTHERHOST
-    /// the station that last sent from the destination IP on this bridge (learned from the frames seen,
-    /// as the sender's neighbour table was); an unknown station gives a MAC no FDB holds, so the bridge floods.
+    /// only the source address). PACKET_HOST on the port means the port's own address, which the FDB
+    /// holds as local like the bridge's; broadcast and multicast give their group addresses.
+    /// PACKET_OTHERHOST is either the bridge's own address (a bridge with an address of its own, as
+    /// Docker's docker0) or another station: the station that last sent from the destination IP on this
+    /// bridge (learned from the frames seen, as the sender's neighbour table was), else the bridge when
+    /// the destination is the host's or lies beyond a gateway (the sender's next hop is the host), else
+    /// a MAC no FDB holds, so the bridge floods as it would for a station it has not learned.
     /// </summary>
     public MacAddr CookedDestination(BrPort inPort, in DecodedPacket packet, PacketType type)
     {
@@ -54,8 +57,17 @@ public sealed partial class NfHost : IBrNetfilterHooks
             PacketType.Broadcast => new MacAddr(0xFFFF_FFFF_FFFFUL),
             PacketType.Multicast when packet.IsIpv6 => new MacAddr(0x3333_0000_0000UL | (packet.Dst.Lo & 0xFFFF_FFFFUL)),
             PacketType.Multicast => new MacAddr(0x0100_5E00_0000UL | (packet.Dst.V4 & 0x7F_FFFFU)),
-            _ => packet.HasIp && _brStations.TryGetValue(packet.Dst, out var m) ? m : default,
+            _ when !packet.HasIp => default,
+            _ when _brStations.TryGetValue(packet.Dst, out var m) => m,
+            _ => OnLinkOf(inPort.Bridge, packet) ? default : inPort.Bridge.Mac,
         };
+    }
+
+    /// <summary>Whether the destination is a neighbour on the bridge's link (not the host's own, not behind a gateway).</summary>
+    private bool OnLinkOf(BrBridge bridge, in DecodedPacket packet)
+    {
+        var route = Router.RouteOutput(new RouteKey { Dst = packet.Dst, IsV6 = packet.IsIpv6, Protocol = packet.Protocol });
+        return route.Verdict == RouteVerdict.Forward && route.OutDev == bridge.Name && route.Gateway is null;
     }
 
     /// <summary>br_handle_frame for a frame received on <paramref name="port"/>, and everything it leads to.</summary>

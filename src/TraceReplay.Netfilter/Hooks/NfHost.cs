@@ -91,8 +91,28 @@ public sealed partial class NfHost
         var host = new NfHost(snapshot.Network, snapshot.Iptables, snapshot.Ip6tables, snapshot.Ipsets, options, snapshot.Ebtables);
         string ct = Path.Combine(snapshot.Directory, "conntrack.txt");
         if (options.LoadConntrack && File.Exists(ct))
-            host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct));
+            host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct).Select(e => WithNatStatus(host, e)).ToList());
         return host;
+    }
+
+    /// <summary>
+    /// `conntrack -L` prints no status bits for NAT, but the tuples show it: a reply tuple that is not the
+    /// inverted original was rewritten (nf_nat_setup_info sets IPS_SRC_NAT / IPS_DST_NAT), and with the nat
+    /// table loaded every confirmed entry went through both NAT hooks (IPS_*_NAT_DONE, null bindings
+    /// included), so its later packets are translated and never meet the nat chains.
+    /// </summary>
+    private static ConntrackListEntry WithNatStatus(NfHost host, ConntrackListEntry e)
+    {
+        if (host.Table(e.Orig.IsV6 ? IptFamily.IPv6 : IptFamily.IPv4, NfTableId.Nat) is null)
+            return e;
+        var inv = e.Orig.Invert();
+        bool icmp = e.Orig.Protocol is 1 or 58;
+        var status = e.Status | CtStatus.SrcNatDone | CtStatus.DstNatDone;
+        if (e.Reply.Dst != inv.Dst || e.Reply.DstPort != inv.DstPort || (icmp && e.Reply.SrcPort != inv.SrcPort))
+            status |= CtStatus.SrcNat;
+        if (e.Reply.Src != inv.Src || (!icmp && e.Reply.SrcPort != inv.SrcPort))
+            status |= CtStatus.DstNat;
+        return e with { Status = status };
     }
 
     public NetworkConfig Network { get; }
