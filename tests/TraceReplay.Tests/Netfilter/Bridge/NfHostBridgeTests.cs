@@ -1,0 +1,164 @@
+using PacketDotNet;
+using TraceReplay.Host.Ebtables;
+using TraceReplay.Host.Iptables;
+using TraceReplay.Host.Network;
+using TraceReplay.Netfilter.Conntrack;
+using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Nat;
+using TraceReplay.Tests.Support;
+using static TraceReplay.Tests.Netfilter.Bridge.BridgeHarness;
+
+namespace TraceReplay.Tests.Netfilter.Bridge;
+
+/// <summary>
+/// The bridge path joined to the hook graph (NfHost.Bridge), on the docker-host network: docker0
+/// (02:42:ac:11:00:01, 172.17.0.1/16) with ports veth1 and veth2, ctr1 (A, 172.17.0.2) behind veth1 and
+/// ctr2 (B, 172.17.0.3) behind veth2. Expected values follow br_netfilter_hooks.c: br_nf_pre_routing runs
+/// iptables PREROUTING with in = the bridge and physindev = the port; br_nf_forward_ip runs FORWARD with
+/// in = out = the bridge and both ports (--physdev-is-bridged); br_nf_post_routing runs POSTROUTING only
+/// for frames br_nf_forward_ip saw; a frame going up meets no second PREROUTING (ip_sabotage_in); without
+/// bridge-nf-call-iptables the bridge meets no iptables and L3 sees no physdev information.
+/// </summary>
+public sealed class NfHostBridgeTests
+{
+    private const string CtrA = "02:42:ac:11:00:02";
+    private const string CtrB = "02:42:ac:11:00:03";
+    private const string Docker0 = "02:42:ac:11:00:01";
+
+    private const string Rules = """
+        *raw
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A PREROUTING -i docker0 -m physdev --physdev-in veth2 -j ACCEPT
+        COMMIT
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -i docker0 -m physdev --physdev-in veth2 -j ACCEPT
+        -A POSTROUTING -o docker0 -m physdev --physdev-is-bridged -j ACCEPT
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A INPUT -i docker0 -m physdev --physdev-in veth2 ! --physdev-is-bridged -j ACCEPT
+        -A FORWARD -i docker0 -o docker0 -m physdev --physdev-in veth2 --physdev-out veth1 --physdev-is-bridged -j ACCEPT
+        COMMIT
+        """;
+
+    private static NfHost Host(bool callIptables = true, string? ebtables = null, bool thirdPort = false)
+    {
+        var net = NetworkConfig.Load(Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot"));
+        if (thirdPort)
+        {
+            var veth3 = new NetDevice { IfIndex = 9, Name = "veth3", Kind = "veth", SlaveKind = "bridge", Master = "docker0", Mac = Mac("02:00:00:00:00:33"), Flags = ["UP"] };
+            net = new NetworkConfig(net.Devices.Append(veth3), net.Routes, net.Rules, net.Sysctls);
+        }
+        net.Sysctls.Set("net.bridge.bridge-nf-call-iptables", callIptables ? "1" : "0");
+        var rules = IptablesParser.Parse(Rules, "bridge.rules", IptFamily.IPv4);
+        Assert.Empty(rules.Warnings);
+        return new NfHost(net, rules, null, null, new NfHostOptions { LoadConntrack = false },
+            ebtables is null ? null : EbtablesParser.Parse(Table("filter", ebtables), "eb.rules"));
+    }
+
+    private static NfHookResult Rx(NfHost host, BrFrame f, string port, long timeNs = Sec) =>
+        host.Receive(f.Frame, ref f.Decoded, new NfIngress(port, timeNs));
+
+    private static ulong Packets(NfHost host, string table, string chain, int rule) => host.Counters(IptFamily.IPv4, table, chain, rule).Packets;
+
+    /// <summary>ctr1's gratuitous ARP from veth1: the FDB learns A on veth1 (ARP meets no iptables).</summary>
+    private static void LearnA(NfHost host) =>
+        Assert.Equal(NfFate.NotIp, Rx(host, Arp(CtrA, Bcast, ArpOperation.Request, "172.17.0.2", "172.17.0.2"), "veth1").Fate);
+
+    [Fact]
+    public void A_frame_between_ports_meets_prerouting_forward_and_postrouting_once_each_with_its_ports()
+    {
+        var host = Host();
+        LearnA(host);
+        var f = Udp(CtrB, CtrA, "172.17.0.3", "172.17.0.2", dport: 9999);
+        byte ttl = f.Frame[14 + 8];
+        var r = Rx(host, f, "veth2");
+
+        Assert.Equal((NfFate.Bridged, "docker0", "veth2", "veth1", 1), (r.Fate, r.InDev, r.PhysInDev, r.PhysOutDev, r.BridgeOutPorts));
+        Assert.Equal(ttl, f.Frame[14 + 8]); // bridged: no ip_forward, no TTL decrement
+        Assert.Equal(r.TupleBefore, r.TupleAfter);
+        Assert.True(r.CtEntry >= 0); // confirmed in br_nf_post_routing's POSTROUTING
+        Assert.Equal(CtState.New, r.CtState);
+        Assert.Equal(1UL, Packets(host, "raw", "PREROUTING", 0));
+        Assert.Equal(1UL, Packets(host, "nat", "PREROUTING", 0));
+        Assert.Equal(1UL, Packets(host, "filter", "FORWARD", 0));
+        Assert.Equal(1UL, Packets(host, "nat", "POSTROUTING", 0));
+        Assert.Equal(0UL, Packets(host, "filter", "INPUT", -1));
+
+        // The second datagram of the flow: nat sees only a connection's first packet; raw and filter see each one.
+        var again = Udp(CtrB, CtrA, "172.17.0.3", "172.17.0.2", dport: 9999);
+        Assert.Equal(NfFate.Bridged, Rx(host, again, "veth2", 2 * Sec).Fate);
+        Assert.Equal((2UL, 1UL, 2UL, 1UL), (Packets(host, "raw", "PREROUTING", 0), Packets(host, "nat", "PREROUTING", 0), Packets(host, "filter", "FORWARD", 0), Packets(host, "nat", "POSTROUTING", 0)));
+    }
+
+    [Fact]
+    public void An_unknown_destination_floods_and_each_copy_meets_forward()
+    {
+        // br_flood clones to veth1 and veth3 (not back to veth2: hairpin off); br_nf_forward_ip runs per clone:
+        // the veth1 copy is accepted by the physdev rule, the veth3 copy falls to FORWARD's policy.
+        var host = Host(thirdPort: true);
+        var r = Rx(host, Udp(CtrB, "02:42:ac:11:00:09", "172.17.0.3", "172.17.0.9"), "veth2");
+        Assert.Equal((NfFate.Bridged, "veth1", 1, BrDecisionName: "Flood"), (r.Fate, r.PhysOutDev, r.BridgeOutPorts, BrDecisionName: r.BridgeDecision.ToString()));
+        Assert.Equal(1UL, Packets(host, "filter", "FORWARD", 0));
+        Assert.Equal(1UL, Packets(host, "filter", "FORWARD", -1));
+        Assert.Equal(1UL, Packets(host, "raw", "PREROUTING", 0)); // PREROUTING runs once, before the FDB decision
+    }
+
+    [Fact]
+    public void A_destination_learned_on_the_input_port_is_not_sent_back_hairpin_off()
+    {
+        var host = Host();
+        Rx(host, Arp(CtrB, Bcast, ArpOperation.Request, "172.17.0.3", "172.17.0.3"), "veth2");
+        var r = Rx(host, Udp("02:42:ac:11:00:04", CtrB, "172.17.0.4", "172.17.0.3"), "veth2");
+        Assert.Equal((NfFate.Dropped, NfDropCause.Bridge, "bridge:Hairpin"), (r.Fate, r.DropCause, r.DropDescription()));
+        Assert.Equal(0UL, Packets(host, "filter", "FORWARD", 0));
+        Assert.Equal(-1, r.CtEntry); // the entry br_nf_pre_routing made was never confirmed: it goes with the frame
+    }
+
+    [Fact]
+    public void A_frame_for_the_bridge_goes_up_to_input_without_a_second_prerouting()
+    {
+        var host = Host();
+        var r = Rx(host, Icmp(CtrB, Docker0, "172.17.0.3", "172.17.0.1"), "veth2");
+        Assert.Equal((NfFate.DeliveredLocally, "docker0", "veth2", 0), (r.Fate, r.InDev, r.PhysInDev, r.BridgeOutPorts));
+        Assert.True((r.Path & NfPath.Bridge) != 0 && (r.Path & NfPath.RouteInput) != 0);
+        // raw and nat PREROUTING counted once (inside the bridge); INPUT's physdev rule saw physdev-in veth2, not bridged.
+        Assert.Equal((1UL, 1UL, 1UL), (Packets(host, "raw", "PREROUTING", 0), Packets(host, "nat", "PREROUTING", 0), Packets(host, "filter", "INPUT", 0)));
+        Assert.Equal(0UL, Packets(host, "filter", "FORWARD", 0));
+    }
+
+    [Fact]
+    public void Without_bridge_nf_call_iptables_the_bridge_meets_no_iptables_and_l3_sees_no_physdev()
+    {
+        var host = Host(callIptables: false);
+        LearnA(host);
+        var bridged = Rx(host, Udp(CtrB, CtrA, "172.17.0.3", "172.17.0.2"), "veth2");
+        Assert.Equal((NfFate.Bridged, -1), (bridged.Fate, bridged.CtEntry)); // no conntrack either: nothing ran
+        Assert.Equal((0UL, 0UL), (Packets(host, "filter", "FORWARD", 0), Packets(host, "filter", "FORWARD", -1)));
+
+        // Up to docker0: an ordinary ip_rcv on the bridge device, where --physdev-in cannot match.
+        var up = Rx(host, Icmp(CtrB, Docker0, "172.17.0.3", "172.17.0.1"), "veth2");
+        Assert.Equal((NfFate.Dropped, "filter:INPUT:policy"), (up.Fate, up.DropDescription()));
+        Assert.Equal(0UL, Packets(host, "raw", "PREROUTING", 0));
+    }
+
+    [Fact]
+    public void An_ebtables_forward_drop_stops_the_frame_before_iptables_forward()
+    {
+        // ebtables filter FORWARD (NF_BR_PRI_FILTER_BRIDGED, -200) runs before br_nf_forward_ip (0); PREROUTING
+        // (br_nf_pre_routing) already ran, so raw counted it; the unconfirmed entry dies with the frame.
+        var host = Host(ebtables: "-A FORWARD -p IPv4 --ip-dst 172.17.0.2 -j DROP");
+        LearnA(host);
+        var r = Rx(host, Udp(CtrB, CtrA, "172.17.0.3", "172.17.0.2"), "veth2");
+        Assert.Equal((NfFate.Dropped, NfDropCause.Bridge, "ebtables:filter:FORWARD:1"), (r.Fate, r.DropCause, r.DropDescription()));
+        Assert.Equal((1UL, 0UL, -1), (Packets(host, "raw", "PREROUTING", 0), Packets(host, "filter", "FORWARD", 0), r.CtEntry));
+        Assert.Equal(0, host.Conntrack.Count);
+    }
+}
