@@ -67,7 +67,7 @@ public sealed partial class NfHost : IBrNetfilterHooks
     private bool OnLinkOf(BrBridge bridge, in DecodedPacket packet)
     {
         var route = Router.RouteOutput(new RouteKey { Dst = packet.Dst, IsV6 = packet.IsIpv6, Protocol = packet.Protocol });
-        return route.Verdict == RouteVerdict.Forward && route.OutDev == bridge.Name && route.Gateway is null;
+        return route.Verdict is (RouteVerdict.Output or RouteVerdict.Forward) && route.OutDev == bridge.Name && route.Gateway is null;
     }
 
     /// <summary>br_handle_frame for a frame received on <paramref name="port"/>, and everything it leads to.</summary>
@@ -262,6 +262,14 @@ public sealed partial class NfHost : IBrNetfilterHooks
             PacketType = PacketType.Host,
         });
         _br.Route = route;
+        if (route.IsDrop && route.DropReason == RouteDropReason.ForwardingDisabled && OnLinkOf(bridge, packet))
+        {
+            // -EHOSTUNREACH with forwarding off: ip_route_output, and "Bridged-and-DNAT'ed traffic doesn't
+            // require ip_forwarding" when it leaves by the bridge itself.
+            e.DstMac = _brStations.TryGetValue(packet.Dst, out var sm) ? sm : default;
+            e.PktType = 3;
+            return BrNfVerdict.Accept;
+        }
         if (route.IsDrop)
         {
             _br.Fate = NfFate.Dropped;

@@ -48,7 +48,7 @@ public sealed class NfHostBridgeTests
         COMMIT
         """;
 
-    private static NfHost Host(bool callIptables = true, string? ebtables = null, bool thirdPort = false)
+    private static NfHost Host(bool callIptables = true, string? ebtables = null, bool thirdPort = false, string rulesText = Rules, bool ipForward = true)
     {
         var net = NetworkConfig.Load(Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot"));
         if (thirdPort)
@@ -57,7 +57,10 @@ public sealed class NfHostBridgeTests
             net = new NetworkConfig(net.Devices.Append(veth3), net.Routes, net.Rules, net.Sysctls);
         }
         net.Sysctls.Set("net.bridge.bridge-nf-call-iptables", callIptables ? "1" : "0");
-        var rules = IptablesParser.Parse(Rules, "bridge.rules", IptFamily.IPv4);
+        net.Sysctls.Set("net.ipv4.ip_forward", ipForward ? "1" : "0");
+        net.Sysctls.Set("net.ipv4.conf.all.forwarding", ipForward ? "1" : "0");
+        net.Sysctls.Set("net.ipv4.conf.docker0.forwarding", ipForward ? "1" : "0");
+        var rules = IptablesParser.Parse(rulesText, "bridge.rules", IptFamily.IPv4);
         Assert.Empty(rules.Warnings);
         return new NfHost(net, rules, null, null, new NfHostOptions { LoadConntrack = false },
             ebtables is null ? null : EbtablesParser.Parse(Table("filter", ebtables), "eb.rules"));
@@ -160,5 +163,74 @@ public sealed class NfHostBridgeTests
         Assert.Equal((NfFate.Dropped, NfDropCause.Bridge, "ebtables:filter:FORWARD:1"), (r.Fate, r.DropCause, r.DropDescription()));
         Assert.Equal((1UL, 0UL, -1), (Packets(host, "raw", "PREROUTING", 0), Packets(host, "filter", "FORWARD", 0), r.CtEntry));
         Assert.Equal(0, host.Conntrack.Count);
+    }
+
+    private const string HairpinRules = """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -d 198.51.100.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -i docker0 -o docker0 -m physdev --physdev-in veth2 --physdev-out veth1 --physdev-is-bridged -j ACCEPT
+        COMMIT
+        """;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_dnat_inside_the_bridge_to_a_station_on_it_is_bridged_to_that_station(bool ipForward)
+    {
+        // ctr2 connects to the host's published port (198.51.100.1:8080, through its gateway: docker0's MAC);
+        // br_nf_pre_routing's DNAT makes it 172.17.0.2:80, whose route leaves by docker0 itself, so
+        // br_nf_pre_routing_finish takes the bridged_dnat branch: back into the bridge, out of veth1 to ctr1,
+        // through FORWARD with both ports. "Bridged-and-DNAT'ed traffic doesn't require ip_forwarding":
+        // with forwarding off ip_route_input fails, and ip_route_output by the bridge is enough.
+        var host = Host(rulesText: HairpinRules, ipForward: ipForward);
+        Rx(host, Icmp(CtrA, Docker0, "172.17.0.2", "172.17.0.1"), "veth1"); // ctr1 seen: the FDB and the stations learn it
+        var syn = Tcp(CtrB, Docker0, "172.17.0.3", "198.51.100.1", 8080);
+        var r = Rx(host, syn, "veth2", 2 * Sec);
+        Assert.Equal((NfFate.Bridged, "veth2", "veth1"), (r.Fate, r.PhysInDev, r.PhysOutDev));
+        Assert.Equal(("172.17.0.2", (ushort)80), (r.TupleAfter.Dst.ToString(), r.TupleAfter.DstPort));
+        Assert.Equal(1UL, Packets(host, "filter", "FORWARD", 0));
+        Assert.Equal(1UL, Packets(host, "nat", "PREROUTING", 0));
+    }
+
+    [Fact]
+    public void A_cooked_capture_s_missing_destination_mac_is_inferred_from_packet_type_stations_and_routes()
+    {
+        // SLL2 keeps only the source MAC. On a port, PACKET_HOST is the port's own address (local in the FDB like
+        // the bridge's); PACKET_OTHERHOST is a learned station, or the bridge when the destination is the host's
+        // or beyond a gateway (the sender's next hop), or unknown on the link (a MAC no FDB has: flood).
+        var host = Host();
+        var port = host.Bridges.Port("veth2")!;
+        Rx(host, Icmp(CtrA, Docker0, "172.17.0.2", "172.17.0.1"), "veth1"); // ctr1 sends: 172.17.0.2 is at CtrA
+        TraceReplay.Capture.Decode.MacAddr Dst(string ip, TraceReplay.Netfilter.Routing.PacketType type)
+        {
+            var f = Udp(CtrB, CtrA, "172.17.0.3", ip);
+            return host.CookedDestination(port, f.Decoded, type);
+        }
+        Assert.Equal(Mac(Docker0), Dst("172.17.0.1", TraceReplay.Netfilter.Routing.PacketType.Host));
+        Assert.Equal(Mac(CtrA), Dst("172.17.0.2", TraceReplay.Netfilter.Routing.PacketType.OtherHost));
+        Assert.Equal(Mac(Docker0), Dst("203.0.113.9", TraceReplay.Netfilter.Routing.PacketType.OtherHost));
+        Assert.Equal(Mac(Docker0), Dst("198.51.100.1", TraceReplay.Netfilter.Routing.PacketType.OtherHost));
+        Assert.Equal(default, Dst("172.17.0.77", TraceReplay.Netfilter.Routing.PacketType.OtherHost));
+        Assert.Equal(Mac(Bcast), Dst("172.17.255.255", TraceReplay.Netfilter.Routing.PacketType.Broadcast));
+    }
+
+    private static BrFrame Tcp(string src, string dst, string ipSrc, string ipDst, ushort dport)
+    {
+        var tcp = new TcpPacket(40000, dport) { Synchronize = true, WindowSize = 1000, SequenceNumber = 1 };
+        var ip = new IPv4Packet(System.Net.IPAddress.Parse(ipSrc), System.Net.IPAddress.Parse(ipDst)) { TimeToLive = 64, PayloadPacket = tcp };
+        ip.UpdateCalculatedValues();
+        tcp.UpdateTcpChecksum();
+        ip.UpdateIPChecksum();
+        return new BrFrame(new EthernetPacket(System.Net.NetworkInformation.PhysicalAddress.Parse(src.Replace(':', '-').ToUpperInvariant()),
+            System.Net.NetworkInformation.PhysicalAddress.Parse(dst.Replace(':', '-').ToUpperInvariant()), EthernetType.IPv4) { PayloadPacket = ip }.Bytes);
     }
 }
