@@ -223,6 +223,42 @@ public sealed class NfHostBridgeTests
         Assert.Equal(Mac(Bcast), Dst("172.17.255.255", TraceReplay.Netfilter.Routing.PacketType.Broadcast));
     }
 
+    [Fact]
+    public void The_bridged_path_allocates_nothing_per_frame_in_steady_state()
+    {
+        // A flow both ways between the containers (FDB, stations and the conntrack entry known after the first
+        // round) and pings to docker0's address: each frame through br_handle_frame, br_netfilter's three hooks
+        // or the way up to INPUT. The frames are re-copied each time, since the hooks may rewrite them.
+        var host = Host();
+        LearnA(host);
+        var frames = new[]
+        {
+            (Udp(CtrB, CtrA, "172.17.0.3", "172.17.0.2", dport: 9999).Frame, "veth2"),
+            (Udp(CtrA, CtrB, "172.17.0.2", "172.17.0.3", sport: 9999, dport: 40000).Frame, "veth1"),
+            (Icmp(CtrB, Docker0, "172.17.0.3", "172.17.0.1").Frame, "veth2"),
+        };
+        var buffer = new byte[256];
+        long t = Sec;
+        void Round()
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                foreach (var (bytes, port) in frames)
+                {
+                    bytes.CopyTo(buffer, 0);
+                    var span = buffer.AsSpan(0, bytes.Length);
+                    TraceReplay.Capture.Decode.PacketDecoder.Decode(span, TraceReplay.Capture.LinkType.Ethernet, bytes.Length, out var d);
+                    host.Receive(span, ref d, new NfIngress(port, t += 1000));
+                }
+            }
+        }
+        // Bridged by the physdev rule; the other way FORWARD's policy drops (Rules accepts veth2 → veth1 only); up to INPUT.
+        var fates = frames.Select(f => Rx(host, new BrFrame((byte[])f.Frame.Clone()), f.Item2, t += 1000).Fate).ToArray();
+        Assert.Equal([NfFate.Bridged, NfFate.Dropped, NfFate.DeliveredLocally], fates);
+        Round();
+        Assert.Equal(0, Allocations.Quietest(Round));
+    }
+
     private static BrFrame Tcp(string src, string dst, string ipSrc, string ipDst, ushort dport)
     {
         var tcp = new TcpPacket(40000, dport) { Synchronize = true, WindowSize = 1000, SequenceNumber = 1 };
