@@ -58,9 +58,9 @@ demo: build
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
 	$(CLI) rules check $(DEMO)/snapshot
 	$(CLI) conntrack $(DEMO)/snapshot
-	@# conntrack.txt of the demo was taken after the traffic, so the replay starts with an empty table.
+	@# conntrack.txt is the table when the capture started: the replay starts from it.
 	@mkdir -p out
-	$(CLI) replay --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap --no-initial-conntrack --out out/docker-host.duckdb
+	$(CLI) replay --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap --out out/docker-host.duckdb
 	@echo "run database: out/docker-host.duckdb"
 
 # Re-records the demo dataset on this machine's kernel (root: network namespaces).

@@ -44,6 +44,9 @@ public enum NfFate : byte
 
     /// <summary>Not an IPv4/IPv6 packet (ARP, …): the L3 hooks never see it.</summary>
     NotIp,
+
+    /// <summary>br_forward / br_flood: a bridge sent the frame out of <see cref="NfHookResult.BridgeOutPorts"/> port(s), the first being <see cref="NfHookResult.PhysOutDev"/>.</summary>
+    Bridged,
 }
 
 /// <summary>Who dropped a packet.</summary>
@@ -74,6 +77,9 @@ public enum NfDropCause : byte
 
     /// <summary>ip_rcv_core / ip6_rcv_core refused the IP header before any hook (<see cref="NfHookResult.IpDrop"/>).</summary>
     IpHeader,
+
+    /// <summary>The bridge path without iptables: an ebtables rule or policy, an invalid source MAC, hairpin off (<see cref="NfHookResult.BridgeDrop"/>).</summary>
+    Bridge,
 }
 
 /// <summary>Why ip_rcv_core / ip6_rcv_core dropped a packet: the kernel's enum skb_drop_reason values (include/net/dropreason-core.h).</summary>
@@ -108,6 +114,9 @@ public enum NfPath : ulong
 
     /// <summary>The packet looped through lo to this host (a local destination of a locally generated packet).</summary>
     Loopback = 1UL << 52,
+
+    /// <summary>Received on a bridge port: br_handle_frame, ebtables, the FDB (iptables hooks run inside it by br_netfilter).</summary>
+    Bridge = 1UL << 53,
 }
 
 /// <summary>
@@ -184,6 +193,17 @@ public struct NfHookResult
     /// </summary>
     public bool FromTruncatedFrame;
 
+    /// <summary>The bridge ports a bridged frame came in by and (the first) went out of (nf_bridge_info's physindev/physoutdev).</summary>
+    public string? PhysInDev;
+    public string? PhysOutDev;
+
+    /// <summary>How many ports the bridge sent the frame out of (1 for a known destination, more when flooded).</summary>
+    public int BridgeOutPorts;
+
+    /// <summary>The bridge's decision (FDB) and, when the bridge path without iptables stopped the frame, where (ebtables table and entry).</summary>
+    public Bridge.BrDecision BridgeDecision;
+    public Bridge.BrOutcome BridgeDrop;
+
     public readonly bool HasReject => Reject.Entry >= 0;
 
     public readonly bool Visited(NfInetHook hook, int step) => (Path & Bit(hook, step)) != 0;
@@ -203,6 +223,8 @@ public struct NfHookResult
         }
         return DropCause switch
         {
+            NfDropCause.Bridge when BridgeDrop.Table is { } eb => $"ebtables:{eb.Where(BridgeDrop.Entry)}",
+            NfDropCause.Bridge => $"bridge:{BridgeDrop.Stage}",
             NfDropCause.Routing => $"routing:{RouteDrop}",
             NfDropCause.Conntrack or NfDropCause.Confirm => $"conntrack:{CtReason}",
             NfDropCause.Nat => $"nat:{NatVerdict}",
@@ -215,6 +237,8 @@ public struct NfHookResult
     public readonly string PathDescription()
     {
         var sb = new StringBuilder();
+        if ((Path & NfPath.Bridge) != 0)
+            sb.Append("bridge ").Append(PhysInDev).Append(" > ").Append(BridgeOutPorts > 1 ? "flood" : PhysOutDev ?? InDev).Append(" | ");
         if ((Path & NfPath.Defrag) != 0)
             sb.Append("defrag | ");
         ReadOnlySpan<NfInetHook> order = (Path & NfPath.RouteOutput) != 0

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Host;
+using TraceReplay.Host.Ebtables;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Host.Iptables.Extensions;
 using TraceReplay.Host.Ipset;
@@ -58,7 +59,7 @@ public sealed partial class NfHost
     // The current packet's ctinfo (skb->_nfct); a field so the hook steps share it without passing it around.
     private CtInfo _ctinfo;
 
-    public NfHost(NetworkConfig network, IptRuleset? iptables, IptRuleset? ip6tables, IpsetRegistry? ipsets = null, NfHostOptions? options = null)
+    public NfHost(NetworkConfig network, IptRuleset? iptables, IptRuleset? ip6tables, IpsetRegistry? ipsets = null, NfHostOptions? options = null, EbtablesRuleset? ebtables = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         options ??= new NfHostOptions();
@@ -80,6 +81,7 @@ public sealed partial class NfHost
         Defrag = new NfDefrag();
         _events = options.Events;
         InitReject(options.Seed);
+        Bridges = CreateBridges(network, ebtables);
     }
 
     /// <summary>The host of a snapshot directory: its rules, ipsets, network and (when asked and present) conntrack.txt.</summary>
@@ -87,11 +89,31 @@ public sealed partial class NfHost
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         options ??= new NfHostOptions();
-        var host = new NfHost(snapshot.Network, snapshot.Iptables, snapshot.Ip6tables, snapshot.Ipsets, options);
+        var host = new NfHost(snapshot.Network, snapshot.Iptables, snapshot.Ip6tables, snapshot.Ipsets, options, snapshot.Ebtables);
         string ct = Path.Combine(snapshot.Directory, "conntrack.txt");
         if (options.LoadConntrack && File.Exists(ct))
-            host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct));
+            host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct).Select(e => WithNatStatus(host, e)).ToList());
         return host;
+    }
+
+    /// <summary>
+    /// `conntrack -L` prints no status bits for NAT, but the tuples show it: a reply tuple that is not the
+    /// inverted original was rewritten (nf_nat_setup_info sets IPS_SRC_NAT / IPS_DST_NAT), and with the nat
+    /// table loaded every confirmed entry went through both NAT hooks (IPS_*_NAT_DONE, null bindings
+    /// included), so its later packets are translated and never meet the nat chains.
+    /// </summary>
+    private static ConntrackListEntry WithNatStatus(NfHost host, ConntrackListEntry e)
+    {
+        if (host.Table(e.Orig.IsV6 ? IptFamily.IPv6 : IptFamily.IPv4, NfTableId.Nat) is null)
+            return e;
+        var inv = e.Orig.Invert();
+        bool icmp = e.Orig.Protocol is 1 or 58;
+        var status = e.Status | CtStatus.SrcNatDone | CtStatus.DstNatDone;
+        if (e.Reply.Dst != inv.Dst || e.Reply.DstPort != inv.DstPort || (icmp && e.Reply.SrcPort != inv.SrcPort))
+            status |= CtStatus.SrcNat;
+        if (e.Reply.Src != inv.Src || (!icmp && e.Reply.SrcPort != inv.SrcPort))
+            status |= CtStatus.DstNat;
+        return e with { Status = status };
     }
 
     public NetworkConfig Network { get; }
@@ -147,6 +169,8 @@ public sealed partial class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
+        if (ingress.PhysInDev is null && Bridges.Port(ingress.Dev) is { } port)
+            return BridgeReceive(frame, ref packet, ingress, port, trace);
         var r = Begin(ref packet);
         r.InDev = ingress.Dev;
         if (!RcvCore(frame, packet, ref r))
@@ -221,6 +245,12 @@ public sealed partial class NfHost
             LocalIn(frame, ref p, tables, ref r, trace);
             return;
         }
+        RouteInputAndOn(frame, ref p, tables, ref r, trace, pktType);
+    }
+
+    /// <summary>ip_rcv_finish's input route, then ip_local_deliver (INPUT) or ip_forward (FORWARD → POSTROUTING).</summary>
+    private void RouteInputAndOn(Span<byte> frame, ref XtActionParam p, XtTableInfo?[] tables, ref NfHookResult r, IIptTraceSink? trace, PacketType pktType)
+    {
         r.Path |= NfPath.RouteInput;
         var route = Router.RouteInput(new RouteKey
         {

@@ -20,10 +20,10 @@ public enum SightingHandling : byte
     /// <summary>A later sighting of a packet that entered earlier: an observation, not an input.</summary>
     Observation,
 
-    /// <summary>Not IP (ARP, LLDP…): the bridge and ARP are not simulated yet.</summary>
+    /// <summary>Not IP (ARP, LLDP…) and not received on a bridge port: ARP is not simulated yet.</summary>
     NotIp,
 
-    /// <summary>A frame a bridge forwards between its ports without handing it up to IP: the bridge is not simulated yet.</summary>
+    /// <summary>No longer produced: bridged frames go through the simulated bridge (kept so the summary's shape stays stable).</summary>
     BridgedNotSimulated,
 
     /// <summary>First seen leaving a bridge port: made inside the bridge path (br_netfilter's REJECT sends its reply straight out of the port), not through OUTPUT.</summary>
@@ -78,10 +78,10 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
 /// <summary>
 /// The main job's pipeline, stage by stage as Suricata names them: receive (capture files merged by
 /// time) → correlate (each real packet enters once, SightingCorrelator) → the simulated host (NfHost's
-/// hook graph) → the sink. A packet that arrives on a bridge port addressed to the bridge enters IP on
-/// the bridge device with --physdev-in set to the port, as br_netfilter with bridge-nf-call-iptables
-/// runs iptables PREROUTING once for it (ip_sabotage_in stops a second run). Nothing is allocated per
-/// packet: the frame is copied into one reused buffer for the hooks to rewrite.
+/// hook graph) → the sink. A frame that arrives on a bridge port enters at the bridge (NfHost's
+/// br_handle_frame: ebtables, br_netfilter, the FDB), whether it is then bridged to other ports or goes
+/// up to IP on the bridge device; non-IP frames (ARP) on a port go through it too, for ebtables and FDB
+/// learning. Nothing is allocated per packet: the frame is copied into one reused buffer for the hooks to rewrite.
 /// </summary>
 public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
 {
@@ -125,7 +125,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             {
                 handling = SightingHandling.Observation;
             }
-            else if (!packet.HasIp)
+            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
             {
                 handling = SightingHandling.NotIp;
             }
@@ -171,22 +171,30 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
-        string l3 = point;
-        string? physIn = null;
-        if (dev?.Master is { } bridge)
+        // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
+        var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
+        if (dev?.Master is not null && host.Bridges.Port(point) is { } port && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
         {
-            // SLL2 keeps no destination MAC; its packet type says whether the frame was for the host (the bridge's address).
-            bool toBridge = (packet.Layers & Layers.Link) != 0 && packet.DstMac.Value != 0
-                ? _interfaces.ByName(bridge)?.Mac == packet.DstMac
-                : packet.LinkPacketType == 0;
-            bool callsIptables = packet.IsIpv4 ? snapshot.Network.Sysctls.BridgeNfCallIptables : snapshot.Network.Sysctls.BridgeNfCallIp6tables;
-            if (!toBridge)
-                return SightingHandling.BridgedNotSimulated;
-            (l3, physIn) = (bridge, callsIptables ? point : null);
+            // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
+            packet.DstMac = host.CookedDestination(port, packet, type);
         }
-        var type = (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        result = host.Receive(frame, ref packet, new NfIngress(l3, timeNs, type, physIn), trace);
+        result = host.Receive(frame, ref packet, new NfIngress(point, timeNs, type), trace);
         return SightingHandling.Simulated;
+    }
+
+    /// <summary>
+    /// eth_type_trans: the packet type of a frame received on <paramref name="dev"/> from its destination
+    /// MAC — broadcast, multicast, for this interface's address, or for another host. Without the
+    /// interface's address (not in link.json) a unicast frame is taken as addressed to it.
+    /// </summary>
+    internal static PacketType EthTypeTrans(in DecodedPacket packet, HostInterface? dev)
+    {
+        ulong dst = packet.DstMac.Value;
+        if ((packet.Layers & Layers.Link) == 0)
+            return PacketType.Host;
+        if ((dst >> 40 & 1) != 0)
+            return dst == 0xFFFF_FFFF_FFFFUL ? PacketType.Broadcast : PacketType.Multicast;
+        return dev?.Mac is { } mac && mac != packet.DstMac ? PacketType.OtherHost : PacketType.Host;
     }
 
     private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)

@@ -30,20 +30,21 @@ public sealed class ReplayJobTests
     public void Docker_host_counters_equal_the_kernels_through_the_pipeline()
     {
         var snapshot = HostSnapshot.Load(Path.Combine(Dir, "snapshot"));
-        // record.sh took conntrack.txt after the traffic: it is not the table at capture start.
-        var host = NfHost.Create(snapshot, new NfHostOptions { LoadConntrack = false });
+        // conntrack.txt is the table when the capture started (record.sh): the replay starts from it.
+        var host = NfHost.Create(snapshot);
         var sink = new ListSink();
         var summary = new ReplayJob(snapshot, host).Run([CaptureSource.Parse(Path.Combine(Dir, "captures", "any.pcap"))], sink);
 
-        var (differ, compared) = CounterComparison.Compare(host, IptablesParser.Load(Path.Combine(Dir, "snapshot", "iptables.rules")));
-        Assert.Equal(28, compared); // filter: 3 policies + 16 rules; nat: 4 policies + 5 rules
+        var (differ, compared) = CounterComparison.Compare(host, IptablesParser.Load(Path.Combine(Dir, "kernel", "iptables-save-c.rules")));
+        Assert.Equal(29, compared); // filter: 3 policies + 17 rules; nat: 4 policies + 5 rules
         Assert.Empty(differ);
 
-        // 128 sightings (capinfo) are 66 packets; each is simulated at most once.
-        Assert.Equal(128, summary.Sightings);
-        Assert.Equal(66, summary.Packets);
+        // 186 sightings (`tcpdump -r any.pcap | wc -l`); each packet is simulated at most once.
+        Assert.Equal(186, summary.Sightings);
         Assert.Equal(summary.Sightings, summary.Simulated + summary.Observations + summary.NotIp + summary.BridgedNotSimulated + summary.MadeOnBridgePort + summary.UnknownDirection);
+        Assert.Equal(summary.Sightings - summary.Observations, summary.Packets);
         Assert.Equal(0, summary.UnknownDirection); // SLL2 says the direction of every record
+        Assert.Equal(0, summary.BridgedNotSimulated); // frames between the containers go through the simulated bridge
         var simulatedIds = sink.Rows.Where(r => r.Sighting.Handling == SightingHandling.Simulated).Select(r => r.Sighting.Sighting.PacketId).ToList();
         Assert.Equal(simulatedIds.Count, simulatedIds.Distinct().Count());
 
@@ -63,14 +64,31 @@ public sealed class ReplayJobTests
         Assert.DoesNotContain(sink.Rows, r => r.Sighting.Handling == SightingHandling.MadeOnBridgePort && (r.Packet.TcpFlags & TcpFlags.Rst) != 0);
         Assert.Equal(1, summary.Generated);
 
-        // record.sh listed the kernel's table with `conntrack -L -o extended` right after the traffic: the
-        // simulated table at the last packet must hold the same connections — tuples after NAT, TCP states,
-        // [ASSURED]/[UNREPLIED], marks — apart from the seconds left, which depend on when each listing was made.
+        // ctr2 → ctr1 TCP 5000 enters at veth2 and is dropped inside the bridge by DOCKER-USER:2, SYN and retry.
+        var blocked = sink.Rows.Where(r => r.Sighting.Handling == SightingHandling.Simulated && r.Packet.DstPort == 5000).ToList();
+        Assert.Equal(2, blocked.Count);
+        Assert.All(blocked, r => Assert.Equal(("veth2", "filter:DOCKER-USER:rule:2"), (r.Sighting.Point, r.Sighting.Result.DropDescription())));
+
+        // Each frame bridged between the containers entered once, at its input port; its sighting leaving the
+        // other port is an observation of the same packet, at the port the simulated bridge sent it to.
+        var bridged = sink.Rows.Where(r => r.Sighting.Handling == SightingHandling.Simulated && r.Sighting.Result.Fate == NfFate.Bridged && r.Packet.HasIp).ToList();
+        Assert.True(bridged.Count >= 10, $"{bridged.Count} bridged packets");
+        foreach (var b in bridged)
+        {
+            Assert.Contains(b.Sighting.Point, (string[])["veth1", "veth2"]);
+            Assert.Contains(sink.Rows, o => o.Sighting.Handling == SightingHandling.Observation && o.Sighting.Sighting.PacketId == b.Sighting.Sighting.PacketId
+                && o.Sighting.Point == b.Sighting.Result.PhysOutDev && o.Sighting.Direction == PacketDirection.Outgoing);
+        }
+
+        // record.sh listed the kernel's table with `conntrack -L -o extended` right after the traffic
+        // (kernel/conntrack-end.txt): the simulated table at the last packet must hold the same connections —
+        // tuples after NAT, TCP states, [ASSURED]/[UNREPLIED], marks — apart from the seconds left, which depend
+        // on when each listing was made. The connection older than the capture is among them.
         var simulated = new StringWriter();
         TraceReplay.Netfilter.Conntrack.ConntrackList.Dump(host.Conntrack, sink.Rows[^1].Sighting.TimeNs, simulated);
         static string[] WithoutTimeout(string listing) => listing.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^(\S+\s+\d+\s+\S+\s+\d+)\s+\d+", "$1 N"))
             .Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(WithoutTimeout(File.ReadAllText(Path.Combine(Dir, "snapshot", "conntrack.txt"))), WithoutTimeout(simulated.ToString()));
+        Assert.Equal(WithoutTimeout(File.ReadAllText(Path.Combine(Dir, "kernel", "conntrack-end.txt"))), WithoutTimeout(simulated.ToString()));
     }
 }

@@ -15,8 +15,8 @@ public sealed class DockerHostSnapshotTests
     [Fact]
     public void Devices_match_what_record_sh_creates()
     {
-        // lo, veth1 (the container's bridge port), docker0 (bridge), eth0 (veth uplink) — in ifindex order.
-        Assert.Equal(["lo", "veth1", "docker0", "eth0"], Config.Devices.Select(d => d.Name));
+        // lo, docker0 (bridge, made first), veth1 and veth2 (the containers' bridge ports), eth0 (veth uplink) — in ifindex order.
+        Assert.Equal(["lo", "docker0", "veth1", "veth2", "eth0"], Config.Devices.Select(d => d.Name));
         var docker0 = Config.Device("docker0")!;
         Assert.Equal("bridge", docker0.Kind);
         Assert.True(docker0.IsUp);
@@ -27,11 +27,13 @@ public sealed class DockerHostSnapshotTests
         Assert.Equal("veth", veth1.Kind);
         Assert.Equal("bridge", veth1.SlaveKind);
         Assert.Same(docker0, Config.BridgeOf("veth1"));
-        Assert.Equal(["veth1"], Config.BridgePorts("docker0").Select(d => d.Name));
+        Assert.Equal(["veth1", "veth2"], Config.BridgePorts("docker0").Select(d => d.Name));
+        // `ip link set docker0 address 02:42:ac:11:00:01`: an address of its own, as Docker gives it.
+        Assert.Equal("02:42:ac:11:00:01", docker0.Mac.ToString());
         Assert.Null(Config.BridgeOf("eth0"));
         Assert.Equal(0u, Config.Device("eth0")!.Group); // "group":"default"
         Assert.True(Config.Device("lo")!.IsLoopback);
-        Assert.Equal(Config.Device(4), Config.Device("eth0"));
+        Assert.Equal(Config.Device(5), Config.Device("eth0"));
     }
 
     [Fact]
@@ -96,8 +98,9 @@ public sealed class DockerHostSnapshotTests
         Assert.False(Config.IsLocalAddress(IpAddr.Parse("198.51.100.2")));
         // IPv6: fe80::/64 per device (metric 256) and multicast ff00::/8 in local; route.json and route6.json
         // both list them, so they are kept once.
-        Assert.Equal(3, Config.Routes.Count(r => r.IsV6 && r.Table == "main"));
-        Assert.Equal(3, Config.Routes.Count(r => r.IsV6 && r.Type == RouteType.Multicast));
+        // Four devices with IPv6 link-local addresses: docker0, veth1, veth2, eth0.
+        Assert.Equal(4, Config.Routes.Count(r => r.IsV6 && r.Table == "main"));
+        Assert.Equal(4, Config.Routes.Count(r => r.IsV6 && r.Type == RouteType.Multicast));
         Assert.Equal(256u, main.Lookup(IpAddr.Parse("fe80::1"))!.Metric);
         Assert.Null(main.Lookup(IpAddr.Parse("2001:db8::1"))); // no IPv6 default: ::/0 never matches IPv4-mapped either
         Assert.Equal(10, Config.Routes.Count(r => !r.IsV6));
@@ -109,7 +112,7 @@ public sealed class DockerHostSnapshotTests
         Assert.Equal([0u, 32766u, 32767u], Config.Rules.Select(r => r.Priority));
         Assert.Equal(["local", "main", "default"], Config.Rules.Select(r => r.Table));
         Assert.All(Config.Rules, r => Assert.Null(r.Src));
-        // `sysctl -qw net.ipv4.ip_forward=1`; the rest are the 6.x kernel's defaults in a fresh namespace.
+        // `sysctl -qw net.ipv4.ip_forward=1`, `net.bridge.bridge-nf-call-iptables=1`; the rest are the 6.x kernel's defaults in a fresh namespace.
         var s = Config.Sysctls;
         Assert.True(s.IpForward);
         Assert.False(s.Ipv6Forwarding);
@@ -122,6 +125,6 @@ public sealed class DockerHostSnapshotTests
         // The timeouts the snapshot holds are the defaults the model falls back to.
         foreach (var (name, seconds) in Sysctls.DefaultTimeouts)
             Assert.Equal(seconds, s.ConntrackTimeouts[name]);
-        Assert.Equal(950, s.All.Count);
+        Assert.Equal(File.ReadLines(Path.Combine(NetworkTestData.DockerSnapshot, "sysctl.conf")).Count(l => l.Length > 0), s.All.Count); // one per line
     }
 }

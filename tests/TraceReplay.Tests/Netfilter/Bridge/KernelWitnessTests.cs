@@ -165,7 +165,7 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
         Assert.True(d.Filter.Counters(d.Filter.EntryOf("FORWARD", 10)).Packets >= 4);
     }
 
-    private static Process StartCapture(string ns, string port, string file)
+    internal static Process StartCapture(string ns, string port, string file)
     {
         var psi = new ProcessStartInfo("ip", ["netns", "exec", ns, "tcpdump", "-q", "-U", "--immediate-mode", "-i", port, "-Q", "in", "-w", file])
         {
@@ -183,7 +183,7 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
     }
 
     /// <summary>Classic pcap (tcpdump -w): 24-byte file header, then 16-byte record headers (µs or ns timestamps by the magic).</summary>
-    private static IEnumerable<(long Ns, string Port, byte[] Frame)> ReadPcap(string path, string port)
+    internal static IEnumerable<(long Ns, string Port, byte[] Frame)> ReadPcap(string path, string port)
     {
         var b = File.ReadAllBytes(path);
         uint magic = BinaryPrimitives.ReadUInt32LittleEndian(b);
@@ -201,11 +201,11 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
         }
     }
 
-    private static string Sh(params string[] args) => Exec(null, true, args);
+    internal static string Sh(params string[] args) => Exec(null, true, args);
 
-    private static string ShTry(params string[] args) => Exec(null, false, args);
+    internal static string ShTry(params string[] args) => Exec(null, false, args);
 
-    private static string ShIn(string stdin, params string[] args) => Exec(stdin, true, args);
+    internal static string ShIn(string stdin, params string[] args) => Exec(stdin, true, args);
 
     private static string Exec(string? stdin, bool check, string[] args)
     {

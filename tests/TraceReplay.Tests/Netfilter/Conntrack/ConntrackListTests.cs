@@ -76,11 +76,17 @@ public class ConntrackListTests
     {
         string path = Path.Combine(Corpus.Root, "datasets", "docker-host", "snapshot", "conntrack.txt");
         var entries = ConntrackList.Parse(File.ReadAllText(path), path);
-        Assert.Equal(5, entries.Count);
-        Assert.Equal(TcpConntrack.TimeWait, entries[1].TcpState);
-        Assert.Equal(IpAddr.Parse("198.51.100.1"), entries[1].Reply.Dst); // MASQUERADEd reply tuple
-        Assert.Equal(6920, entries[2].Orig.SrcPort); // the echo id
-        Assert.Equal(2, entries[4].Orig.Protocol);
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(TcpConntrack.Established, entries[0].TcpState);
+        Assert.Equal(IpAddr.Parse("198.51.100.1"), entries[0].Reply.Dst); // MASQUERADEd reply tuple
+        Assert.Equal(57546, entries[0].Orig.SrcPort);
+        Assert.Equal(2, entries[1].Orig.Protocol); // IGMP: the generic tracker
+
+        // The kernel's table at the end of the capture (kernel/conntrack-end.txt) parses too: ICMP echo ids, UDP unreplied.
+        string end = Path.Combine(Corpus.Root, "datasets", "docker-host", "kernel", "conntrack-end.txt");
+        var last = ConntrackList.Parse(File.ReadAllText(end), end);
+        Assert.Equal(9, last.Count);
+        Assert.Contains(last, e => e.Orig.Protocol == 17 && e.Orig.DstPort == 9999 && e.Status == TraceReplay.Netfilter.Conntrack.CtStatus.None); // [UNREPLIED]
     }
 
     [Theory]

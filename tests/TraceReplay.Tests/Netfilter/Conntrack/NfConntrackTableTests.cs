@@ -142,12 +142,15 @@ public class NfConntrackTableTests
         string path = Path.Combine(TraceReplay.Tests.Support.Corpus.Root, "datasets", "docker-host", "snapshot", "conntrack.txt");
         var t = Table();
         t.LoadInitial(ConntrackList.Parse(File.ReadAllText(path), path));
-        // tcp TIME_WAIT src=172.17.0.2 dst=203.0.113.9 sport=49902 dport=80 src=203.0.113.9 dst=198.51.100.1 sport=80 dport=49902
-        var back = t.ConntrackIn(Tcp("203.0.113.9", 80, "198.51.100.1", 49902, TcpFlags.Ack, 1, 1), default, 0);
+        // tcp ESTABLISHED src=172.17.0.2 dst=203.0.113.9 sport=57546 dport=7000 src=203.0.113.9 dst=198.51.100.1 sport=7000 dport=57546
+        var back = t.ConntrackIn(Tcp("203.0.113.9", 7000, "198.51.100.1", 57546, TcpFlags.Ack, 1, 1), default, 0);
         Assert.Equal((CtState.Established, CtDirection.Reply), (back.State, back.Direction));
-        Assert.Equal(5, t.Count);
-        // The IGMP entry (generic, 593 s left) is gone 593 s after the first packet.
-        t.ExpireUntil(593 * S);
+        Assert.Equal(2, t.Count);
+        // The IGMP entry (generic, 597 s left) is gone 597 s after the first packet; the TCP one, refreshed by
+        // the ACK at time 0 to the ESTABLISHED timeout (432000 s), only then.
+        t.ExpireUntil(597 * S);
+        Assert.Equal(1, t.Count);
+        t.ExpireUntil(432000 * S);
         Assert.Equal(0, t.Count);
     }
 

@@ -350,8 +350,9 @@ public sealed class NfHostV6AndBadInputTests
 
     private static NfHookResult In6(NfHost host, ushort dport, long t)
     {
-        // To eth0's link-local address from its neighbour (addr.json: fe80::4057:95ff:fefb:9d63 on eth0).
-        byte[] frame = Frames.TcpV6("fe80::9091:55ff:fefb:2c3d", 40000, "fe80::4057:95ff:fefb:9d63", dport);
+        // To eth0's link-local address (addr.json's fe80:: address on eth0) from its neighbour.
+        string eth0 = host.Network.Device("eth0")!.Addresses.First(a => a.IsV6).Local.ToString();
+        byte[] frame = Frames.TcpV6("fe80::9091:55ff:fefb:2c3d", 40000, eth0, dport);
         PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
         return host.Receive(frame, ref d, new NfIngress("eth0", t));
     }

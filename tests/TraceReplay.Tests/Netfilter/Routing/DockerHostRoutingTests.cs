@@ -67,9 +67,9 @@ public sealed class DockerHostRoutingTests
     [Fact]
     public void Captured_container_packets_are_predicted_to_leave_by_eth0_and_do()
     {
-        // any.pcap (SLL2): every IPv4 packet the container sent that docker0 handed up to IP (ifindex 3, type host)
+        // any.pcap (SLL2): every IPv4 packet the container sent that docker0 handed up to IP (ifindex 2, type host)
         // must route out eth0; the simulation is then checked against the capture: the same datagram (IP id,
-        // protocol, destination; MASQUERADE changes only the source) is seen leaving eth0 (ifindex 4, type outgoing)
+        // protocol, destination; MASQUERADE changes only the source) is seen leaving eth0 (ifindex 5, type outgoing)
         // — except SMTP, which DOCKER-USER rejects in FORWARD after routing.
         var path = Path.Combine(Corpus.Root, "datasets", "docker-host", "captures", "any.pcap");
         var handedUp = new List<(uint Id, byte Proto, IpAddr Dst, ushort DstPort, RouteResult Route)>();
@@ -81,12 +81,12 @@ public sealed class DockerHostRoutingTests
                 PacketDecoder.Decode(reader.Data, reader.Current.LinkType, reader.Current.WireLength, out var d);
                 if (d.IpVersion != 4)
                     continue;
-                if (d.LinkIfIndex == 3 && d.LinkPacketType == 0 && d.Src == Ip("172.17.0.2"))
+                if (d.LinkIfIndex == 2 && d.LinkPacketType == 0 && d.Src == Ip("172.17.0.2"))
                 {
                     var key = new RouteKey { Src = d.Src, Dst = d.Dst, Dev = "docker0", Ttl = d.Ttl, Tos = d.Tos, Protocol = d.Protocol };
                     handedUp.Add((d.IpId, d.Protocol, d.Dst, d.DstPort, Host.Value.RouteInput(key)));
                 }
-                else if (d.LinkIfIndex == 4 && d.LinkPacketType == 4)
+                else if (d.LinkIfIndex == 5 && d.LinkPacketType == 4)
                 {
                     leftEth0.Add((d.IpId, d.Protocol, d.Dst));
                 }

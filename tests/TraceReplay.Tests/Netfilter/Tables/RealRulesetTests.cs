@@ -60,7 +60,8 @@ public sealed class RealRulesetTests
         Assert.Equal((XtVerdict.Accept, "FORWARD:5"), (v.Verdict, Where(filter, v)));
         Assert.Equal(
             [
-                "TRACE: filter:FORWARD:rule:1 True", "TRACE: filter:DOCKER-USER:rule:1 False", "TRACE: filter:DOCKER-USER:rule:2 True",
+                "TRACE: filter:FORWARD:rule:1 True", "TRACE: filter:DOCKER-USER:rule:1 False", "TRACE: filter:DOCKER-USER:rule:2 False",
+                "TRACE: filter:DOCKER-USER:rule:3 True",
                 "TRACE: filter:FORWARD:rule:2 True", "TRACE: filter:DOCKER-ISOLATION-STAGE-1:rule:1 True",
                 "TRACE: filter:DOCKER-ISOLATION-STAGE-2:rule:1 False", "TRACE: filter:DOCKER-ISOLATION-STAGE-2:rule:2 True",
                 "TRACE: filter:DOCKER-ISOLATION-STAGE-1:rule:2 True", "TRACE: filter:FORWARD:rule:3 False", "TRACE: filter:FORWARD:rule:4 False",
@@ -94,7 +95,7 @@ public sealed class RealRulesetTests
         Assert.Equal(5UL, filter.Counters(filter.EntryOf("FORWARD", 1)).Packets);
         Assert.Equal(new XtCounters(1, 40), filter.Counters(filter.PolicyEntry("FORWARD")));
         Assert.Equal(new XtCounters(1, 40), filter.Counters(filter.PolicyEntry("INPUT")));
-        Assert.Equal(4UL, filter.Counters(filter.EntryOf("DOCKER-USER", 2)).Packets); // all but the SMTP one returned
+        Assert.Equal(4UL, filter.Counters(filter.EntryOf("DOCKER-USER", 3)).Packets); // all but the SMTP one returned (rule 2 drops only docker0 to docker0 port 5000)
     }
 
     [Fact]
@@ -137,7 +138,7 @@ public sealed class RealRulesetTests
         Assert.Equal(("INPUT", 1, false), (all[3].Chain, all[3].RuleNum, all[3].IsPolicy)); // after the three policies
         Assert.Equal(("FORWARD", 1, false), (all[6].Chain, all[6].RuleNum, all[6].IsPolicy)); // after INPUT's three rules
 
-        // The path of Docker_host_filter_paths' first packet: FORWARD:1, DOCKER-USER:2, FORWARD:2,
+        // The path of Docker_host_filter_paths' first packet: FORWARD:1, DOCKER-USER:3, FORWARD:2,
         // DOCKER-ISOLATION-STAGE-1:1, STAGE-2:2, STAGE-1:2, FORWARD:5.
         Assert.Equal(7, all.Count(c => c.Counters.Packets == 1));
     }
