@@ -159,6 +159,9 @@ public sealed partial class NfHost : IBrNetfilterHooks
                 }
                 break;
         }
+        // nf_send_reset / nf_send_unreach while the rejected packet still exists (a bridged one's RST leaves by its physindev).
+        if (_br.HasReject)
+            SendReject(frame, ref p, ref _br);
         var result = End(ref p, ref _br);
         _brTrace = null;
         return result;
