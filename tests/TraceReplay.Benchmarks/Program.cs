@@ -21,6 +21,7 @@ switch (args.FirstOrDefault())
             typeof(RoutingBenchmarks),
             typeof(TablesBenchmarks),
             typeof(ConntrackBenchmarks),
+            typeof(NfHostBenchmarks),
         ]).Run(args[1..]);
         return 0;
     case "pipeline":
