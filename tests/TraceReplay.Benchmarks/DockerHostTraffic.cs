@@ -101,15 +101,18 @@ internal sealed class DockerHostTraffic
     }
 
     /// <summary>Writes <paramref name="sightings"/> records (the last real packet may be cut short of its later sightings) to <paramref name="path"/>.</summary>
-    public static DockerHostTraffic Write(string path, long sightings, int concurrentFlows, int snapLength, int seed)
+    /// <param name="rate">Real packets per second of capture time; at the default 50,000 a 10 M-sighting capture spans ~70 s, less than TIME_WAIT's 120 s, so the conntrack table grows all along.</param>
+    public static DockerHostTraffic Write(string path, long sightings, int concurrentFlows, int snapLength, int seed, int rate = 50_000)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rate, 250_000); // a packet's sightings are 1 µs apart: keep packets ≥ 4 µs apart
         var t = new DockerHostTraffic(seed, concurrentFlows, snapLength);
         using var w = PcapWriter.Create(path, LinkType.LinuxSll2, snapLength);
         long ns = StartNs;
+        int mean = 1_000_000_000 / rate;
         while (t.Sightings < sightings)
         {
-            // ~50,000 real packets a second: 20 µs apart on average, a packet's sightings 1 µs apart.
-            ns += t._rng.Next(4_000, 36_000);
+            // Packets 0.2 to 1.8 times the mean apart, a packet's sightings 1 µs apart.
+            ns += t._rng.Next(mean / 5, (mean * 9) / 5);
             ref var f = ref t._flows[t._rng.Next(t._flows.Length)];
             t.Next(ref f, w, ns, sightings);
             t.RealPackets++;

@@ -7,7 +7,7 @@ const string Usage = """
            TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
            TraceReplay.Benchmarks host [--runs N] [--dir DIR]
            TraceReplay.Benchmarks store [--rows N] [--dir DIR]
-           TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--modes none,duckdb,arrow] [--cpu N] [--runs N] [--dir DIR] [--keep]
+           TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())

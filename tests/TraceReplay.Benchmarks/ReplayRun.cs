@@ -12,8 +12,9 @@ namespace TraceReplay.Benchmarks;
 /// <summary>
 /// `replay`: the whole pipeline of `tracereplay replay` (read, decode, correlate, conntrack, the hook
 /// graph with docker-host's rules, rows into the run database) on a generated capture of N sightings
-/// (<see cref="DockerHostTraffic"/>), three ways: no storage (a sink that drops the rows), DuckDB (the
-/// RunDatabaseSink as the CLI builds it), and DuckDB plus `--arrow`. Each way runs in a child process
+/// (<see cref="DockerHostTraffic"/>), several ways: no storage (a sink that drops the rows), DuckDB (the
+/// RunDatabaseSink as the CLI builds it), DuckDB plus `--arrow`, and both again with the writer thread
+/// (`-2t`: storage on a second core, RunWriterOptions.WriterThread). Each way runs in a child process
 /// of its own so its peak memory is its own, after a warm-up pass on a smaller capture so tiered JIT
 /// has reached its optimised code. Reported per way: wall and CPU time per sighting (CPU time is the
 /// honest one-core figure on a shared machine), bytes allocated per sighting in the steady state
@@ -26,7 +27,9 @@ internal static class ReplayRun
     private const long SteadyFrom = 1_000_000;
 
     private const string Usage =
-        "usage: replay [--packets N] [--snaplen N] [--flows N] [--modes none,duckdb,arrow] [--dir DIR] [--keep] [--cpu N] [--runs N]";
+        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--dir DIR] [--keep] [--cpu N] [--runs N]";
+
+    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t"];
 
     private sealed class Options
     {
@@ -38,6 +41,7 @@ internal static class ReplayRun
         public bool Keep;
         public int? Cpu;
         public int Runs = 1;
+        public int Rate = 50_000;
         public string? Host;
     }
 
@@ -58,6 +62,7 @@ internal static class ReplayRun
                 case "--dir" when next is not null: o.Dir = next; i++; break;
                 case "--cpu" when next is not null: o.Cpu = int.Parse(next, CultureInfo.InvariantCulture); i++; break;
                 case "--runs" when next is not null: o.Runs = int.Parse(next, CultureInfo.InvariantCulture); i++; break;
+                case "--rate" when next is not null: o.Rate = int.Parse(next, CultureInfo.InvariantCulture); i++; break;
                 case "--host" when next is not null: o.Host = next; i++; break;
                 case "--keep": o.Keep = true; break;
                 default:
@@ -65,9 +70,9 @@ internal static class ReplayRun
                     return 2;
             }
         }
-        if (o.Packets < 1000 || o.Flows < 1 || o.SnapLength < 64 || o.Modes.Any(m => m is not ("none" or "duckdb" or "arrow")))
+        if (o.Packets < 1000 || o.Flows < 1 || o.SnapLength < 64 || o.Rate is < 1 or > 250_000 || o.Modes.Any(m => !AllModes.Contains(m)))
         {
-            Console.Error.WriteLine($"replay: --packets at least 1000, --flows at least 1, --snaplen at least 64, modes none|duckdb|arrow\n{Usage}");
+            Console.Error.WriteLine($"replay: --packets at least 1000, --flows at least 1, --snaplen at least 64, --rate 1 to 250000, modes {string.Join('|', AllModes)}\n{Usage}");
             return 2;
         }
         string host = o.Host ?? FindSnapshot();
@@ -90,13 +95,14 @@ internal static class ReplayRun
     {
         string capture = Path.Combine(work, "replay.pcap"), warmup = Path.Combine(work, "warmup.pcap");
         var generate = Stopwatch.StartNew();
-        var traffic = DockerHostTraffic.Write(capture, o.Packets, o.Flows, o.SnapLength, seed: 1);
+        var traffic = DockerHostTraffic.Write(capture, o.Packets, o.Flows, o.SnapLength, seed: 1, o.Rate);
         generate.Stop();
-        DockerHostTraffic.Write(warmup, Math.Min(o.Packets, 300_000), o.Flows, o.SnapLength, seed: 2);
+        DockerHostTraffic.Write(warmup, Math.Min(o.Packets, 300_000), o.Flows, o.SnapLength, seed: 2, o.Rate);
         Print("sightings", traffic.Sightings);
         Print("real_packets", traffic.RealPackets);
         Print("flows", traffic.Flows);
         Print("snaplen", o.SnapLength);
+        Print("rate_packets_per_capture_second", o.Rate);
         Print("file_mb", new FileInfo(capture).Length / 1e6, "F1");
         Print("generate_seconds", generate.Elapsed.TotalSeconds, "F1");
         Print("load_average", File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?");
@@ -156,11 +162,11 @@ internal static class ReplayRun
         var relay = new RunDatabaseSink.EventRelay();
         var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1, Events = mode == "none" ? null : relay });
         string db = Path.Combine(work, $"run-{mode}.duckdb");
-        string? arrowDir = mode == "arrow" ? Path.Combine(work, "arrow") : null;
+        string? arrowDir = mode.StartsWith("arrow", StringComparison.Ordinal) ? Path.Combine(work, "arrow") : null;
         if (arrowDir is not null)
             Directory.CreateDirectory(arrowDir);
         File.Delete(db);
-        RunDatabaseSink? sink = mode == "none" ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir });
+        RunDatabaseSink? sink = mode == "none" ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = mode.EndsWith("-2t", StringComparison.Ordinal) });
         if (sink is not null)
             relay.Target = sink;
         var counting = new CountingSink(sink);
@@ -197,6 +203,9 @@ internal static class ReplayRun
         Print("sightings_per_cpu_second", n / cpu.TotalSeconds, "F0");
         Print("alloc_bytes_per_sighting_thread_steady", steadyN > 0 ? (threadEnd - counting.SteadyThread) / (double)steadyN : double.NaN, "F3");
         Print("alloc_bytes_per_sighting_all_threads_steady", steadyN > 0 ? (totalEnd - counting.SteadyTotal) / (double)steadyN : double.NaN, "F3");
+        // What grows with connections rather than packets: the conntrack table up to the live set, and
+        // the NAT bindings kept for nat_mappings (NfNatHook.Mappings, one per connection ever made).
+        Print("alloc_bytes_per_new_connection_steady", counting.New > counting.NewAtSteady ? (threadEnd - counting.SteadyThread) / (double)(counting.New - counting.NewAtSteady) : double.NaN, "F1");
         Print("alloc_bytes_total_pass", totalEnd - total0);
         Print("alloc_bytes_thread_pass", threadEnd - thread0);
         Print("gc_gen0", GC.CollectionCount(0) - gen0);
@@ -212,6 +221,10 @@ internal static class ReplayRun
         public long[] Fates { get; } = new long[8];
         public long SteadyThread { get; private set; }
         public long SteadyTotal { get; private set; }
+
+        /// <summary>Packets in conntrack state NEW (connections opened, SYN retransmissions included), all and after the steady mark.</summary>
+        public long New { get; private set; }
+        public long NewAtSteady { get; private set; }
         private long _n;
 
         public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
@@ -220,9 +233,14 @@ internal static class ReplayRun
             {
                 SteadyThread = GC.GetAllocatedBytesForCurrentThread();
                 SteadyTotal = GC.GetTotalAllocatedBytes(true);
+                NewAtSteady = New;
             }
             if (sighting.Handling == SightingHandling.Simulated)
+            {
                 Fates[(int)sighting.Result.Fate & 7]++;
+                if (sighting.Result.CtState == TraceReplay.Netfilter.Conntrack.CtState.New)
+                    New++;
+            }
             inner?.Add(sighting, packet);
         }
     }
