@@ -23,8 +23,7 @@ namespace TraceReplay.Benchmarks;
 /// </summary>
 internal static class ReplayRun
 {
-    /// <summary>Allocation before this many sightings (first batches, tables growing) is not the per-packet cost.</summary>
-    private const long SteadyFrom = 1_000_000;
+    // Steady state: the second half of the run (first batches, buffers and tables grown by then).
 
     private const string Usage =
         "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--dir DIR] [--keep] [--cpu N] [--runs N]";
@@ -139,7 +138,7 @@ internal static class ReplayRun
         }
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             start.ArgumentList.Add(typeof(ReplayRun).Assembly.Location);
-        foreach (string a in new[] { "replay", "--child", mode, capture, warmup, host, work })
+        foreach (string a in new[] { "replay", "--child", mode, capture, warmup, host, work, o.Packets.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(a);
         using var p = Process.Start(start) ?? throw new InvalidOperationException("child did not start");
         p.WaitForExit();
@@ -150,13 +149,14 @@ internal static class ReplayRun
     private static int Child(string[] args)
     {
         var (mode, capture, warmup, host, work) = (args[0], args[1], args[2], args[3], args[4]);
-        Pass(mode, warmup, host, work, timed: false);
+        long sightings = long.Parse(args[5], CultureInfo.InvariantCulture);
+        Pass(mode, warmup, host, work, timed: false, steadyFrom: long.MaxValue);
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        Pass(mode, capture, host, work, timed: true);
+        Pass(mode, capture, host, work, timed: true, steadyFrom: sightings / 2);
         return 0;
     }
 
-    private static void Pass(string mode, string capture, string host, string work, bool timed)
+    private static void Pass(string mode, string capture, string host, string work, bool timed, long steadyFrom)
     {
         var snapshot = HostSnapshot.Load(host);
         var relay = new RunDatabaseSink.EventRelay();
@@ -169,7 +169,7 @@ internal static class ReplayRun
         RunDatabaseSink? sink = mode == "none" ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = mode.EndsWith("-2t", StringComparison.Ordinal) });
         if (sink is not null)
             relay.Target = sink;
-        var counting = new CountingSink(sink);
+        var counting = new CountingSink(sink, steadyFrom);
         using var self = Process.GetCurrentProcess();
         var cpu0 = self.TotalProcessorTime;
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
@@ -187,7 +187,7 @@ internal static class ReplayRun
             return;
         long n = summary.Sightings;
         double seconds = wall.Elapsed.TotalSeconds;
-        long steadyN = n - SteadyFrom;
+        long steadyN = n - steadyFrom;
         Print("sightings", n);
         Print("simulated", summary.Simulated);
         Print("observations", summary.Observations);
@@ -216,7 +216,7 @@ internal static class ReplayRun
     }
 
     /// <summary>Counts fates and marks the allocation counters once the steady state is reached; passes rows on.</summary>
-    private sealed class CountingSink(IReplaySink? inner) : IReplaySink
+    private sealed class CountingSink(IReplaySink? inner, long steadyFrom) : IReplaySink
     {
         public long[] Fates { get; } = new long[8];
         public long SteadyThread { get; private set; }
@@ -229,7 +229,7 @@ internal static class ReplayRun
 
         public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
         {
-            if (++_n == SteadyFrom)
+            if (++_n == steadyFrom)
             {
                 SteadyThread = GC.GetAllocatedBytesForCurrentThread();
                 SteadyTotal = GC.GetTotalAllocatedBytes(true);
