@@ -57,7 +57,7 @@ internal sealed class DockerHostTraffic
         /// <summary>Container → dropped in FORWARD: veth1 in, docker0 in.</summary>
         ContainerDropped,
 
-        /// <summary>The host's reset to the container: docker0 out, veth1 out.</summary>
+        /// <summary>The host's reset to the container: veth1 out only, as in the dataset (br_netfilter's REJECT sends it straight out of the port).</summary>
         HostToContainer,
     }
 
@@ -396,8 +396,7 @@ internal sealed class DockerHostTraffic
                 Sighting(w, ns + 2000, limit, VethIfIndex, PacketOutgoing, Docker0Mac, protocol, ipLength, ipId, 56, f.Remote, remotePort, ContainerIp, insidePort);
                 break;
             case Way.HostToContainer:
-                Sighting(w, ns, limit, Docker0IfIndex, PacketOutgoing, Docker0Mac, protocol, ipLength, ipId, 64, f.Remote, remotePort, ContainerIp, insidePort);
-                Sighting(w, ns + 1000, limit, VethIfIndex, PacketOutgoing, Docker0Mac, protocol, ipLength, ipId, 64, f.Remote, remotePort, ContainerIp, insidePort);
+                Sighting(w, ns, limit, VethIfIndex, PacketOutgoing, Docker0Mac, protocol, ipLength, ipId, 64, f.Remote, remotePort, ContainerIp, insidePort);
                 break;
             case Way.ToHost:
                 Sighting(w, ns, limit, Eth0IfIndex, PacketHost, GatewayMac, protocol, ipLength, ipId, 57, f.Remote, f.LocalPort, Eth0Ip, f.RemotePort);
