@@ -69,6 +69,7 @@ record-demo: deps
 
 bench: build
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- pipeline
+	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- replay
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- host
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- micro --filter '*' --job short --iterationCount 15 --warmupCount 5
 

@@ -25,6 +25,12 @@ public sealed record RunWriterOptions
     public int BatchRows { get; init; } = 64 * 1024;
 
     public DuckDbLoad Load { get; init; } = DuckDbLoad.ArrowScan;
+
+    /// <summary>
+    /// Hand full batches to a writer thread (DuckDB insert, Arrow file) while rows keep coming: a
+    /// second core takes the storage cost. Same batches in the same order, so the same database.
+    /// </summary>
+    public bool WriterThread { get; init; }
 }
 
 /// <summary>The output of a run could not be created or finished; the message names the path.</summary>
@@ -38,7 +44,7 @@ public sealed class RunStoreException(string message, Exception? inner = null) :
 /// failed or interrupted run never leaves a file that looks finished; disposing without Complete
 /// deletes the partial files.
 /// </summary>
-public sealed class RunWriter : IDisposable
+public sealed partial class RunWriter : IDisposable
 {
     private readonly string _path;
     private readonly string _partial;
@@ -48,16 +54,22 @@ public sealed class RunWriter : IDisposable
     private readonly Table _packets, _rules, _connections, _nat, _events, _trace, _captures, _info;
     private bool _completed;
     private bool _disposed;
+    private readonly BatchWriter? _background;
 
     private sealed class Table(TableBuffer buffer, DuckDbArrowScan scan)
     {
-        public TableBuffer Buffer { get; } = buffer;
+        /// <summary>The buffer rows go into; with a writer thread, swapped for a spare at each batch.</summary>
+        public TableBuffer Buffer { get; set; } = buffer;
         public DuckDbArrowScan Scan { get; } = scan;
         public ArrowFileWriter? Arrow { get; set; }
         public FileStream? ArrowStream { get; set; }
         public string? ArrowPartial { get; set; }
         public string? ArrowFinal { get; set; }
         public long Rows { get; set; }
+
+        /// <summary>Emptied buffers back from the writer thread, and how many this table has made (RunWriter.Background.cs).</summary>
+        public Stack<TableBuffer> Spares { get; } = new();
+        public int Buffers { get; set; } = 1;
     }
 
     private RunWriter(string path, RunWriterOptions options)
@@ -109,6 +121,8 @@ public sealed class RunWriter : IDisposable
             _tables = [.. RunSchema.Tables.Select(t => new Table(new TableBuffer(t, addresses, Math.Min(options.BatchRows, 4096)), new DuckDbArrowScan(_db, t)))];
             if (options.ArrowDirectory is { } dir)
                 OpenArrow(dir);
+            if (options.WriterThread)
+                _background = new BatchWriter(this, addresses);
         }
         catch
         {
@@ -358,6 +372,7 @@ public sealed class RunWriter : IDisposable
             throw new InvalidOperationException("the run is already complete");
         foreach (var t in _tables)
             Flush(t);
+        _background?.Finish();
         using (var cmd = _db.CreateCommand())
         {
             foreach (var t in _tables)
@@ -400,6 +415,7 @@ public sealed class RunWriter : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        _background?.Abandon();
         foreach (var t in _tables ?? [])
         {
             t.Scan.Dispose();
@@ -425,16 +441,27 @@ public sealed class RunWriter : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (t.Buffer.Rows == 0)
             return;
-        using (var batch = t.Buffer.Build())
+        t.Rows += t.Buffer.Rows;
+        if (_background is not null)
         {
-            t.Rows += batch.Length;
+            _background.Enqueue(t);
+            return;
+        }
+        Store(t, t.Buffer);
+    }
+
+    /// <summary>One batch to the Arrow file and DuckDB, then the buffer is empty for reuse.</summary>
+    private void Store(Table t, TableBuffer buffer)
+    {
+        using (var batch = buffer.Build())
+        {
             t.Arrow?.WriteRecordBatch(batch);
             if (_options.Load == DuckDbLoad.ArrowScan)
                 t.Scan.Insert(batch);
             else
-                DuckDbAppend.Append(_db, t.Buffer.Def, batch);
+                DuckDbAppend.Append(_db, buffer.Def, batch);
         }
-        t.Buffer.Clear();
+        buffer.Clear();
     }
 
     private void OpenArrow(string dir)

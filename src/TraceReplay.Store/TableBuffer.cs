@@ -163,6 +163,15 @@ internal sealed class TableBuffer
         public int DataLength;
         public int NullCount;
 
+        // The UTF-8 bytes of the last few strings written, by reference: packets' text columns take a
+        // handful of shared strings (capture points, paths, enum names), so most rows copy bytes instead
+        // of transcoding. Fixed slots, overwritten in turn, so a miss allocates nothing either.
+        public const int CacheSlots = 8, CacheSlotBytes = 64;
+        public readonly string?[] CachedText = def.Kind == ColKind.Text ? new string?[CacheSlots] : [];
+        public readonly int[] CachedLength = def.Kind == ColKind.Text ? new int[CacheSlots] : [];
+        public readonly byte[] CachedBytes = def.Kind == ColKind.Text ? new byte[CacheSlots * CacheSlotBytes] : [];
+        public int CacheNext;
+
         private static int Size(ColKind kind, int capacity) => kind switch
         {
             ColKind.Bool => (capacity + 7) / 8,
@@ -227,10 +236,33 @@ internal sealed class TableBuffer
             return;
         }
         var c = Next();
+        var cached = c.CachedText;
+        for (int i = 0; i < cached.Length; i++)
+        {
+            if (ReferenceEquals(cached[i], s))
+            {
+                int n = c.CachedLength[i];
+                if (c.DataLength + n > c.Data.Length)
+                    System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + n));
+                c.CachedBytes.AsSpan(i * Column.CacheSlotBytes, n).CopyTo(c.Data.AsSpan(c.DataLength));
+                c.DataLength += n;
+                Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+                return;
+            }
+        }
         int max = Encoding.UTF8.GetMaxByteCount(s.Length);
         if (c.DataLength + max > c.Data.Length)
             System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + max));
-        c.DataLength += Encoding.UTF8.GetBytes(s, c.Data.AsSpan(c.DataLength));
+        int written = Encoding.UTF8.GetBytes(s, c.Data.AsSpan(c.DataLength));
+        if (written <= Column.CacheSlotBytes)
+        {
+            int slot = c.CacheNext;
+            c.CacheNext = (slot + 1) % Column.CacheSlots;
+            c.Data.AsSpan(c.DataLength, written).CopyTo(c.CachedBytes.AsSpan(slot * Column.CacheSlotBytes));
+            c.CachedLength[slot] = written;
+            cached[slot] = s;
+        }
+        c.DataLength += written;
         Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
     }
 

@@ -8,6 +8,7 @@ const string Usage = """
            TraceReplay.Benchmarks host [--runs N] [--dir DIR]
            TraceReplay.Benchmarks store [--rows N] [--dir DIR]
            TraceReplay.Benchmarks anomaly-eval [--seconds N] [--dir DIR] [--conntrack-max N]
+           TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())
@@ -21,6 +22,7 @@ switch (args.FirstOrDefault())
             typeof(RoutingBenchmarks),
             typeof(TablesBenchmarks),
             typeof(ConntrackBenchmarks),
+            typeof(NfHostBenchmarks),
         ]).Run(args[1..]);
         return 0;
     case "pipeline":
@@ -33,6 +35,8 @@ switch (args.FirstOrDefault())
         return StoreRun.Run(args[1..]);
     case "anomaly-eval":
         return AnomalyEvalRun.Run(args[1..]);
+    case "replay":
+        return ReplayRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;
