@@ -1,0 +1,22 @@
+namespace TraceReplay.KernelTests.Framework;
+
+/// <summary>Each scenario's known differences, shared by the live kernel suite and the replay of its saved dataset.</summary>
+public static class Expectations
+{
+    /// <summary>
+    /// REJECT --reject-with tcp-reset: nf_send_reset (net/ipv4/netfilter/nf_reject_ipv4.c) attaches the
+    /// rejected SYN's conntrack to the RST (nf_ct_attach: IP_CT_RELATED_REPLY). The SYN got its DST null
+    /// binding in nat PREROUTING but was dropped in filter INPUT before nat INPUT, so the RST finds SRC
+    /// not initialised and nf_nat_inet_fn runs the nat POSTROUTING chain for it (MASQUERADE -o wan0
+    /// counts it). The simulation does not make REJECT's reply itself: it meets the RST in the capture as
+    /// a packet of its own, with no connection (a RST cannot start one), so NAT skips it.
+    /// Checked on this kernel with a two-namespace probe: nat OUTPUT 0, nat POSTROUTING 1 packet of 40 bytes.
+    /// </summary>
+    public const string RejectRstThroughNatPostrouting =
+        "REJECT's RST carries the rejected SYN's conntrack (nf_ct_attach) and passes nat POSTROUTING in the kernel; the simulation meets it as a connection-less packet";
+
+    public static ScenarioExpectation HomeRouter { get; } = new("home-router",
+    [
+        new("nat:POSTROUTING:rule:1", RejectRstThroughNatPostrouting),
+    ]);
+}

@@ -1,0 +1,20 @@
+using TraceReplay.KernelTests.Framework;
+using TraceReplay.KernelTests.Scenarios;
+
+namespace TraceReplay.KernelTests;
+
+/// <summary>The home router recorded live on this kernel and replayed: counters and conntrack against the kernel's.</summary>
+public sealed class HomeRouterTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Home_router_replay_equals_the_kernel()
+    {
+        KernelEnvironment.Require();
+        using var place = new ScenarioOutput("home-router");
+        using (var lab = new KernelLab("hr"))
+            HomeRouterScenario.Record(lab, place.Directory);
+        var report = ScenarioReplay.Run("home-router", place.Directory, Expectations.HomeRouter.ConntrackMask);
+        output.WriteLine(report.Format());
+        Expectations.HomeRouter.Check(report);
+    }
+}
