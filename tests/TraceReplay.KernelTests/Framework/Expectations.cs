@@ -19,4 +19,10 @@ public static class Expectations
     [
         new("nat:POSTROUTING:rule:1", RejectRstThroughNatPostrouting),
     ]);
+
+    public static ScenarioExpectation For(string scenario) => scenario switch
+    {
+        "home-router" => HomeRouter,
+        _ => throw new ArgumentException("no such scenario: " + scenario, nameof(scenario)),
+    };
 }
