@@ -13,7 +13,7 @@ public sealed class HomeRouterTests(ITestOutputHelper output)
         using var place = new ScenarioOutput("home-router");
         using (var lab = new KernelLab("hr"))
             HomeRouterScenario.Record(lab, place.Directory);
-        var report = ScenarioReplay.Run("home-router", place.Directory, Expectations.HomeRouter.ConntrackMask);
+        var report = Expectations.HomeRouter.Replay(place.Directory);
         output.WriteLine(report.Format());
         Expectations.HomeRouter.Check(report);
     }

@@ -20,9 +20,23 @@ public static class Expectations
         new("nat:POSTROUTING:rule:1", RejectRstThroughNatPostrouting),
     ]);
 
+    /// <summary>
+    /// kube-proxy's endpoints are chosen by `-m statistic --mode random` (xt_statistic.c: get_random_u32
+    /// per packet that reaches the rule): the kernel's draws are not in the snapshot. The replay searches
+    /// the seed whose choices give the kernel's conntrack table (ScenarioReplay.RunMatchingRandom); then
+    /// every counter is compared. Should no seed reproduce them, only the chains below the split may
+    /// differ: the statistic rule and the fall-through of KUBE-SVC-WEB, and the KUBE-SEP-* chains.
+    /// </summary>
+    public static ScenarioExpectation KubernetesNode { get; } = new("kubernetes-node",
+    [
+        new("nat:KUBE-SVC-WEB:rule:[23]", "statistic --mode random: the kernel's endpoint choice is not in the snapshot", Pattern: true),
+        new("nat:KUBE-SEP-POD[12]:rule:[12]", "statistic --mode random: the kernel's endpoint choice is not in the snapshot", Pattern: true),
+    ]) { Random = true };
+
     public static ScenarioExpectation For(string scenario) => scenario switch
     {
         "home-router" => HomeRouter,
+        "kubernetes-node" => KubernetesNode,
         _ => throw new ArgumentException("no such scenario: " + scenario, nameof(scenario)),
     };
 }

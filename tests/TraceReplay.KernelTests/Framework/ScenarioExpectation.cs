@@ -18,6 +18,13 @@ public sealed record KnownDifference(string Key, string Reason, bool Pattern = f
 /// </summary>
 public sealed record ScenarioExpectation(string Name, IReadOnlyList<KnownDifference> Counters, Func<string, string>? ConntrackMask = null)
 {
+    /// <summary>The rule set chooses at random: the replay searches the seed that reproduces the kernel's choices.</summary>
+    public bool Random { get; init; }
+
+    /// <summary>Replays a recorded scenario and compares it, as this expectation needs (<see cref="Random"/>).</summary>
+    public ScenarioReport Replay(string dir) =>
+        Random ? ScenarioReplay.RunMatchingRandom(Name, dir, ConntrackMask) : ScenarioReplay.Run(Name, dir, ConntrackMask);
+
     public void Check(ScenarioReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
@@ -30,6 +37,8 @@ public sealed record ScenarioExpectation(string Name, IReadOnlyList<KnownDiffere
             problems.Add("known differences that no longer differ (remove them): " + string.Join(", ", gone));
         if (report.ConntrackMissing.Count > 0 || report.ConntrackExtra.Count > 0)
             problems.Add("conntrack tables differ");
+        if (!report.RandomReproduced)
+            problems.Add("no seed reproduced the kernel's random choices");
         Assert.True(problems.Count == 0, string.Join("\n", problems) + "\n" + report.Format());
     }
 }

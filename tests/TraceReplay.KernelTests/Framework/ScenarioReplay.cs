@@ -24,6 +24,13 @@ public sealed class ScenarioReport
     public required ReplaySummary Summary { get; init; }
     public required int Compared { get; init; }
 
+    /// <summary>The simulation's random seed (`-m statistic --mode random`, NAT port randomisation).</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>When the seed was searched for: how many were tried, and whether one reproduced the kernel's random choices.</summary>
+    public int SeedsTried { get; init; }
+    public bool RandomReproduced { get; init; } = true;
+
     /// <summary>"table:chain:rule:N host [p:b] simulated [p:b]" (IPv6 ones prefixed "ip6:").</summary>
     public required IReadOnlyList<string> CounterDiffs { get; init; }
 
@@ -44,6 +51,10 @@ public sealed class ScenarioReport
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"scenario {Name}: {Summary.Sightings} sightings, {Summary.Packets} packets, {Summary.Simulated} simulated\n");
+        if (SeedsTried > 0)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  random choices: {(RandomReproduced ? $"the kernel's reproduced by seed {Seed}" : "the kernel's not reproduced")} ({SeedsTried} seeds tried)\n");
+        }
         sb.Append(CultureInfo.InvariantCulture, $"  counters: {Compared - CounterDiffs.Count} of {Compared} rules and policies equal the kernel's\n");
         foreach (var d in CounterDiffs)
             sb.Append("    differs: ").Append(d).Append('\n');
@@ -66,10 +77,10 @@ public static class ScenarioReplay
     /// <paramref name="mask"/> rewrites both conntrack listings before they are compared, for what a
     /// scenario cannot reproduce (an endpoint the kernel picked at random).
     /// </summary>
-    public static ScenarioReport Run(string name, string dir, Func<string, string>? mask = null)
+    public static ScenarioReport Run(string name, string dir, Func<string, string>? mask = null, ulong seed = 1)
     {
         var snapshot = HostSnapshot.Load(Path.Combine(dir, "snapshot"));
-        var host = NfHost.Create(snapshot);
+        var host = NfHost.Create(snapshot, new NfHostOptions { Seed = seed });
         var sink = new LastTime();
         var summary = new ReplayJob(snapshot, host).Run([CaptureSource.Parse(Path.Combine(dir, "captures", "any.pcap"))], sink);
 
@@ -109,12 +120,45 @@ public static class ScenarioReplay
             KernelV6 = v6,
             Summary = summary,
             Compared = c4 + c6,
+            Seed = seed,
             CounterDiffs = [.. d4, .. d6.Select(d => "ip6:" + d)],
             ConntrackKernel = kernel.Count,
             ConntrackSimulated = simulated.Count,
             ConntrackMissing = missing,
             ConntrackExtra = extra,
             PortSearched = searched,
+        };
+    }
+
+    /// <summary>
+    /// For a rule set that chooses at random (kube-proxy's `-m statistic --mode random` endpoints): the
+    /// kernel's choices are not in the snapshot, only their outcome — which endpoint each connection
+    /// reached, in the capture and in the kernel's conntrack table. Seeds are tried until the replay's
+    /// conntrack table (the endpoint in each reply tuple) equals the kernel's; every counter is then
+    /// comparable. Without such a seed the first seed's report comes back, marked not reproduced.
+    /// </summary>
+    public static ScenarioReport RunMatchingRandom(string name, string dir, Func<string, string>? mask = null, int maxSeeds = 256)
+    {
+        ScenarioReport? first = null;
+        for (ulong seed = 1; seed <= (ulong)maxSeeds; seed++)
+        {
+            var r = Run(name, dir, mask, seed);
+            first ??= r;
+            if (r.ConntrackMissing.Count == 0 && r.ConntrackExtra.Count == 0)
+                return new ScenarioReport
+                {
+                    Name = r.Name, Host = r.Host, KernelV4 = r.KernelV4, KernelV6 = r.KernelV6, Summary = r.Summary, Compared = r.Compared,
+                    CounterDiffs = r.CounterDiffs, ConntrackKernel = r.ConntrackKernel, ConntrackSimulated = r.ConntrackSimulated,
+                    ConntrackMissing = r.ConntrackMissing, ConntrackExtra = r.ConntrackExtra, PortSearched = r.PortSearched,
+                    Seed = seed, SeedsTried = (int)seed, RandomReproduced = true,
+                };
+        }
+        return new ScenarioReport
+        {
+            Name = first!.Name, Host = first.Host, KernelV4 = first.KernelV4, KernelV6 = first.KernelV6, Summary = first.Summary, Compared = first.Compared,
+            CounterDiffs = first.CounterDiffs, ConntrackKernel = first.ConntrackKernel, ConntrackSimulated = first.ConntrackSimulated,
+            ConntrackMissing = first.ConntrackMissing, ConntrackExtra = first.ConntrackExtra, PortSearched = first.PortSearched,
+            Seed = 1, SeedsTried = maxSeeds, RandomReproduced = false,
         };
     }
 

@@ -13,14 +13,14 @@ namespace TraceReplay.Tests.Replay;
 /// </summary>
 public sealed class KernelScenarioTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Scenarios() => ["home-router"];
+    public static TheoryData<string> Scenarios() => ["home-router", "kubernetes-node"];
 
     [Theory]
     [MemberData(nameof(Scenarios))]
     public void Saved_scenario_replays_to_the_kernels_results(string scenario)
     {
         var expectation = Expectations.For(scenario);
-        var report = ScenarioReplay.Run(scenario, Path.Combine(Corpus.Root, "datasets", scenario), expectation.ConntrackMask);
+        var report = expectation.Replay(Path.Combine(Corpus.Root, "datasets", scenario));
         output.WriteLine(report.Format());
         expectation.Check(report);
         Assert.True(report.Compared > 0);
