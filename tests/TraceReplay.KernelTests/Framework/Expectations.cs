@@ -33,10 +33,13 @@ public static class Expectations
         new("nat:KUBE-SEP-POD[12]:rule:[12]", "statistic --mode random: the kernel's endpoint choice is not in the snapshot", Pattern: true),
     ]) { Random = true };
 
+    public static ScenarioExpectation Ipv6Host { get; } = new("ipv6-host", []);
+
     public static ScenarioExpectation For(string scenario) => scenario switch
     {
         "home-router" => HomeRouter,
         "kubernetes-node" => KubernetesNode,
+        "ipv6-host" => Ipv6Host,
         _ => throw new ArgumentException("no such scenario: " + scenario, nameof(scenario)),
     };
 }
