@@ -35,11 +35,14 @@ public static class Expectations
 
     public static ScenarioExpectation Ipv6Host { get; } = new("ipv6-host", []);
 
+    public static ScenarioExpectation RawZone { get; } = new("raw-zone", []);
+
     public static ScenarioExpectation For(string scenario) => scenario switch
     {
         "home-router" => HomeRouter,
         "kubernetes-node" => KubernetesNode,
         "ipv6-host" => Ipv6Host,
+        "raw-zone" => RawZone,
         _ => throw new ArgumentException("no such scenario: " + scenario, nameof(scenario)),
     };
 }
