@@ -98,8 +98,12 @@ public static class KubernetesNodeScenario
         rec.Start();
         // A pod uses the service twice (each connection picks an endpoint at random), and the service without endpoints (REJECT: ICMP port unreachable).
         const string Get = """printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 -q 1""";
+        // The pods' servers (`nc -l -q 1`) take a second to listen again: a second connection drawn to the
+        // same endpoint sooner would be refused.
         lab.Exec("pod3", $"{Get} 10.96.0.10 80 >/dev/null");
+        Thread.Sleep(1300);
         lab.Exec("pod3", $"{Get} 10.96.0.10 80 >/dev/null");
+        Thread.Sleep(1300);
         lab.Try("pod3", "nc -z -w 2 10.96.0.20 80");
         // Outside the cluster through the NodePort (KUBE-EXT: marked, MASQUERADEd to the node's pod-side address).
         lab.Exec("ext", $"{Get} 192.168.99.11 30080 >/dev/null");
