@@ -8,8 +8,10 @@ public static class Expectations
     /// rejected SYN's conntrack to the RST (nf_ct_attach: IP_CT_RELATED_REPLY). The SYN got its DST null
     /// binding in nat PREROUTING but was dropped in filter INPUT before nat INPUT, so the RST finds SRC
     /// not initialised and nf_nat_inet_fn runs the nat POSTROUTING chain for it (MASQUERADE -o wan0
-    /// counts it). The simulation does not make REJECT's reply itself: it meets the RST in the capture as
-    /// a packet of its own, with no connection (a RST cannot start one), so NAT skips it.
+    /// counts it; the RST leaves unchanged, as nf_nat_packet finds no IPS_DST_NAT for its reply direction).
+    /// The simulation does not make REJECT's reply itself: it meets the RST in the capture as a packet of
+    /// its own, with no connection (a RST cannot start one), so NAT skips it. Fixing it means carrying the
+    /// rejected packet's unconfirmed entry to the RST that OUTPUT sees next (NfHost's conntrack and NAT steps).
     /// Checked on this kernel with a two-namespace probe: nat OUTPUT 0, nat POSTROUTING 1 packet of 40 bytes.
     /// </summary>
     public const string RejectRstThroughNatPostrouting =
