@@ -17,4 +17,17 @@ public sealed class HomeRouterTests(ITestOutputHelper output)
         output.WriteLine(report.Format());
         Expectations.HomeRouter.Check(report);
     }
+
+    /// <summary>The same router where MASQUERADE has to search a port (two LAN hosts from one source port to one server).</summary>
+    [Fact]
+    public void Home_router_with_a_NAT_port_clash()
+    {
+        KernelEnvironment.Require();
+        using var place = new ScenarioOutput("home-router-port-clash");
+        using (var lab = new KernelLab("hrpc"))
+            HomeRouterScenario.Record(lab, place.Directory, portClash: true);
+        var report = Expectations.HomeRouterPortClash.Replay(place.Directory);
+        output.WriteLine(report.Format());
+        Expectations.HomeRouterPortClash.Check(report);
+    }
 }

@@ -56,7 +56,8 @@ public static class HomeRouterScenario
 
         """;
 
-    public static void Record(KernelLab lab, string dir)
+    /// <param name="portClash">Also make MASQUERADE search a port: both LAN hosts connect from source port 40000 to the same server.</param>
+    public static void Record(KernelLab lab, string dir, bool portClash = false)
     {
         foreach (var n in (string[])["r", "lan1", "lan2", "wan"])
             lab.AddNamespace(n);
@@ -99,6 +100,14 @@ public static class HomeRouterScenario
         lab.Exec("lan1", "ping -c 2 -i 0.2 -W 1 198.51.100.7 >/dev/null");
         lab.Exec("lan1", """printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 -q 1 198.51.100.7 80 >/dev/null""");
         lab.Try("lan2", "nc -z -w 2 192.0.2.10 443");
+        if (portClash)
+        {
+            // Both LAN hosts from source port 40000 to the same server: MASQUERADE must search a free port for the second.
+            Thread.Sleep(1300);
+            lab.Exec("lan1", """printf 'GET / HTTP/1.0\r\n\r\n' | nc -p 40000 -w 2 -q 1 198.51.100.7 80 >/dev/null""");
+            Thread.Sleep(1300);
+            lab.Exec("lan2", """printf 'GET / HTTP/1.0\r\n\r\n' | nc -p 40000 -w 2 -q 1 198.51.100.7 80 >/dev/null""");
+        }
         // WAN: both port forwards (DNAT), SSH on the router (REJECT tcp-reset), UDP (REJECT port
         // unreachable), a ping (INPUT policy DROP), a spoofed LAN source (rp_filter drops it in routing).
         lab.Exec("wan", """printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 -q 1 203.0.113.1 8080 >/dev/null""");
