@@ -53,6 +53,12 @@ test: deps
 	status=$$?; \
 	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "notebooks: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-notebook-test.log; \
 	exit $$status
+	@# The kernel differential suite: namespaces, real rules and traffic against the replay (skips unless root).
+	@set -o pipefail; \
+	$(DOTNET) test --project tests/TraceReplay.KernelTests/TraceReplay.KernelTests.csproj -c $(TEST_CONFIG) --no-build --output Detailed --ignore-exit-code 8 2>&1 | tee /tmp/tracereplay-kernel-test.log; \
+	status=$$?; \
+	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "kernel tests: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-kernel-test.log; \
+	exit $$status
 
 demo: build
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap

@@ -28,6 +28,8 @@ public sealed class IpRouter
     private readonly bool _customLocalRoutes;
     private readonly bool _customRules;
     private readonly bool _v6Forwarding;
+    /// <summary>Per device, the low 24 bits of each IPv6 address: the solicited-node groups it has joined.</summary>
+    private readonly HashSet<(string Dev, ulong Low24)> _solicited = [];
     /// <summary>Per table, its routes through one device (plus the device-less error routes): lookups restricted to an interface stay one probe per prefix length.</summary>
     private readonly Dictionary<FibTable, Dictionary<string, FibTable>> _byDev = [];
     private readonly Dictionary<FibTable, FibTable> _errorsOnly = [];
@@ -47,6 +49,8 @@ public sealed class IpRouter
             {
                 if (!a.IsV6)
                     _localV4.Add(a.Local.V4);
+                else
+                    _solicited.Add((d.Name, a.Local.Lo & 0xFF_FFFF));
             }
         }
         foreach (var r in config.Routes)
@@ -584,6 +588,14 @@ public sealed class IpRouter
     /// <summary>rt6_need_strict: multicast, link-local and loopback destinations are looked up on the interface only.</summary>
     private static bool NeedStrict(IpAddr dst) => V6Multicast(dst) || V6LinkLocal(dst) || V6Loopback(dst);
 
+    /// <summary>addrconf_join_solict: ff02::1:ffXX:XXXX, the low 24 bits of one of the device's IPv6 addresses.</summary>
+    private bool SolicitedNodeOf(string? dev, IpAddr group)
+    {
+        if (group.Hi != 0xFF02_0000_0000_0000UL || (group.Lo >> 24) != 0x1_FF)
+            return false;
+        return dev is not null && _solicited.Contains((dev, group.Lo & 0xFF_FFFF));
+    }
+
     /// <summary>
     /// net/ipv6/ip6_input.c ip6_rcv_core's address checks, which the kernel applies before PREROUTING:
     /// a multicast source, a loopback address off loopback, or an interface-local multicast destination from the
@@ -625,8 +637,14 @@ public sealed class IpRouter
             case RouteType.Anycast:
                 return new RouteResult { Verdict = RouteVerdict.Local, Type = route.Type, Route = route, Rule = res.Rule, OutDev = Loopback, Notes = notes };
             case RouteType.Multicast:
-                // ip6_mc_input: ff02::1 (all nodes) is joined on every device; other groups are not in the snapshot.
-                if (!(k.Dst.Hi >> 48 is 0xFF01 or 0xFF02 && k.Dst.Hi << 16 == 0 && k.Dst.Lo == 1))
+                // ip6_mc_input delivers only to a group the device has joined (ipv6_chk_mcast_addr), else discards
+                // before LOCAL_IN. The kernel joins all-nodes itself, and the solicited-node group of each address
+                // (addrconf_join_solict); other groups are the programs' and not in the snapshot, except
+                // ff02::16 (MLDv2 reports), which only a multicast routing daemon joins: a host drops its
+                // neighbours' reports (seen on Linux 6.18 with forwarding=1: INPUT never counts them).
+                if (k.Dst.Hi == 0xFF02_0000_0000_0000UL && k.Dst.Lo == 0x16)
+                    return Drop(RouteDropReason.MulticastNotJoined, notes) with { Route = route, Rule = res.Rule };
+                if (!(k.Dst.Hi >> 48 is 0xFF01 or 0xFF02 && k.Dst.Hi << 16 == 0 && k.Dst.Lo == 1) && !SolicitedNodeOf(k.Dev, k.Dst))
                     notes |= RouteNotes.MulticastMembershipUnknown;
                 return new RouteResult { Verdict = RouteVerdict.Local, Type = RouteType.Multicast, Route = route, Rule = res.Rule, OutDev = Loopback, Notes = notes };
             case RouteType.Unicast:

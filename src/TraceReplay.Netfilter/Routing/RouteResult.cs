@@ -62,6 +62,8 @@ public enum RouteDropReason : byte
     OutputSourceNotLocal,
     /// <summary>ip_route_output_key_hash_rcu: the bound device (oif) is unknown or down.</summary>
     OutputDeviceDown,
+    /// <summary>ip6_mc_input: a multicast group the device has not joined (ipv6_chk_mcast_addr) is discarded before LOCAL_IN.</summary>
+    MulticastNotJoined,
 }
 
 /// <summary>What the decision could not know offline; an affected verdict should say so (DESIGN.md: three-valued, never silent).</summary>
