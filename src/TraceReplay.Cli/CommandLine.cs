@@ -33,6 +33,8 @@ public static class CommandLine
         root.Subcommands.Add(Commands.SnapshotCommand.Create());
         root.Subcommands.Add(Commands.ConntrackCommand.Create());
         root.Subcommands.Add(Commands.ReplayCommand.Create());
+        root.Subcommands.Add(Commands.QueryCommand.Create());
+        root.Subcommands.Add(Commands.DropsCommand.Create());
         return root;
     }
 
