@@ -35,6 +35,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.ReplayCommand.Create());
         root.Subcommands.Add(Commands.QueryCommand.Create());
         root.Subcommands.Add(Commands.DropsCommand.Create());
+        root.Subcommands.Add(Commands.NatCommand.Create());
         return root;
     }
 

@@ -66,7 +66,7 @@ public static class AnalyticsViews
             """),
         ("v_nat_live", "NAT bindings with their protocol name and life in microseconds (removed_us NULL while live at the end)",
             """
-            SELECT manip, nat_addr, CASE proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6' WHEN 132 THEN 'sctp' ELSE proto::VARCHAR END AS protocol,
+            SELECT manip, nat_addr, proto, CASE proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6' WHEN 132 THEN 'sctp' ELSE proto::VARCHAR END AS protocol,
                    nat_port, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, rule_id,
                    epoch_us(setup_ts) AS setup_us, epoch_us(removed_ts) AS removed_us
             FROM nat_mappings
