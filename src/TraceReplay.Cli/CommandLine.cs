@@ -36,6 +36,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.QueryCommand.Create());
         root.Subcommands.Add(Commands.DropsCommand.Create());
         root.Subcommands.Add(Commands.NatCommand.Create());
+        root.Subcommands.Add(Commands.ExportCommand.Create());
         return root;
     }
 

@@ -113,7 +113,7 @@ public sealed class RunDatabase : IDisposable
     {
         using var cmd = Command(sql, parameters);
         object? v = Wrap(() => cmd.ExecuteScalar());
-        return v is null or DBNull ? default! : (T)Convert.ChangeType(v, typeof(T), CultureInfo.InvariantCulture);
+        return v is null or DBNull ? default! : (T)Convert.ChangeType(v, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), CultureInfo.InvariantCulture);
     }
 
     /// <summary>Every row of a query as an array of values (DBNull as null); for reports, whose results are small.</summary>
