@@ -142,24 +142,38 @@ public static class NatUsageReports
             }
             filled = Math.Max(filled, Math.Min(b, buckets - 1));
         }
-        foreach (var (t, delta, port) in events)
+        // One instant at a time: what counts is the table after everything that happened at that instant.
+        for (int at = 0; at < events.Count;)
         {
+            long t = events[at].T;
             int b = (int)Math.Clamp((t - start) / bucketUs, 0, buckets - 1);
-            FillTo(b);
-            live += delta;
-            if (port >= 0)
+            FillTo(b - 1);
+            if (filled < b)
             {
-                int n = refs.GetValueOrDefault(port);
-                if (delta > 0 && n > 0)
-                    concurrent++;
-                if (delta > 0 && n == 0)
-                    ports++;
-                if (delta < 0 && n == 1)
-                    ports--;
-                refs[port] = n + delta;
+                // The bucket's value from its start until t; an instant on the boundary replaces it.
+                bool boundary = t == start + (b * bucketUs);
+                maxLive[b] = boundary ? 0 : live;
+                maxPorts[b] = boundary ? 0 : ports;
+                filled = b;
             }
-            if (delta > 0)
-                news[b]++;
+            for (; at < events.Count && events[at].T == t; at++)
+            {
+                var (_, delta, port) = events[at];
+                live += delta;
+                if (port >= 0)
+                {
+                    int n = refs.GetValueOrDefault(port);
+                    if (delta > 0 && n > 0)
+                        concurrent++;
+                    if (delta > 0 && n == 0)
+                        ports++;
+                    if (delta < 0 && n == 1)
+                        ports--;
+                    refs[port] = n + delta;
+                }
+                if (delta > 0)
+                    news[b]++;
+            }
             maxLive[b] = Math.Max(maxLive[b], live);
             maxPorts[b] = Math.Max(maxPorts[b], ports);
             if (live > peakLive)
