@@ -48,46 +48,68 @@ public static class DropReports
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(filter);
         var (where, args) = Where(filter);
+        // The filtered flows, recomputed by each query below: only aggregates and the top rows per
+        // cause leave DuckDB, so a run with millions of dropped flows costs scans, not memory.
         string flows = $"""
-            SELECT cause, any_value(rule_id) AS rule_id, any_value(rule_text) AS rule_text, flow, arg_min(family, id)::VARCHAR AS family, arg_min(proto, id) AS proto,
-                   arg_min(src, id) AS src, arg_min(sport, id) AS sport, arg_min(dst, id) AS dst, arg_min(dport, id) AS dport,
-                   count(DISTINCT packet_id) AS packets, epoch_us(min(ts)) AS first_us, epoch_us(max(ts)) AS last_us, min(packet_id) AS example,
-                   string_agg(DISTINCT verdict::VARCHAR, ',' ORDER BY verdict::VARCHAR) AS verdicts
-            FROM v_drop_packets {where} GROUP BY cause, flow
+            WITH f AS (
+              SELECT cause, any_value(rule_id) AS rule_id, any_value(rule_text) AS rule_text, flow, arg_min(family, id)::VARCHAR AS family, arg_min(proto, id)::INTEGER AS proto,
+                     arg_min(src, id) AS src, arg_min(sport, id)::INTEGER AS sport, arg_min(dst, id) AS dst, arg_min(dport, id)::INTEGER AS dport,
+                     count(DISTINCT packet_id) AS packets, epoch_us(min(ts)) AS first_us, epoch_us(max(ts)) AS last_us, min(packet_id) AS example,
+                     string_agg(DISTINCT verdict::VARCHAR, ',' ORDER BY verdict::VARCHAR) AS verdicts
+              FROM v_drop_packets {where} GROUP BY cause, flow)
             """;
-        var byCause = new Dictionary<string, List<(object?[] Row, DroppedFlow Flow)>>(StringComparer.Ordinal);
-        foreach (var row in run.Rows(flows + " ORDER BY cause, first_us, flow", args))
+        int top = Math.Max(1, filter.Top);
+        var causes = run.Rows(flows + """
+            SELECT cause, any_value(rule_id), any_value(rule_text), count(*), sum(packets), min(first_us), max(last_us),
+                   (SELECT string_agg(DISTINCT v, ',' ORDER BY v) FROM (SELECT unnest(string_split(string_agg(verdicts, ','), ',')) AS v))
+            FROM f GROUP BY cause ORDER BY sum(packets) DESC, cause
+            """, args);
+        var tops = new Dictionary<(string Cause, string Kind), List<DropTally>>();
+        foreach (var (kind, key) in new[] { ("src", "src"), ("dst", "dst"), ("port", "CASE WHEN dport IS NULL THEN NULL ELSE coalesce(CASE proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6' WHEN 132 THEN 'sctp' END, proto::VARCHAR) || '/' || dport END") })
         {
-            var f = new DroppedFlow((string)row[3]!, (string?)row[4], Int(row[5]), (string?)row[6], Int(row[7]), (string?)row[8], Int(row[9]),
-                RunDatabase.ToLong(row[10]), RunDatabase.ToLong(row[11]), RunDatabase.ToLong(row[12]), RunDatabase.ToLong(row[13]), (string)row[14]!);
-            string cause = (string)row[0]!;
-            if (!byCause.TryGetValue(cause, out var list))
-                byCause[cause] = list = [];
-            list.Add((row, f));
+            foreach (var r in run.Rows(flows + $"""
+                SELECT cause, k, flows, packets FROM (
+                  SELECT cause, {key} AS k, count(*) AS flows, sum(packets) AS packets,
+                         row_number() OVER (PARTITION BY cause ORDER BY count(*) DESC, sum(packets) DESC, {key}) AS n
+                  FROM f WHERE {key} IS NOT NULL GROUP BY cause, k)
+                WHERE n <= {top} ORDER BY cause, n
+                """, args))
+            {
+                var k = ((string)r[0]!, kind);
+                if (!tops.TryGetValue(k, out var list))
+                    tops[k] = list = [];
+                list.Add(new DropTally((string)r[1]!, RunDatabase.ToLong(r[2]), RunDatabase.ToLong(r[3])));
+            }
         }
-        var causes = new List<DropCause>();
-        foreach (var (cause, list) in byCause)
+        var topFlows = new Dictionary<string, List<DroppedFlow>>(StringComparer.Ordinal);
+        var examples = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        foreach (var r in run.Rows(flows + $"""
+            SELECT cause, flow, family, proto, src, sport, dst, dport, packets, first_us, last_us, example, verdicts,
+                   row_number() OVER (PARTITION BY cause ORDER BY packets DESC, first_us, flow) AS by_packets,
+                   row_number() OVER (PARTITION BY cause ORDER BY first_us, flow) AS by_time
+            FROM f QUALIFY by_packets <= {top} OR by_time <= {top} ORDER BY cause, by_packets
+            """, args))
         {
-            var fl = list.Select(x => x.Flow).ToList();
-            int? ruleId = Int(list[0].Row[1]);
-            string? ruleText = (string?)list[0].Row[2];
-            causes.Add(new DropCause(
-                cause, ruleId, ruleText,
-                string.Join(",", fl.SelectMany(f => f.Verdicts.Split(',')).Distinct().Order(StringComparer.Ordinal)),
-                fl.Count, fl.Sum(f => f.Packets), fl.Min(f => f.FirstUs), fl.Max(f => f.LastUs),
-                Tally(fl, f => f.Src, filter.Top), Tally(fl, f => f.Dst, filter.Top),
-                Tally(fl, f => f.Dport is null ? null : $"{ProtoName(f.Proto)}/{f.Dport}", filter.Top),
-                [.. fl.OrderByDescending(f => f.Packets).ThenBy(f => f.FirstUs).Take(filter.Top)],
-                [.. fl.OrderBy(f => f.FirstUs).Select(f => f.ExamplePacketId).Take(filter.Top)]));
+            string cause = (string)r[0]!;
+            var flow = new DroppedFlow((string)r[1]!, (string?)r[2], Int(r[3]), (string?)r[4], Int(r[5]), (string?)r[6], Int(r[7]),
+                RunDatabase.ToLong(r[8]), RunDatabase.ToLong(r[9]), RunDatabase.ToLong(r[10]), RunDatabase.ToLong(r[11]), (string)r[12]!);
+            if (RunDatabase.ToLong(r[13]) <= top)
+                (topFlows.TryGetValue(cause, out var l) ? l : topFlows[cause] = []).Add(flow);
+            if (RunDatabase.ToLong(r[14]) <= top)
+                (examples.TryGetValue(cause, out var e) ? e : examples[cause] = []).Add(flow.ExamplePacketId);
         }
-        causes.Sort((a, b) => a.Packets != b.Packets ? b.Packets.CompareTo(a.Packets) : string.CompareOrdinal(a.Cause, b.Cause));
-        return new DropReport(run.Path, causes.Sum(c => c.Flows), causes.Sum(c => c.Packets), causes);
+        var result = new List<DropCause>();
+        foreach (var c in causes)
+        {
+            string cause = (string)c[0]!;
+            var ex = examples.GetValueOrDefault(cause) ?? [];
+            result.Add(new DropCause(cause, Int(c[1]), (string?)c[2], (string?)c[7] ?? string.Empty, RunDatabase.ToLong(c[3]), RunDatabase.ToLong(c[4]),
+                RunDatabase.ToLong(c[5]), RunDatabase.ToLong(c[6]),
+                tops.GetValueOrDefault((cause, "src")) ?? [], tops.GetValueOrDefault((cause, "dst")) ?? [], tops.GetValueOrDefault((cause, "port")) ?? [],
+                topFlows.GetValueOrDefault(cause) ?? [], ex));
+        }
+        return new DropReport(run.Path, result.Sum(c => c.Flows), result.Sum(c => c.Packets), result);
     }
-
-    private static List<DropTally> Tally(List<DroppedFlow> flows, Func<DroppedFlow, string?> key, int top) =>
-        [.. flows.Where(f => key(f) is not null).GroupBy(key)
-            .Select(g => new DropTally(g.Key!, g.Count(), g.Sum(f => f.Packets)))
-            .OrderByDescending(t => t.Flows).ThenByDescending(t => t.Packets).ThenBy(t => t.Value, StringComparer.Ordinal).Take(top)];
 
     private static (string Where, object?[] Args) Where(DropFilter f)
     {

@@ -52,23 +52,29 @@ public static class NatUsageReports
             throw new ArgumentOutOfRangeException(nameof(bucketUs), $"--bucket gives {buckets:N0} buckets over this run; choose a larger bucket");
 
         // Bindings with their rule's text (for the range) and the original source port (for the kernel's port class).
-        var mappings = run.Rows("""
-            SELECT m.manip::VARCHAR, m.nat_addr, m.proto, m.nat_port, m.orig_src, m.orig_sport, m.reply_src, m.setup_us, m.removed_us, r.text
-            FROM v_nat_live m LEFT JOIN rules r ON r.id = m.rule_id
-            ORDER BY m.setup_us, m.nat_addr, m.nat_port
-            """);
         var groups = new Dictionary<(string Manip, string Addr, int Proto, NatPortRange? Range), List<Binding>>();
-        foreach (var m in mappings)
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        string Intern(string s) => names.TryGetValue(s, out var v) ? v : names[s] = s;
+        var rangeOfRule = new Dictionary<(string?, string, int, int), NatPortRange?>();
+        // Streamed: a long run has millions of bindings; each keeps 24 bytes and shared strings here.
+        run.Each("""
+            SELECT m.manip::VARCHAR, m.nat_addr, m.proto::INTEGER, m.nat_port::INTEGER, m.orig_src, m.orig_sport::INTEGER, m.reply_src, m.setup_us, m.removed_us, r.text
+            FROM v_nat_live m LEFT JOIN rules r ON r.id = m.rule_id
+            """, m =>
         {
-            string manip = (string)m[0]!;
-            int proto = Convert.ToInt32(m[2], System.Globalization.CultureInfo.InvariantCulture);
-            var range = NatPortRanges.For(manip, proto, (string?)m[9], Convert.ToInt32(m[5], System.Globalization.CultureInfo.InvariantCulture));
-            var key = (manip, (string)m[1]!, proto, range);
+            string manip = Intern(m.GetString(0));
+            int proto = m.GetInt32(2);
+            string? text = m.IsDBNull(9) ? null : Intern(m.GetString(9));
+            int sport = m.GetInt32(5);
+            // The range depends on the rule and, without one, on the class of the original port.
+            int portClass = sport < 512 ? 0 : sport < 1024 ? 1 : 2;
+            if (!rangeOfRule.TryGetValue((text, manip, proto, portClass), out var range))
+                rangeOfRule[(text, manip, proto, portClass)] = range = NatPortRanges.For(manip, proto, text, sport);
+            var key = (manip, Intern(m.GetString(1)), proto, range);
             if (!groups.TryGetValue(key, out var list))
                 groups[key] = list = [];
-            list.Add(new Binding(Convert.ToInt32(m[3], System.Globalization.CultureInfo.InvariantCulture), manip == "SRC" ? (string)m[4]! : (string)m[6]!,
-                RunDatabase.ToLong(m[7]), m[8] is null ? long.MaxValue : RunDatabase.ToLong(m[8])));
-        }
+            list.Add(new Binding(m.GetInt32(3), Intern(manip == "SRC" ? m.GetString(4) : m.GetString(6)), m.GetInt64(7), m.IsDBNull(8) ? long.MaxValue : m.GetInt64(8)));
+        });
 
         var failures = run.Rows("""
             SELECT drop_reason, arg_min(proto, id), count(DISTINCT packet_id), min(epoch_us(ts)), max(epoch_us(ts))
@@ -96,8 +102,8 @@ public static class NatUsageReports
                 reused.Count, reused.Sum(g => g.Count() - 1), sweep.ConcurrentReuse, hosts, sweep.Buckets));
         }
 
-        var conns = run.Rows("SELECT epoch_us(first_ts), epoch_us(last_ts) FROM connections")
-            .Select(r => (RunDatabase.ToLong(r[0]), r[1] is null ? long.MaxValue : RunDatabase.ToLong(r[1]), -1)).ToList();
+        var conns = new List<(long, long, int)>();
+        run.Each("SELECT epoch_us(first_ts), epoch_us(last_ts) FROM connections", r => conns.Add((r.GetInt64(0), r.IsDBNull(1) ? long.MaxValue : r.GetInt64(1), -1)));
         var ct = Sweep(conns, start, bucketUs, buckets);
         var (max, origin) = ConntrackMax(run);
         long tableFull = run.Scalar<long>("SELECT count(DISTINCT packet_id) FROM packets WHERE verdict IN ('DROP', 'REJECT') AND drop_reason = 'conntrack:TableFull'");
@@ -108,7 +114,7 @@ public static class NatUsageReports
         return new NatUsageReport(run.Path, bucketUs, start, start + ((long)buckets * bucketUs), result, failures, fb, fill);
     }
 
-    private sealed record Binding(int Port, string Internal, long SetupUs, long RemovedUs);
+    private readonly record struct Binding(int Port, string Internal, long SetupUs, long RemovedUs);
 
     private sealed record SweepResult(long PeakLive, long PeakLiveUs, long PeakPorts, long PeakPortsUs, long ConcurrentReuse, List<NatBucket> Buckets);
 

@@ -166,7 +166,13 @@ public sealed class RunDatabase : IDisposable
         return (nl < 0 ? message : message[..nl]).Trim();
     }
 
-    internal static long ToLong(object? v) => v is null ? 0 : Convert.ToInt64(v, CultureInfo.InvariantCulture);
+    /// <summary>A count or sum as long: DuckDB's sum() is a HUGEINT, which DuckDB.NET hands over as a BigInteger.</summary>
+    internal static long ToLong(object? v) => v switch
+    {
+        null => 0,
+        System.Numerics.BigInteger b => (long)b,
+        _ => Convert.ToInt64(v, CultureInfo.InvariantCulture),
+    };
 
     public void Dispose() => _db.Dispose();
 }

@@ -68,7 +68,7 @@ internal static class DropsCommand
             o.WriteLine();
             o.WriteLine($"{c.Cause}  {c.Verdicts}  {Plural(c.Flows, "flow")}, {Plural(c.Packets, "packet")}  {RunArguments.FormatTime(c.FirstUs)} .. {RunArguments.FormatTime(c.LastUs)}");
             if (c.RuleText is not null)
-                o.WriteLine($"  rule          {c.RuleText}");
+                o.WriteLine($"  rule          {(c.Cause.EndsWith(":policy", StringComparison.Ordinal) ? "policy " : string.Empty)}{c.RuleText}");
             o.WriteLine($"  sources       {Tallies(c.Sources)}");
             o.WriteLine($"  destinations  {Tallies(c.Destinations)}");
             o.WriteLine($"  ports         {Tallies(c.Ports)}");
