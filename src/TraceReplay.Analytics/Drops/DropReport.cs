@@ -134,12 +134,30 @@ public static class DropReports
         if (f.UntilUs is { } until)
             clauses.Add($"epoch_us(ts) <= {P(until)}");
         if (!string.IsNullOrEmpty(f.Src))
-            clauses.Add($"src = {P(f.Src)}");
+            clauses.Add(Address("src", f.Src, P));
         if (!string.IsNullOrEmpty(f.Dst))
-            clauses.Add($"dst = {P(f.Dst)}");
+            clauses.Add(Address("dst", f.Dst, P));
         if (f.Port is { } port)
             clauses.Add($"(sport = {P(port)} OR dport = {P(port)})");
         return (clauses.Count == 0 ? string.Empty : "WHERE " + string.Join(" AND ", clauses), [.. args]);
+    }
+
+    /// <summary>An address (as the run stores it, inet_ntop form) or an IPv4 prefix such as 10.0.0.0/8.</summary>
+    private static string Address(string column, string value, Func<object?, string> p)
+    {
+        if (!value.Contains('/', StringComparison.Ordinal))
+        {
+            if (!System.Net.IPAddress.TryParse(value, out var a))
+                throw new ArgumentException($"--{column} {value}: not an address or IPv4 prefix");
+            return $"{column} = {p(a.ToString())}";
+        }
+        if (!System.Net.IPNetwork.TryParse(value, out var net) || net.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new ArgumentException($"--{column} {value}: not an address or IPv4 prefix (IPv6 prefixes are not supported yet; give the address)");
+        uint lo = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(net.BaseAddress.GetAddressBytes());
+        uint hi = net.PrefixLength == 0 ? uint.MaxValue : lo | (uint.MaxValue >> net.PrefixLength);
+        // The stored text as a number; only IPv4 rows can be inside an IPv4 prefix.
+        string n = $"((split_part({column}, '.', 1)::UBIGINT << 24) | (split_part({column}, '.', 2)::UBIGINT << 16) | (split_part({column}, '.', 3)::UBIGINT << 8) | split_part({column}, '.', 4)::UBIGINT)";
+        return $"(family = 'ipv4' AND {n} BETWEEN {p((long)lo)} AND {p((long)hi)})";
     }
 
     internal static int? Int(object? v) => v is null ? null : Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture);

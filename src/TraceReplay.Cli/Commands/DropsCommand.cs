@@ -16,8 +16,8 @@ internal static class DropsCommand
         var rule = new Option<string>("--rule") { Description = "Only this cause: filter:INPUT:policy, filter:DOCKER-USER:rule:1, routing:NoRoute, a rules.id, or a pattern such as 'filter:*'." };
         var since = RunArguments.Time("--since", "Only packets at or after this time");
         var until = RunArguments.Time("--until", "Only packets at or before this time");
-        var src = new Option<string>("--src") { Description = "Only packets from this address (as captured, before NAT)." };
-        var dst = new Option<string>("--dst") { Description = "Only packets to this address (as captured, before NAT)." };
+        var src = new Option<string>("--src") { Description = "Only packets from this address or IPv4 prefix (as captured, before NAT)." };
+        var dst = new Option<string>("--dst") { Description = "Only packets to this address or IPv4 prefix (as captured, before NAT)." };
         var port = new Option<int?>("--port") { Description = "Only packets with this source or destination port." };
         var top = new Option<int>("--top") { Description = "How many sources, destinations, ports, flows and example packets per cause.", DefaultValueFactory = _ => 5 };
         var command = new Command("drops", "Every rule or reason (no route, rp_filter, ip_forward off, conntrack INVALID or table full, no free NAT port …) that dropped or rejected traffic: flows, packets, time range, top sources, destinations and ports, packets to trace.")
@@ -42,7 +42,7 @@ internal static class DropsCommand
             if (parse.GetValue(json))
                 WriteJson(o, report);
             else
-                WriteText(o, report, path);
+                WriteText(o, report, path, filter != new DropFilter { Top = filter.Top });
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
@@ -55,11 +55,11 @@ internal static class DropsCommand
     private static string Tuple(DroppedFlow f) =>
         $"{DropReports.ProtoName(f.Proto)} {f.Src}{(f.Sport is null ? string.Empty : ":" + f.Sport)} > {f.Dst}{(f.Dport is null ? string.Empty : ":" + f.Dport)}";
 
-    private static void WriteText(TextWriter o, DropReport r, string path)
+    private static void WriteText(TextWriter o, DropReport r, string path, bool filtered)
     {
         if (r.Causes.Count == 0)
         {
-            o.WriteLine($"No drops in {path} (no packet was dropped or rejected{(r.Causes.Count == 0 ? " with these filters" : string.Empty)}).");
+            o.WriteLine($"No drops in {path} (no packet was dropped or rejected{(filtered ? " that these filters select" : string.Empty)}).");
             return;
         }
         o.WriteLine($"Drops in {path}: {Plural(r.Causes.Count, "cause")}, {Plural(r.Flows, "flow")}, {Plural(r.Packets, "packet")}");

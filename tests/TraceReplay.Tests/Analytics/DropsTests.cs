@@ -63,6 +63,12 @@ public sealed class DropsTests(DockerHostRun run) : CliTestBase, IClassFixture<D
         Assert.All(Report(new DropFilter { Rule = "filter:DOCKER-*" }).Causes, c => Assert.StartsWith("filter:DOCKER-", c.Cause, StringComparison.Ordinal));
         Assert.Single(Report(new DropFilter { Dst = DockerHostRun.HostUplink, Port = 22 }).Causes);
         Assert.Empty(Report(new DropFilter { Dst = "192.0.2.77" }).Causes);
+        // Prefixes: the container network 172.17.0.0/16 holds the SMTP attempt's source, not the remote's SSH.
+        Assert.Equal("filter:DOCKER-USER:rule:1", Assert.Single(Report(new DropFilter { Src = "172.17.0.0/16" }).Causes).Cause);
+        Assert.Equal("filter:INPUT:policy", Assert.Single(Report(new DropFilter { Src = "198.51.100.0/24", Port = 22 }).Causes).Cause);
+        // 0.0.0.0/0 holds every IPv4 source: at least the SSH and SMTP flows.
+        Assert.Equal(2, Report(new DropFilter { Src = "0.0.0.0/0", Port = 22 }).Packets);
+        Assert.Equal(1, Report(new DropFilter { Src = "0.0.0.0/0", Port = 25 }).Flows);
 
         // --since after the SSH SYN keeps only its retransmission; --until before it leaves none of the flow.
         var ssh = Report(new DropFilter { Port = 22 }).Causes[0].TopFlows[0];
@@ -101,6 +107,10 @@ public sealed class DropsTests(DockerHostRun run) : CliTestBase, IClassFixture<D
         (code, _, stderr) = Run("drops", run.Db, "--since", "yesterday");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("--since yesterday: not a time", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Run("drops", run.Db, "--src", "10.0.0.0/33");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--src 10.0.0.0/33: not an address or IPv4 prefix", stderr, StringComparison.Ordinal);
 
         (code, _, stderr) = Run("drops", run.Db, "--port", "70000");
         Assert.Equal(ExitCodes.Usage, code);
