@@ -16,7 +16,7 @@ namespace TraceReplay.Analytics.Run;
 public static class SyntheticRun
 {
     /// <summary>2026-11-25T03:00:00Z in µs.</summary>
-    public const long T0Us = 1_764_039_600_000_000;
+    public const long T0Us = 1_795_575_600_000_000;
 
     public static void Create(string path, long packets)
     {
