@@ -36,6 +36,10 @@ public static class CommandLine
         root.Subcommands.Add(Commands.CountersCommand.Create());
         root.Subcommands.Add(Commands.TraceCommand.Create());
         root.Subcommands.Add(Commands.AnomaliesCommand.Create());
+        root.Subcommands.Add(Commands.QueryCommand.Create());
+        root.Subcommands.Add(Commands.DropsCommand.Create());
+        root.Subcommands.Add(Commands.NatCommand.Create());
+        root.Subcommands.Add(Commands.ExportCommand.Create());
         return root;
     }
 

@@ -13,6 +13,7 @@ internal static class RulesCommand
         var rules = new Command("rules", "Rule sets of a host snapshot: check them as the kernel would at load time, or print them in canonical form.");
         rules.Subcommands.Add(CreateCheck());
         rules.Subcommands.Add(CreateShow());
+        rules.Subcommands.Add(RulesUsageCommand.Create());
         return rules;
     }
 
