@@ -25,8 +25,8 @@ namespace TraceReplay.Benchmarks;
 /// </summary>
 internal sealed class DockerHostTraffic
 {
-    public const int VethIfIndex = 2, Docker0IfIndex = 3, Eth0IfIndex = 4;
-    private const ulong Docker0Mac = 0x0A31_B2E4_4AAAUL, Eth0Mac = 0x4257_95FB_9D63UL;
+    public const int VethIfIndex = 3, Docker0IfIndex = 2, Eth0IfIndex = 5;
+    private const ulong Docker0Mac = 0x0242_AC11_0001UL, Eth0Mac = 0x8E0F_D112_8808UL;
     private const ulong GatewayMac = 0x9291_55FB_2C3DUL, ContainerMac = 0xC689_2AC4_BE27UL;
     private const uint Eth0Ip = 0xC633_6401u;      // 198.51.100.1
     private const uint GatewayIp = 0xC633_6402u;   // 198.51.100.2
