@@ -33,6 +33,7 @@ public sealed class IpRouter
     /// <summary>Per table, its routes through one device (plus the device-less error routes): lookups restricted to an interface stay one probe per prefix length.</summary>
     private readonly Dictionary<FibTable, Dictionary<string, FibTable>> _byDev = [];
     private readonly Dictionary<FibTable, FibTable> _errorsOnly = [];
+    private readonly RouteInputCache _inputCache = new();
 
     public IpRouter(NetworkConfig config)
     {
@@ -93,7 +94,15 @@ public sealed class IpRouter
         : [new FibRule { Priority = 0, Table = "local" }, new FibRule { Priority = 32766, Table = "main" }, new FibRule { Priority = 32767, Table = "default" }];
 
     /// <summary>The input route of a packet that passed PREROUTING: ip_route_input_noref / ip6_route_input, then ip_forward's pre-hook checks.</summary>
-    public RouteResult RouteInput(in RouteKey key) => key.IsV6 ? RouteInputV6(key) : RouteInputV4(key);
+    public RouteResult RouteInput(in RouteKey key)
+    {
+        // Per flow the decision is the same every time (static routes, rules and sysctls): look it up once.
+        if (_inputCache.TryGet(key, out var cached))
+            return cached;
+        var result = key.IsV6 ? RouteInputV6(key) : RouteInputV4(key);
+        _inputCache.Add(key, result);
+        return result;
+    }
 
     /// <summary>The route of a locally generated packet before OUTPUT: ip_route_output_key / ip6_route_output. The source must be this host's.</summary>
     public RouteResult RouteOutput(in RouteKey key) => key.IsV6 ? RouteOutputV6(key) : RouteOutputV4(key, anySrc: false);
