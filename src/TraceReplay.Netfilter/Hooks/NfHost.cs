@@ -205,7 +205,7 @@ public sealed partial class NfHost
         var p = new XtActionParam(ref packet, frame, NfInetHook.PreRouting)
         {
             InDev = ingress.Dev,
-            InIfIndex = Network.Device(ingress.Dev)?.IfIndex ?? 0,
+            InIfIndex = IfIndexOf(ingress.Dev),
             Bridged = ingress.PhysInDev is not null,
             PhysInDev = ingress.PhysInDev,
             PktType = (byte)ingress.PacketType,
@@ -427,11 +427,29 @@ public sealed partial class NfHost
             && Confirm(ref p, ref r);
     }
 
+    // The last names looked up and their indexes: capture points and routes hand the same string
+    // instances packet after packet, so a reference compare saves NetworkConfig's dictionary lookup.
+    private string? _ifName0, _ifName1;
+    private int _ifIndex0, _ifIndex1;
+
+    /// <summary>dev->ifindex of a device by name (0 when the snapshot has no such device), remembered for the last two names.</summary>
+    private int IfIndexOf(string dev)
+    {
+        if (ReferenceEquals(dev, _ifName0))
+            return _ifIndex0;
+        if (ReferenceEquals(dev, _ifName1))
+            return _ifIndex1;
+        int index = Network.Device(dev)?.IfIndex ?? 0;
+        (_ifName1, _ifIndex1) = (_ifName0, _ifIndex0);
+        (_ifName0, _ifIndex0) = (dev, index);
+        return index;
+    }
+
     private void SetOut(ref XtActionParam p, ref NfHookResult r, in RouteResult route)
     {
         string? dev = route.Verdict == RouteVerdict.Local ? "lo" : route.OutDev;
         p.OutDev = dev;
-        p.OutIfIndex = dev is null ? 0 : Network.Device(dev)?.IfIndex ?? 0;
+        p.OutIfIndex = dev is null ? 0 : IfIndexOf(dev);
         r.OutDev = dev;
         r.NextHop = route.Gateway ?? p.Packet.Dst;
     }
