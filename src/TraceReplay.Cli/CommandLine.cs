@@ -35,6 +35,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.ReplayCommand.Create());
         root.Subcommands.Add(Commands.CountersCommand.Create());
         root.Subcommands.Add(Commands.TraceCommand.Create());
+        root.Subcommands.Add(Commands.DiffCommand.Create());
         return root;
     }
 
