@@ -13,8 +13,8 @@ public static class RunDiffSql
     /// sightings are paired by sighting id, which is the capture position and so the same in two
     /// replays of the same captures. A packet that entered in one run only (the other correlated it
     /// as a later sighting of another packet, e.g. after a NAT change) is a change too. same_packet
-    /// is false when the paired sightings are not the same packet (time or tuple differ): the runs
-    /// are then not replays of the same captures.
+    /// is false when the paired sightings are not the same packet (time or tuple differ), or the
+    /// sighting is past the other run's last one: the runs are then not replays of the same captures.
     /// Rules are compared by family/table/chain/text, never by id: an inserted rule renumbers both.
     /// </summary>
     public const string Changes =
@@ -39,9 +39,11 @@ public static class RunDiffSql
                        pb.nat_src AS nat_src_b, pb.nat_sport AS nat_sport_b, pb.nat_dst AS nat_dst_b, pb.nat_dport AS nat_dport_b,
                        ra.family::VARCHAR AS rule_family_a, ra."table" AS rule_table_a, ra.chain AS rule_chain_a, ra.position AS rule_position_a, ra.is_policy AS rule_policy_a, ra.text AS rule_text_a,
                        rb.family::VARCHAR AS rule_family_b, rb."table" AS rule_table_b, rb.chain AS rule_chain_b, rb.position AS rule_position_b, rb.is_policy AS rule_policy_b, rb.text AS rule_text_b,
-                       pa.id IS NULL OR pb.id IS NULL OR (pa.ts = pb.ts AND pa.capture_point = pb.capture_point AND pa.len = pb.len
+                       CASE WHEN pa.id IS NULL THEN pb.id <= (SELECT max(id) FROM run_a.packets)
+                            WHEN pb.id IS NULL THEN pa.id <= (SELECT max(id) FROM run_b.packets)
+                            ELSE (pa.ts = pb.ts AND pa.capture_point = pb.capture_point AND pa.len = pb.len
                            AND pa.proto IS NOT DISTINCT FROM pb.proto AND pa.src IS NOT DISTINCT FROM pb.src AND pa.dst IS NOT DISTINCT FROM pb.dst
-                           AND pa.sport IS NOT DISTINCT FROM pb.sport AND pa.dport IS NOT DISTINCT FROM pb.dport) AS same_packet
+                           AND pa.sport IS NOT DISTINCT FROM pb.sport AND pa.dport IS NOT DISTINCT FROM pb.dport) END AS same_packet
                 FROM pa FULL JOIN pb ON pa.id = pb.id
                 LEFT JOIN run_a.rules ra ON ra.id = pa.verdict_rule_id
                 LEFT JOIN run_b.rules rb ON rb.id = pb.verdict_rule_id
