@@ -7,6 +7,7 @@ const string Usage = """
            TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
            TraceReplay.Benchmarks host [--runs N] [--dir DIR]
            TraceReplay.Benchmarks store [--rows N] [--dir DIR]
+           TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())
@@ -30,6 +31,8 @@ switch (args.FirstOrDefault())
         return HostParseRun.Run(args[1..]);
     case "store":
         return StoreRun.Run(args[1..]);
+    case "bigrun":
+        return BigRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;
