@@ -118,7 +118,7 @@ internal static class BigRunSql
         yield return
             $"""
             INSERT INTO captures VALUES ('bigrun.pcap', 'pcap (microsecond)', 'LINUX_SLL2', NULL, {n},
-                TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(({n} - 1) * 864))
+                TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(({n}::BIGINT - 1) * 864))
             """;
         yield return "DROP VIEW conn";
         yield return "CHECKPOINT";
