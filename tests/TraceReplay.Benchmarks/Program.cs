@@ -9,6 +9,7 @@ const string Usage = """
            TraceReplay.Benchmarks store [--rows N] [--dir DIR]
            TraceReplay.Benchmarks anomaly-eval [--seconds N] [--dir DIR] [--conntrack-max N]
            TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
+           TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())
@@ -37,6 +38,8 @@ switch (args.FirstOrDefault())
         return AnomalyEvalRun.Run(args[1..]);
     case "replay":
         return ReplayRun.Run(args[1..]);
+    case "bigrun":
+        return BigRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;
