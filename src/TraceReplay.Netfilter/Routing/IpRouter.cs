@@ -54,6 +54,19 @@ public sealed class IpRouter
                     _solicited.Add((d.Name, a.Local.Lo & 0xFF_FFFF));
             }
         }
+        _v6Forwarding = config.Sysctls.Ipv6Forwarding;
+        // addrconf_join_anycast: a forwarding host also joins each prefix's subnet-router anycast address
+        // (the prefix with the host bits zero, __ipv6_dev_ac_inc), and with it that address's solicited-node group.
+        if (_v6Forwarding)
+        {
+            foreach (var d in config.Devices)
+            {
+                foreach (var a in d.Addresses.Where(a => a.IsV6 && a.PrefixLength is > 104 and < 127))
+                    _solicited.Add((d.Name, a.Local.Lo & 0xFF_FFFF & ~((1UL << (128 - a.PrefixLength)) - 1)));
+                if (d.Addresses.Any(a => a.IsV6 && a.PrefixLength <= 104))
+                    _solicited.Add((d.Name, 0));
+            }
+        }
         foreach (var r in config.Routes)
         {
             // Routes the kernel marks dead (device down) are skipped by fib_table_lookup.
@@ -652,6 +665,11 @@ public sealed class IpRouter
                 // ff02::16 (MLDv2 reports), which only a multicast routing daemon joins: a host drops its
                 // neighbours' reports (seen on Linux 6.18 with forwarding=1: INPUT never counts them).
                 if (k.Dst.Hi == 0xFF02_0000_0000_0000UL && k.Dst.Lo == 0x16)
+                    return Drop(RouteDropReason.MulticastNotJoined, notes) with { Route = route, Rule = res.Rule };
+                // ff02::1:ff00:0/104 is NDP's alone: only addrconf joins it, for the device's own (and, when
+                // forwarding, subnet-router anycast) addresses. A neighbour's DAD probe to its own group is
+                // not for this host (seen on Linux 6.18: INPUT never counts them).
+                if (k.Dst.Hi == 0xFF02_0000_0000_0000UL && (k.Dst.Lo >> 24) == 0x1_FF && !SolicitedNodeOf(k.Dev, k.Dst))
                     return Drop(RouteDropReason.MulticastNotJoined, notes) with { Route = route, Rule = res.Rule };
                 if (!(k.Dst.Hi >> 48 is 0xFF01 or 0xFF02 && k.Dst.Hi << 16 == 0 && k.Dst.Lo == 1) && !SolicitedNodeOf(k.Dev, k.Dst))
                     notes |= RouteNotes.MulticastMembershipUnknown;

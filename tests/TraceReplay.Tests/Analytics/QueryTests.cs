@@ -60,7 +60,8 @@ public sealed class QueryTests(DockerHostRun run) : CliTestBase, IClassFixture<D
         Assert.Contains("read-only", stderr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, stdout);
         // And nothing changed.
-        (code, stdout, _) = Run("query", run.Db, "SELECT count(*) AS n FROM rules WHERE position > 0 OR is_policy", "--format", "csv"); // rules and policies, not user chains' own lines
+        // rules also holds a position-0 line per user-defined chain; the rules and policies are what iptables-save counts.
+        (code, stdout, _) = Run("query", run.Db, "SELECT count(*) AS n FROM rules WHERE position > 0 OR is_policy", "--format", "csv");
         Assert.Equal(0, code);
         Assert.Equal($"n\r\n{run.KernelCounters.Count}\r\n", stdout);
     }

@@ -13,7 +13,8 @@ namespace TraceReplay.Tests.Cli;
 /// The report commands on a run database (counters, conntrack --at, trace) and `replay --trace`, on
 /// the bundled docker-host dataset (datasets/docker-host/record.sh), through the real CLI entry.
 /// Expected values come from the kernel's own dumps in the dataset and from the capture's timeline
-/// (tcpdump -nn -tttt -r captures/any.pcap), as noted at each test.
+/// (tcpdump -nn -tttt -r captures/any.pcap), as noted at each test. The replay starts from the
+/// snapshot's conntrack.txt (the table when the capture started, record.sh), as a user's would.
 /// </summary>
 public sealed class RunCommandsTests : CliTestBase
 {
@@ -24,10 +25,39 @@ public sealed class RunCommandsTests : CliTestBase
     private string Replay(string name, params string[] extra)
     {
         string db = Path.Combine(Dir, name);
-        var (code, _, stderr) = Run(["replay", "--host", Snapshot, Capture, "--no-initial-conntrack", "--out", db, .. extra]);
+        var (code, _, stderr) = Run(["replay", "--host", Snapshot, Capture, "--out", db, .. extra]);
         Assert.True(code == 0, stderr);
         return db;
     }
+
+    /// <summary>The first real packet matching <paramref name="where"/> (a condition on packets' columns).</summary>
+    private static long PacketId(string db, string where) => long.Parse(Scalar(db, $"SELECT min(packet_id) FROM packets WHERE {where}"), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Scalar(string db, string sql)
+    {
+        using var conn = new DuckDB.NET.Data.DuckDBConnection($"Data Source={db};ACCESS_MODE=READ_ONLY");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
+    }
+
+    // record.sh 5: the remote's SSH SYN to the host (INPUT policy DROP; retried, the first one here);
+    // 3: the container's SMTP SYN (DOCKER-USER rule 1 REJECT).
+    private static long SshSyn(string db) => PacketId(db, "dst = '198.51.100.1' AND dport = 22");
+
+    private static long SmtpSyn(string db) => PacketId(db, "src = '172.17.0.2' AND dport = 25");
+
+    /// <summary>A conntrack -L line without its timeout column (the 5th), which depends on when the table was read.</summary>
+    private static string WithoutTimeout(string line)
+    {
+        var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        f.RemoveAt(4);
+        return string.Join(' ', f);
+    }
+
+    private static string[] CtLines(string text) =>
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(WithoutTimeout).Order(StringComparer.Ordinal)];
 
     private static string[] SaveLines(string text) =>
         [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#'))];
@@ -112,12 +142,19 @@ public sealed class RunCommandsTests : CliTestBase
 
         // The same replay in-process: its table after the last packet, printed at the last packet's time.
         var snapshot = HostSnapshot.Load(Snapshot);
-        var host = NfHost.Create(snapshot, new NfHostOptions { LoadConntrack = false });
+        var host = NfHost.Create(snapshot);
         var summary = new ReplayJob(snapshot, host).Run([CaptureSource.Parse(Capture)], new NullSink());
         var expected = new StringWriter();
         ConntrackList.Dump(host.Conntrack, summary.Captures[0].LastNs, expected);
-        Assert.Equal(expected.ToString(), stdout);
-        Assert.Equal(5, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // as the kernel's conntrack -L (snapshot/conntrack.txt)
+
+        // kernel/conntrack-end.txt is the kernel's conntrack -L right after the traffic: the same 9
+        // entries (tuples, states, flags, marks). Timeouts are left out: the kernel read its table
+        // about 2 s after the last packet, and the run database keeps no timeout for an entry of the
+        // starting table that no event touched (the IGMP one), so `conntrack RUN` cannot age it.
+        var kernel = CtLines(File.ReadAllText(Path.Combine(DockerHost, "kernel", "conntrack-end.txt")));
+        Assert.Equal(9, kernel.Length);
+        Assert.Equal(kernel, CtLines(expected.ToString()));
+        Assert.Equal(kernel, CtLines(stdout));
     }
 
     private sealed class NullSink : IReplaySink
@@ -131,26 +168,32 @@ public sealed class RunCommandsTests : CliTestBase
     public void Conntrack_at_a_time_holds_the_connections_opened_by_then()
     {
         string db = Replay("run.duckdb");
-        // The capture (tcpdump -nn -tttt -r any.pcap): first packet 18:25:47.752015; the host's own
-        // IGMP report 172.17.0.1 > 224.0.0.22 at 47.847256 (generic, proto 2); the container's ping
-        // 172.17.0.2 > 203.0.113.9 id 6920 at 48.631345; its TCP SYN to port 80 at 49.039816.
-        var (code, stdout, stderr) = Run("conntrack", db, "--at", "2026-11-25T18:25:47.8Z");
-        Assert.True(code == 0, stderr);
-        Assert.Empty(stdout); // after the first packet, before the first connection
-
-        (code, stdout, stderr) = Run("conntrack", db, "--at", "2026-11-25T18:25:49.0395Z");
+        // The capture (tcpdump -nn -tttt -r any.pcap): first packet 22:54:21.475007 (an MLD report);
+        // the container's ping 172.17.0.2 > 203.0.113.9 id 17987 from 22.891713, its last echo reply
+        // arriving on eth0 at 23.299161; its TCP SYN to 203.0.113.9:80 (sport 51772) at 23.310432.
+        // Before the ping only the starting table (snapshot/conntrack.txt) is live: the connection
+        // to port 7000 opened before the capture and the host's IGMP entry.
+        var (code, stdout, stderr) = Run("conntrack", db, "--at", "2026-11-26T22:54:22.5Z");
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
-        // IGMP: nf_conntrack_generic_timeout 600 s, 1.69 s earlier; ICMP: 30 s, last refreshed by the echo reply at 49.035259.
-        Assert.Equal("ipv4     2 unknown  2 598 src=172.17.0.1 dst=224.0.0.22 [UNREPLIED] src=224.0.0.22 dst=172.17.0.1 mark=0 use=1", lines[0]);
-        Assert.StartsWith("ipv4     2 icmp     1 29 src=172.17.0.2 dst=203.0.113.9 type=8 code=0 id=6920 src=203.0.113.9 dst=198.51.100.1 type=0 code=0 id=6920", lines[1], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.Contains("src=172.17.0.2 dst=203.0.113.9 sport=57546 dport=7000", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("src=172.17.0.1 dst=224.0.0.22", StringComparison.Ordinal));
 
-        // +S is seconds since the first packet: +1.3 is 18:25:49.052015, after the SYN (the TCP connection is there).
-        (code, stdout, _) = Run("conntrack", db, "--at", "+1.3");
+        (code, stdout, stderr) = Run("conntrack", db, "--at", "2026-11-26T22:54:23.31Z");
+        Assert.True(code == 0, stderr);
+        lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        // ICMP: nf_conntrack_icmp_timeout 30 s (sysctl.conf), refreshed by the reply 10.8 ms earlier;
+        // MASQUERADE kept the echo id (no clash), as the packet leaving eth0 shows.
+        Assert.Contains(lines, l => l.StartsWith("ipv4     2 icmp     1 29 src=172.17.0.2 dst=203.0.113.9 type=8 code=0 id=17987 src=203.0.113.9 dst=198.51.100.1 type=0 code=0 id=17987", StringComparison.Ordinal));
+        Assert.DoesNotContain("dport=80", stdout, StringComparison.Ordinal);
+
+        // +S is seconds since the first packet: +1.838 is 22:54:23.313007, after the SYN.
+        (code, stdout, _) = Run("conntrack", db, "--at", "+1.838");
         Assert.Equal(0, code);
         Assert.Contains("tcp      6 ", stdout, StringComparison.Ordinal);
-        Assert.Contains("sport=49902 dport=80", stdout, StringComparison.Ordinal);
+        Assert.Contains("src=172.17.0.2 dst=203.0.113.9 sport=51772 dport=80", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -158,39 +201,44 @@ public sealed class RunCommandsTests : CliTestBase
     {
         var (code, stdout, _) = Run("conntrack", Snapshot);
         Assert.Equal(0, code);
-        Assert.Equal(5, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        // snapshot/conntrack.txt: the port-7000 connection and the IGMP entry (record.sh).
+        Assert.Equal(File.ReadAllLines(Path.Combine(Snapshot, "conntrack.txt")).Length, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(2, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal(ExitCodes.Usage, Run("conntrack", Snapshot, "--at", "+1").Code);
     }
 
     [Fact]
     public void Trace_of_a_dropped_packet_names_the_dropping_rule_last_with_or_without_trace_rows()
     {
-        // README / replay summary: packet 56 is SSH to the host (INPUT policy DROP), packet 45 SMTP
-        // from the container (DOCKER-USER rule 1 REJECT).
         string traced = Replay("traced.duckdb", "--trace");
         string plain = Replay("plain.duckdb");
+        string ssh = SshSyn(plain).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string smtp = SmtpSyn(plain).ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var db in new[] { traced, plain })
         {
-            var (code, stdout, stderr) = Run("trace", db, "56");
+            var (code, stdout, stderr) = Run("trace", db, ssh);
             Assert.True(code == 0, stderr);
             var lines = stdout.TrimEnd('\n').Split('\n');
             Assert.Equal("verdict: DROP by filter:INPUT:policy", lines[^1]);
             Assert.StartsWith("TRACE: filter:INPUT:policy:4 IN=eth0 OUT= SRC=198.51.100.2 DST=198.51.100.1", lines[^2], StringComparison.Ordinal);
 
-            (code, stdout, stderr) = Run("trace", db, "45");
+            (code, stdout, stderr) = Run("trace", db, smtp);
             Assert.True(code == 0, stderr);
             lines = stdout.TrimEnd('\n').Split('\n');
             Assert.Equal("verdict: REJECT by filter:DOCKER-USER:rule:1: -A DOCKER-USER -i docker0 -p tcp -m tcp --dport 25 -j REJECT --reject-with tcp-reset", lines[^1]);
             Assert.StartsWith("TRACE: filter:DOCKER-USER:rule:1 IN=docker0", lines[^2], StringComparison.Ordinal);
         }
         // The re-run of a run without --trace walks the same steps the traced run recorded.
-        Assert.Equal(Run("trace", traced, "56").Out, Run("trace", plain, "56").Out);
+        Assert.Equal(Run("trace", traced, ssh).Out, Run("trace", plain, ssh).Out);
     }
 
     [Fact]
     public void Replay_trace_writes_every_rule_checked_into_rule_trace()
     {
-        string db = Replay("run.duckdb", "--trace", "--trace-filter", "56,45");
+        string plain = Replay("plain.duckdb");
+        long ssh = SshSyn(plain), smtp = SmtpSyn(plain);
+        string filter = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ssh},{smtp}");
+        string db = Replay("run.duckdb", "--trace", "--trace-filter", filter);
         using var conn = new DuckDB.NET.Data.DuckDBConnection($"Data Source={db};ACCESS_MODE=READ_ONLY");
         conn.Open();
         string Rows(string sql)
@@ -203,8 +251,8 @@ public sealed class RunCommandsTests : CliTestBase
                 sb.Append(string.Join(' ', Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? "NULL" : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)))).Append('\n');
             return sb.ToString();
         }
-        Assert.Equal("45\n56\n", Rows("SELECT DISTINCT packet_id FROM rule_trace ORDER BY 1"));
-        // Packet 56, SSH to 198.51.100.1 (a local address) from outside, NEW: nat PREROUTING rule 1
+        Assert.Equal(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Math.Min(ssh, smtp)}\n{Math.Max(ssh, smtp)}\n"), Rows("SELECT DISTINCT packet_id FROM rule_trace ORDER BY 1"));
+        // The SSH SYN to 198.51.100.1 (a local address) from outside, NEW: nat PREROUTING rule 1
         // (addrtype LOCAL) jumps to DOCKER, whose two rules do not match (-i docker0; --dport 8080),
         // so DOCKER returns and PREROUTING's policy accepts; routed to INPUT, filter INPUT's three
         // rules (-i lo; RELATED,ESTABLISHED; icmp echo) do not match and the policy drops it.
@@ -221,10 +269,10 @@ public sealed class RunCommandsTests : CliTestBase
             9 INPUT filter INPUT 4 policy true DROP
 
             """.Replace("\r", string.Empty, StringComparison.Ordinal),
-            Rows("""SELECT seq, hook, "table", chain, rulenum, type, matched::VARCHAR, verdict FROM rule_trace WHERE packet_id = 56 ORDER BY seq"""));
+            Rows($"""SELECT seq, hook, "table", chain, rulenum, type, matched::VARCHAR, verdict FROM rule_trace WHERE packet_id = {ssh} ORDER BY seq"""));
         // Every step joins its rule (a policy and a user chain's end join the chain's own line).
         Assert.Equal("0\n", Rows("SELECT count(*) FROM rule_trace t LEFT JOIN rules r ON r.id = t.rule_id WHERE r.id IS NULL OR r.chain <> t.chain OR (t.type = 'rule' AND r.position <> t.rulenum)"));
-        Assert.Equal("56,45\n", Rows("SELECT value FROM run_info WHERE key = 'trace'"));
+        Assert.Equal(filter + "\n", Rows("SELECT value FROM run_info WHERE key = 'trace'"));
     }
 
     [Fact]
@@ -247,9 +295,9 @@ public sealed class RunCommandsTests : CliTestBase
             (["counters", Path.Combine(Dir, "missing.duckdb")], "no such file"),
             (["counters", Dir], "a folder, not a run database"),
             (["trace", text, "1"], "not a run database"),
-            (["trace", db, "999"], "no packet 999 in this run (packet ids 1 to 66)"),
+            (["trace", db, "999"], $"no packet 999 in this run (packet ids 1 to {Scalar(db, "SELECT max(packet_id) FROM packets")})"),
             (["conntrack", db, "--at", "yesterday"], "not a time"),
-            (["conntrack", db, "--at", "2026-11-25T18:25:47Z"], "before the run's first packet (2026-11-25T18:25:47.752015Z)"),
+            (["conntrack", db, "--at", "2026-11-26T22:54:21Z"], "before the run's first packet (2026-11-26T22:54:21.475007Z)"),
             (["conntrack", emptyDuck], "not a run database"),
         })
         {
@@ -269,11 +317,12 @@ public sealed class RunCommandsTests : CliTestBase
         string capture = Path.Combine(Dir, "gone.pcap");
         File.Copy(Capture, capture);
         string db = Path.Combine(Dir, "run.duckdb");
-        Assert.Equal(0, Run("replay", "--host", Snapshot, capture, "--no-initial-conntrack", "--out", db).Code);
+        Assert.Equal(0, Run("replay", "--host", Snapshot, capture, "--out", db).Code);
         File.Delete(capture);
-        var (code, _, stderr) = Run("trace", db, "56");
+        string ssh = SshSyn(db).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, _, stderr) = Run("trace", db, ssh);
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("no rule_trace rows", stderr, StringComparison.Ordinal);
-        Assert.Contains("--trace --trace-filter 56", stderr, StringComparison.Ordinal);
+        Assert.Contains("--trace --trace-filter " + ssh, stderr, StringComparison.Ordinal);
     }
 }
