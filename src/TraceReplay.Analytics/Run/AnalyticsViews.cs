@@ -62,8 +62,8 @@ public static class AnalyticsViews
         ("v_rule_reach", "with --trace: per rule, the packets that reached it (were checked against it) and that it matched",
             """
             SELECT rule_id, count(DISTINCT packet_id) AS reached,
-                   count(DISTINCT packet_id) FILTER (WHERE result NOT IN ('nomatch', 'unknown')) AS matched,
-                   count(DISTINCT packet_id) FILTER (WHERE result = 'unknown') AS unknown
+                   count(DISTINCT packet_id) FILTER (WHERE matched) AS matched,
+                   count(DISTINCT packet_id) FILTER (WHERE matched IS NULL) AS unknown
             FROM rule_trace WHERE rule_id IS NOT NULL GROUP BY rule_id
             """),
         ("v_nat_live", "NAT bindings with their protocol name and life in microseconds (removed_us NULL while live at the end)",
