@@ -98,7 +98,9 @@ public static class RunReports
             if (windows.Count == 0)
                 return (null, "the run has no windows to score (no packets)");
             var model = AnomalyModel.Train(windows, bucket, ["the run itself"]);
-            return (AnomalyScorer.Score(path, windows, model, "the run itself: each window against the run's median window of its kind"), null);
+            // No behaviour groups (groups: 0): the page shows findings only, and KMeans throws when a small
+            // run has fewer distinct entity behaviours than groups.
+            return (AnomalyScorer.Score(path, windows, model, "the run itself: each window against the run's median window of its kind", groups: 0), null);
         }
         catch (InvalidDataException e)
         {
