@@ -17,7 +17,7 @@ public static partial class HtmlReport
         {
             new Cell($"<span class=\"{(v.Verdict is "DROP" or "REJECT" ? "drop" : v.Verdict == "ACCEPT" ? "ok" : "muted")}\">{E(v.Verdict)}</span>"),
             Cell.Num(v.Packets), new Cell(Pct(s.Packets == 0 ? null : 100.0 * v.Packets / s.Packets), true), Cell.Num(v.Sightings),
-        }), numericFrom: 1);
+        }));
         Note(o, "A packet's verdict is the one of its last sighting; a packet seen on several interfaces (routed, bridged, NATed) is one packet with several sightings.");
         o.WriteLine("<h3>Captures</h3>");
         Table(o, [.. s.CaptureColumns], s.Captures.Select(c => c.Select((v, i) => i == 4 ? Cell.Num(RunDatabaseLong(v)) : i == 0 ? Cell.C(ResultFormat.Text(v)) : Cell.T(ResultFormat.Text(v))).ToArray()));
@@ -41,7 +41,7 @@ public static partial class HtmlReport
         {
             o.WriteLine("<h3>Observed egress against the prediction (packets.observed)</h3>");
             long all = f.Observed.Sum(x => x.Sightings);
-            Table(o, ["observed", "sightings", "share"], f.Observed.Select(x => new[] { Cell.T(x.Observed), Cell.Num(x.Sightings), new Cell(Pct(100.0 * x.Sightings / all), true) }), numericFrom: 1);
+            Table(o, ["observed", "sightings", "share"], f.Observed.Select(x => new[] { Cell.T(x.Observed), Cell.Num(x.Sightings), new Cell(Pct(100.0 * x.Sightings / all), true) }));
         }
         if (f.Columns.Count > 0)
         {
@@ -66,7 +66,7 @@ public static partial class HtmlReport
         Table(o, ["cause", "rule", "verdicts", "flows", "packets", "first", "last"], d.Causes.Select(c => new[]
         {
             Cell.C(c.Cause), Cell.C(c.RuleText), Cell.T(c.Verdicts), Cell.Num(c.Flows), Cell.Num(c.Packets), Cell.T(Time(c.FirstUs)), Cell.T(Time(c.LastUs)),
-        }), numericFrom: 3);
+        }));
         foreach (var c in d.Causes)
         {
             o.WriteLine($"<h3><code>{E(c.Cause)}</code>{(c.RuleText is null ? string.Empty : $" <code>{E(c.RuleText)}</code>")}</h3>");
@@ -81,7 +81,7 @@ public static partial class HtmlReport
             {
                 Cell.C(f.Flow), Cell.T(DropReports.ProtoName(f.Proto)), Cell.T(Endpoint(f.Src, f.Sport, f.Proto)), Cell.T(Endpoint(f.Dst, f.Dport, f.Proto)),
                 Cell.Num(f.Packets), Cell.T(Time(f.FirstUs)), Cell.T(Time(f.LastUs)), new Cell(f.ExamplePacketId.ToString(System.Globalization.CultureInfo.InvariantCulture), true),
-            }), numericFrom: 4);
+            }));
         }
         Close(o);
     }

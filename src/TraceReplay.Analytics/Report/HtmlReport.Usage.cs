@@ -64,9 +64,9 @@ public static partial class HtmlReport
         o.WriteLine($"<p>Source addresses as captured (before NAT), over {N(t.Packets)} IP packets and {N(t.Bytes)} bytes on the wire; a packet seen on several interfaces counts once.</p>");
         Cell[] Row(Talker x) => [Cell.C(x.Address), Cell.Num(x.Packets), new Cell(Pct(100.0 * x.Packets / t.Packets), true), Cell.Num(x.Bytes), new Cell(Pct(t.Bytes == 0 ? null : 100.0 * x.Bytes / t.Bytes), true)];
         o.WriteLine("<h3>By packets</h3>");
-        Table(o, ["source", "packets", "share", "bytes", "share"], t.ByPackets.Select(Row), "talkers-packets", numericFrom: 1);
+        Table(o, ["source", "packets", "share", "bytes", "share"], t.ByPackets.Select(Row), "talkers-packets");
         o.WriteLine("<h3>By bytes</h3>");
-        Table(o, ["source", "packets", "share", "bytes", "share"], t.ByBytes.Select(Row), "talkers-bytes", numericFrom: 1);
+        Table(o, ["source", "packets", "share", "bytes", "share"], t.ByBytes.Select(Row), "talkers-bytes");
         Close(o);
     }
 
@@ -117,7 +117,7 @@ public static partial class HtmlReport
         string[] headers = withHost ? ["rule", "text", "packets", "bytes", "dropped", "host packets", "host bytes"] : ["rule", "text", "packets", "bytes", "dropped"];
         Table(o, headers, rules.Take(RuleRows).Select(x => withHost
             ? new[] { Cell.C(x.Name), Cell.C(x.Text), Cell.Num(x.Packets), Cell.Num(x.Bytes), Cell.Num(x.Dropped), Cell.Num(x.HostPackets), Cell.Num(x.HostBytes) }
-            : [Cell.C(x.Name), Cell.C(x.Text), Cell.Num(x.Packets), Cell.Num(x.Bytes), Cell.Num(x.Dropped)]), numericFrom: 2);
+            : [Cell.C(x.Name), Cell.C(x.Text), Cell.Num(x.Packets), Cell.Num(x.Bytes), Cell.Num(x.Dropped)]));
         if (rules.Count > RuleRows)
             Note(o, $"… and {N(rules.Count - RuleRows)} more");
     }

@@ -97,14 +97,16 @@ public static partial class HtmlReport
         public static Cell Num(long? v) => v is { } x ? Num(x) : new("-", true);
     }
 
-    private static void Table(TextWriter o, string[] headers, IEnumerable<Cell[]> rows, string? cls = null, int numericFrom = int.MaxValue)
+    /// <summary>A table; a column's header is right-aligned when its first row's cell is a number.</summary>
+    private static void Table(TextWriter o, string[] headers, IEnumerable<Cell[]> rows, string? cls = null)
     {
+        var list = rows.ToList();
         var sb = new StringBuilder();
         sb.Append(cls is null ? "<table>" : $"<table class=\"{cls}\">").Append("<thead><tr>");
         for (int i = 0; i < headers.Length; i++)
-            sb.Append(i >= numericFrom ? "<th class=\"n\">" : "<th>").Append(E(headers[i])).Append("</th>");
+            sb.Append(list.Count > 0 && i < list[0].Length && list[0][i].Numeric ? "<th class=\"n\">" : "<th>").Append(E(headers[i])).Append("</th>");
         sb.Append("</tr></thead><tbody>");
-        foreach (var row in rows)
+        foreach (var row in list)
         {
             sb.Append("<tr>");
             foreach (var c in row)
