@@ -78,12 +78,15 @@ public static partial class HtmlReport
         var u = r.Rules;
         Open(o, "rules");
         o.WriteLine($"<p>{N(u.Rules.Count)} rules and policies (the same as <code>tracereplay rules usage</code>).</p>");
+        // Hottest and NeverMatched are taken before the host's counters are filled in; Rules has them.
+        var filled = u.Rules.ToDictionary(x => x.Id);
+        List<RuleUsage> WithHost(IEnumerable<RuleUsage> list) => [.. list.Select(x => filled.GetValueOrDefault(x.Id) ?? x)];
         o.WriteLine("<h3>Hottest rules</h3>");
-        RuleTable(o, u.Hottest, withHost: true);
+        RuleTable(o, WithHost(u.Hottest), withHost: true);
         o.WriteLine($"<h3>Never matched ({N(u.NeverMatched.Count)})</h3>");
         if (u.ShadowNote is not null)
             Note(o, u.ShadowNote);
-        RuleTable(o, u.NeverMatched, withHost: true);
+        RuleTable(o, WithHost(u.NeverMatched), withHost: true);
         if (u.Shadowed is { } shadowed)
         {
             o.WriteLine($"<h3>Never reached: shadowed by earlier rules ({N(shadowed.Count)})</h3>");

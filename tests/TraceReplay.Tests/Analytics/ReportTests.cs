@@ -121,6 +121,12 @@ public sealed class ReportTests(DockerHostRun run) : CliTestBase, IClassFixture<
         Assert.Empty(r.Rules.Host.Differ);
         Assert.NotNull(r.Anomalies);
         Assert.NotEmpty(r.NatPng);
+
+        // The hottest rule's row carries the kernel's own count for it (iptables-save -c), beside the simulated one.
+        var hot = r.Rules.Hottest[0];
+        string html = HtmlReport.ToHtml(r);
+        ulong kernel = run.KernelCounters[hot.Name];
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"<td><code>{hot.Name}</code></td><td><code>{System.Net.WebUtility.HtmlEncode(hot.Text)}</code></td><td class=\"n\">{kernel:N0}</td><td class=\"n\">{hot.Bytes:N0}</td><td class=\"n\">{hot.Dropped:N0}</td><td class=\"n\">{kernel:N0}</td>"), html, StringComparison.Ordinal);
     }
 
     [Fact]
