@@ -15,6 +15,9 @@ public sealed record ReportOptions
     public TimeSpan AnomalyBucket { get; init; } = TimeSpan.FromSeconds(10);
 
     public int Top { get; init; } = 10;
+
+    /// <summary>Score anomalies: the slowest part on a large run (its feature windows over every packet), so it can be left out.</summary>
+    public bool Anomalies { get; init; } = true;
 }
 
 /// <summary>run_info, the capture files and what became of the packets.</summary>

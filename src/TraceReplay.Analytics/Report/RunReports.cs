@@ -27,7 +27,7 @@ public static class RunReports
         byte[] png = NatPng(nat);
         var talkers = Talkers(run, options.Top);
         var rules = RuleUsageReports.Build(run, top: options.Top);
-        var (anomalies, note) = Anomalies(run.Path, options.AnomalyBucket);
+        var (anomalies, note) = options.Anomalies ? Anomalies(run.Path, options.AnomalyBucket) : (null, "left out (report --no-anomalies)");
         return new RunReport(run.Path, DateTimeOffset.UtcNow, options, summary, fidelity, drops, nat, png, talkers, rules, anomalies, note);
     }
 

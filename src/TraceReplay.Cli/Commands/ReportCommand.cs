@@ -21,9 +21,10 @@ internal static class ReportCommand
         var html = new Option<FileInfo>("--html") { Description = "Write the report to this HTML file (self-contained: no network, no script).", Required = true };
         var bucket = new Option<string>("--bucket") { Description = "Time bucket of the NAT and conntrack plots and the anomaly windows: a number and s, m or h.", DefaultValueFactory = _ => "10s" };
         var top = new Option<int>("--top") { Description = "Rows of the top lists (hottest rules, talkers, anomalies).", DefaultValueFactory = _ => 10 };
+        var noAnomalies = new Option<bool>("--no-anomalies") { Description = "Leave the anomaly section out: on a large run it takes most of the report's time." };
         var command = new Command("report", "One self-contained HTML report of a run: summary, fidelity, drops, NAT usage and conntrack fill over time, top talkers, rule usage, anomalies.")
         {
-            run, html, bucket, top,
+            run, html, bucket, top, noAnomalies,
         };
         command.SetAction((parse, _) =>
         {
@@ -44,7 +45,7 @@ internal static class ReportCommand
             {
                 RunReport report;
                 using (var db = RunDatabase.Open(path))
-                    report = RunReports.Build(db, new ReportOptions { BucketUs = bucketUs, AnomalyBucket = TimeSpan.FromTicks(bucketUs * 10), Top = n });
+                    report = RunReports.Build(db, new ReportOptions { BucketUs = bucketUs, AnomalyBucket = TimeSpan.FromTicks(bucketUs * 10), Top = n, Anomalies = !parse.GetValue(noAnomalies) });
                 using (var w = new StreamWriter(tmp.Stream, new UTF8Encoding(false), leaveOpen: true))
                     HtmlReport.Write(report, w);
                 tmp.Stream.Dispose();

@@ -84,6 +84,17 @@ public sealed class ReportTests(DockerHostRun run) : CliTestBase, IClassFixture<
     }
 
     [Fact]
+    public void No_anomalies_leaves_the_section_with_a_note()
+    {
+        string html = Path.Combine(Dir, "r.html");
+        var (code, _, e) = Run("report", run.Db, "--html", html, "--no-anomalies");
+        Assert.True(code == 0, e);
+        string section = Regex.Match(File.ReadAllText(html), "<section id=\"anomalies\">(.*?)</section>", RegexOptions.Singleline).Groups[1].Value;
+        Assert.Contains("Not scored: left out (report --no-anomalies)", section, StringComparison.Ordinal);
+        Assert.DoesNotContain("<ol", section, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_page_is_self_contained_no_script_no_stylesheet_link_and_images_inline()
     {
         string html = Report(run.Db);
