@@ -41,6 +41,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.NatCommand.Create());
         root.Subcommands.Add(Commands.ExportCommand.Create());
         root.Subcommands.Add(Commands.DiffCommand.Create());
+        root.Subcommands.Add(Commands.ReportCommand.Create());
         return root;
     }
 
