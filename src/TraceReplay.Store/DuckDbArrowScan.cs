@@ -32,9 +32,9 @@ internal sealed unsafe class DuckDbArrowScan : IDisposable
         ViewName = "__tracereplay_in_" + table.Name;
         _viewName = System.Text.Encoding.ASCII.GetBytes(ViewName + "\0");
         _schema = CArrowSchema.Create();
-        CArrowSchemaExporter.ExportSchema(table.Schema, _schema);
+        CArrowSchemaExporter.ExportSchema(table.ScanSchema, _schema);
         _insert = connection.CreateCommand();
-        _insert.CommandText = $"INSERT INTO {table.Name} SELECT * FROM {ViewName}";
+        _insert.CommandText = $"INSERT INTO {table.Name} SELECT {table.ScanSelect()} FROM {ViewName}";
     }
 
     public string ViewName { get; }

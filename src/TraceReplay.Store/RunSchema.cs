@@ -34,6 +34,9 @@ public static class RunSchema
         ("trace_type_t", ["rule", "return", "policy"]),
     ];
 
+    /// <summary>The values of an ENUM type of <see cref="Enums"/>, in code order.</summary>
+    internal static string[] EnumValues(string type) => Enums.First(e => e.Name == type).Values;
+
     internal static IEnumerable<string> CreateEnums() =>
         Enums.Select(e => $"CREATE TYPE {e.Name} AS ENUM ({string.Join(", ", e.Values.Select(TableDef.Quote))})");
 

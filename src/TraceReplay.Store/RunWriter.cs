@@ -453,13 +453,17 @@ public sealed partial class RunWriter : IDisposable
     /// <summary>One batch to the Arrow file and DuckDB, then the buffer is empty for reuse.</summary>
     private void Store(Table t, TableBuffer buffer)
     {
-        using (var batch = buffer.Build())
+        if (t.Arrow is not null || _options.Load == DuckDbLoad.Appender)
         {
+            using var batch = buffer.Build();
             t.Arrow?.WriteRecordBatch(batch);
-            if (_options.Load == DuckDbLoad.ArrowScan)
-                t.Scan.Insert(batch);
-            else
+            if (_options.Load == DuckDbLoad.Appender)
                 DuckDbAppend.Append(_db, buffer.Def, batch);
+        }
+        if (_options.Load == DuckDbLoad.ArrowScan)
+        {
+            using var batch = buffer.BuildForScan();
+            t.Scan.Insert(batch);
         }
         buffer.Clear();
     }

@@ -66,12 +66,26 @@ internal sealed class TableDef
         Comment = comment;
         Columns = columns;
         Schema = new Schema([.. columns.Select(c => new Field(c.Name, c.ArrowType, c.Nullable))], null);
+        ScanSchema = new Schema([.. columns.Select(c => new Field(c.Name, c.EnumType is null ? c.ArrowType : UInt8Type.Default, c.Nullable))], null);
     }
 
     public string Name { get; }
     public string Comment { get; }
     public ColumnDef[] Columns { get; }
     public Schema Schema { get; }
+
+    /// <summary>
+    /// The schema of the batches DuckDB scans: <see cref="Schema"/> with each ENUM column as its
+    /// value's code (UTINYINT), which the INSERT turns into the ENUM by indexing a constant list of the
+    /// enum (<see cref="ScanSelect"/>): a string per row cast to an ENUM is a hash lookup per row,
+    /// DuckDB casts a dictionary vector by flattening it first, and there is no integer-to-ENUM cast.
+    /// </summary>
+    public Schema ScanSchema { get; }
+
+    /// <summary>The select list that turns a <see cref="ScanSchema"/> batch into this table's row: ENUM codes back into ENUMs.</summary>
+    public string ScanSelect() => string.Join(", ", Columns.Select(c => c.EnumType is { } e
+        ? $"([{string.Join(", ", RunSchema.EnumValues(e).Select(Quote))}]::{e}[])[\"{c.Name}\" + 1]"
+        : $"\"{c.Name}\""));
 
     public IEnumerable<string> CreateStatements()
     {
@@ -158,6 +172,12 @@ internal sealed class TableBuffer
         };
 
         public byte[] Values = new byte[Size(def.Kind, capacity)];
+
+        // An ENUM column keeps each row's code (its index in RunSchema.Enums) and writes the text only
+        // when a plain batch is built (the Arrow file), so a row costs a byte store.
+        public readonly string[]? EnumValues = def.EnumType is { } e ? RunSchema.EnumValues(e) : null;
+        public readonly byte[][]? EnumUtf8 = def.EnumType is { } e2 ? [.. RunSchema.EnumValues(e2).Select(Encoding.UTF8.GetBytes)] : null;
+        public byte[] Codes = def.EnumType is null ? [] : new byte[capacity];
         public byte[] Validity = new byte[(capacity + 7) / 8];
         public byte[] Data = def.Kind == ColKind.Text ? new byte[capacity * 16] : [];
         public int DataLength;
@@ -185,6 +205,8 @@ internal sealed class TableBuffer
         public void Grow(int capacity)
         {
             System.Array.Resize(ref Values, Size(Def.Kind, capacity));
+            if (EnumValues is not null)
+                System.Array.Resize(ref Codes, capacity);
             System.Array.Resize(ref Validity, (capacity + 7) / 8);
         }
 
@@ -236,6 +258,11 @@ internal sealed class TableBuffer
             return;
         }
         var c = Next();
+        if (c.EnumValues is { } values)
+        {
+            c.Codes[Rows] = EnumCode(c, values, s);
+            return;
+        }
         var cached = c.CachedText;
         for (int i = 0; i < cached.Length; i++)
         {
@@ -264,6 +291,22 @@ internal sealed class TableBuffer
         }
         c.DataLength += written;
         Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+    }
+
+    /// <summary>The code of an ENUM value: the row writers pass the same literals RunSchema.Enums holds, so the reference test nearly always hits.</summary>
+    private static byte EnumCode(Column c, string[] values, string s)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (ReferenceEquals(values[i], s))
+                return (byte)i;
+        }
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (string.Equals(values[i], s, StringComparison.Ordinal))
+                return (byte)i;
+        }
+        throw new InvalidOperationException($"{c.Def.Name}: '{s}' is not a value of {c.Def.EnumType}");
     }
 
     public void Addr(IpAddr a)
@@ -303,7 +346,12 @@ internal sealed class TableBuffer
     /// The buffered rows as a record batch over the column arrays themselves: consume it, then
     /// <see cref="Clear"/> before the next append.
     /// </summary>
-    public RecordBatch Build()
+    public RecordBatch Build() => BuildBatch(scan: false);
+
+    /// <summary>As <see cref="Build"/>, in <see cref="TableDef.ScanSchema"/>: ENUM columns as their codes, for DuckDB.</summary>
+    public RecordBatch BuildForScan() => BuildBatch(scan: true);
+
+    private RecordBatch BuildBatch(bool scan)
     {
         if (_col != 0)
             throw new InvalidOperationException($"{Def.Name}: a row was left unfinished");
@@ -313,6 +361,15 @@ internal sealed class TableBuffer
         {
             var c = _c[i];
             var validity = c.NullCount == 0 ? ArrowBuffer.Empty : new ArrowBuffer(c.Validity.AsMemory(0, (rows + 7) / 8));
+            if (c.EnumValues is not null)
+            {
+                if (scan)
+                {
+                    arrays[i] = new UInt8Array(new ArrayData(UInt8Type.Default, rows, c.NullCount, 0, [validity, new ArrowBuffer(c.Codes.AsMemory(0, rows))]));
+                    continue;
+                }
+                ExpandEnum(c, rows);
+            }
             ArrowBuffer[] buffers = c.Def.Kind switch
             {
                 ColKind.Text => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 1) * 4)), new ArrowBuffer(c.Data.AsMemory(0, c.DataLength))],
@@ -321,7 +378,27 @@ internal sealed class TableBuffer
             };
             arrays[i] = ArrowArrayFactory.BuildArray(new ArrayData(c.Def.ArrowType, rows, c.NullCount, 0, buffers));
         }
-        return new RecordBatch(Def.Schema, arrays, rows);
+        return new RecordBatch(scan ? Def.ScanSchema : Def.Schema, arrays, rows);
+    }
+
+    /// <summary>An ENUM column's codes as the text of its values, for a plain batch (the Arrow file, the appender).</summary>
+    private static void ExpandEnum(Column c, int rows)
+    {
+        var utf8 = c.EnumUtf8!;
+        int length = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if ((c.Validity[r >> 3] & (1 << (r & 7))) != 0)
+            {
+                var text = utf8[c.Codes[r]];
+                if (length + text.Length > c.Data.Length)
+                    System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, length + text.Length));
+                text.CopyTo(c.Data, length);
+                length += text.Length;
+            }
+            Unsafe.WriteUnaligned(ref c.Values[(r + 1) * 4], length);
+        }
+        c.DataLength = length;
     }
 
     /// <summary>Starts the next batch, once the one from <see cref="Build"/> has been consumed (it shares these arrays).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Capture.Readers;
 using TraceReplay.Host;
@@ -25,9 +26,27 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private readonly NfHost _host;
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
     private readonly HashSet<int> _policyDrop = [];
-    private readonly Dictionary<NfPath, string> _paths = [];
-    private readonly Dictionary<NfPath, string> _generatedPaths = [];
-    private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
+    private readonly Dictionary<PathKey, string> _paths = [];
+    private readonly Dictionary<PathKey, string> _generatedPaths = [];
+    private readonly Dictionary<DropKey, string> _reasons = [];
+
+    /// <summary>
+    /// What <see cref="NfHookResult.PathDescription"/> reads: the hook bits, and for a bridged frame
+    /// its ports ("bridge veth1 > veth2", or "flood"). The text is made once per key, not per row.
+    /// </summary>
+    private readonly record struct PathKey(NfPath Path, string? In, string? Out, bool Flood)
+    {
+        public static PathKey Of(in NfHookResult r) => (r.Path & NfPath.Bridge) == 0
+            ? new(r.Path, null, null, false)
+            : new(r.Path, r.PhysInDev, r.BridgeOutPorts > 1 ? null : r.PhysOutDev ?? r.InDev, r.BridgeOutPorts > 1);
+    }
+
+    /// <summary>What <see cref="NfHookResult.DropDescription"/> reads when no rule of an ip table decided: one text per key, not a string per dropped row.</summary>
+    private readonly record struct DropKey(NfDropCause Cause, TraceReplay.Netfilter.Bridge.EbtTableInfo? EbTable, int EbEntry, TraceReplay.Netfilter.Bridge.BrStage Stage,
+        TraceReplay.Netfilter.Routing.RouteDropReason Route, TraceReplay.Netfilter.Conntrack.CtReason Ct, NatVerdict Nat, NfIpDropReason Ip)
+    {
+        public static DropKey Of(in NfHookResult r) => new(r.DropCause, r.BridgeDrop.Table, r.BridgeDrop.Entry, r.BridgeDrop.Stage, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
+    }
 
     // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
     private readonly Dictionary<int, long> _firstNs = [];
@@ -113,7 +132,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 row.CtDirection = r.CtDirection;
             }
             row.CtState = r.CtState;
-            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r.Path, r) : Path(r.Path, r);
+            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r) : Path(r);
             row.DependsOnUnknown = r.DependsOnUnknown;
             row.Verdict = r.Fate switch
             {
@@ -132,8 +151,10 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 }
                 else
                 {
-                    string why = r.DropDescription();
-                    row.DropReason = _reasons.TryGetValue(why, out var shared) ? shared : _reasons[why] = why;
+                    ref var why = ref CollectionsMarshal.GetValueRefOrAddDefault(_reasons, DropKey.Of(r), out bool known);
+                    if (!known)
+                        why = r.DropDescription();
+                    row.DropReason = why;
                 }
             }
         }
@@ -184,18 +205,20 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
     /// <summary>The path of a packet the host made (REJECT's reply): through OUTPUT, or straight out of a bridge port.</summary>
-    private string GeneratedPath(NfPath path, in NfHookResult r)
+    private string GeneratedPath(in NfHookResult r)
     {
-        if (!_generatedPaths.TryGetValue(path, out var text))
-            _generatedPaths[path] = text = path == NfPath.None ? GeneratedOutOfPortPath : "made by the host (REJECT) | " + r.PathDescription();
-        return text;
+        ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_generatedPaths, PathKey.Of(r), out bool known);
+        if (!known)
+            text = r.Path == NfPath.None ? GeneratedOutOfPortPath : "made by the host (REJECT) | " + r.PathDescription();
+        return text!;
     }
 
-    private string Path(NfPath path, in NfHookResult r)
+    private string Path(in NfHookResult r)
     {
-        if (!_paths.TryGetValue(path, out var text))
-            _paths[path] = text = r.PathDescription();
-        return text;
+        ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_paths, PathKey.Of(r), out bool known);
+        if (!known)
+            text = r.PathDescription();
+        return text!;
     }
 
     /// <summary>Writes the end-of-run tables and renames the database into place.</summary>
