@@ -146,7 +146,10 @@ public static class AnomalyScorer
             })
             .OrderBy(e => e.Kind).ThenBy(e => e.Entity, StringComparer.Ordinal)
             .ToList();
-        k = Math.Min(k, entities.Count);
+        // KMeans++ needs k distinct points (ML.NET throws "not enough distinct instances" otherwise): on a small
+        // run several entities often behave identically, so there are fewer groups than asked for.
+        int distinct = entities.Select(e => string.Join(',', e.Mean.Select(v => BitConverter.SingleToInt32Bits(v)))).Distinct(StringComparer.Ordinal).Count();
+        k = Math.Min(k, distinct);
         if (k < 2)
             return [];
         var ml = new MLContext(seed);

@@ -154,7 +154,9 @@ public static class DropReports
         if (!System.Net.IPNetwork.TryParse(value, out var net) || net.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
             throw new ArgumentException($"--{column} {value}: not an address or IPv4 prefix (IPv6 prefixes are not supported yet; give the address)");
         uint lo = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(net.BaseAddress.GetAddressBytes());
-        uint hi = net.PrefixLength == 0 ? uint.MaxValue : lo | (uint.MaxValue >> net.PrefixLength);
+        // C# masks a 32-bit shift count to 5 bits (x >> 32 == x): /32 has no host bits, it is not "everything".
+        uint hostBits = net.PrefixLength >= 32 ? 0u : uint.MaxValue >> net.PrefixLength;
+        uint hi = lo | hostBits;
         // The stored text as a number; only IPv4 rows can be inside an IPv4 prefix.
         string n = $"((split_part({column}, '.', 1)::UBIGINT << 24) | (split_part({column}, '.', 2)::UBIGINT << 16) | (split_part({column}, '.', 3)::UBIGINT << 8) | split_part({column}, '.', 4)::UBIGINT)";
         return $"(family = 'ipv4' AND {n} BETWEEN {p((long)lo)} AND {p((long)hi)})";

@@ -44,6 +44,17 @@ public sealed class AnomalyFeatureTests : IDisposable
 
     private static NfConntrackTuple T(string src, ushort sport, string dst, ushort dport) => new(IpAddr.Parse(src), IpAddr.Parse(dst), sport, dport, 6, false);
 
+    /// <summary>Two hosts sending one identical packet each: every entity behaves the same, so there is nothing to group.</summary>
+    internal static string TwinRun(string dir)
+    {
+        string path = Path.Combine(dir, "twins.duckdb");
+        using var w = RunWriter.Create(path);
+        w.AddPacket(P(1, 1, T0 + 1 * S, "10.0.0.7", 40000, "10.0.0.1", 80, CtState.New, CtDirection.Original, PacketVerdict.Accept));
+        w.AddPacket(P(2, 2, T0 + 1 * S, "10.0.0.8", 40000, "10.0.0.1", 80, CtState.New, CtDirection.Original, PacketVerdict.Accept));
+        w.Complete();
+        return path;
+    }
+
     internal static string SmallRun(string dir)
     {
         string path = Path.Combine(dir, "small.duckdb");

@@ -67,6 +67,8 @@ public sealed class DropsTests(DockerHostRun run) : CliTestBase, IClassFixture<D
         // attempt, REJECTed by DOCKER-USER rule 1; 9: ctr2's TCP 5000, dropped by rule 2), not the remote's SSH.
         Assert.Equal(["filter:DOCKER-USER:rule:1", "filter:DOCKER-USER:rule:2"], Report(new DropFilter { Src = "172.17.0.0/16" }).Causes.Select(c => c.Cause).Order(StringComparer.Ordinal));
         Assert.Equal("filter:DOCKER-USER:rule:1", Assert.Single(Report(new DropFilter { Src = DockerHostRun.Container }).Causes).Cause);
+        // A /32 prefix is the address itself.
+        Assert.Equal("filter:DOCKER-USER:rule:1", Assert.Single(Report(new DropFilter { Src = DockerHostRun.Container + "/32" }).Causes).Cause);
         Assert.Equal("filter:INPUT:policy", Assert.Single(Report(new DropFilter { Src = "198.51.100.0/24", Port = 22 }).Causes).Cause);
         // 0.0.0.0/0 holds every IPv4 source: at least the SSH and SMTP flows.
         Assert.Equal(2, Report(new DropFilter { Src = "0.0.0.0/0", Port = 22 }).Packets);
