@@ -46,7 +46,8 @@ public sealed partial class NfHost : IBrNetfilterHooks
     /// Docker's docker0) or another station: the station that last sent from the destination IP on this
     /// bridge (learned from the frames seen, as the sender's neighbour table was), else the bridge when
     /// the destination is the host's or lies beyond a gateway (the sender's next hop is the host), else
-    /// a MAC no FDB holds, so the bridge floods as it would for a station it has not learned.
+    /// a MAC no FDB holds, so the bridge floods as it would for a station it has not learned. A unicast
+    /// ARP frame goes to the MAC its reply names, or to the station of the IP it asks about.
     /// </summary>
     public MacAddr CookedDestination(BrPort inPort, in DecodedPacket packet, PacketType type)
     {
@@ -57,6 +58,10 @@ public sealed partial class NfHost : IBrNetfilterHooks
             PacketType.Broadcast => new MacAddr(0xFFFF_FFFF_FFFFUL),
             PacketType.Multicast when packet.IsIpv6 => new MacAddr(0x3333_0000_0000UL | (packet.Dst.Lo & 0xFFFF_FFFFUL)),
             PacketType.Multicast => new MacAddr(0x0100_5E00_0000UL | (packet.Dst.V4 & 0x7F_FFFFU)),
+            // arp_send_dst: a reply goes to the requester's hardware address, which it also carries as
+            // the target MAC; a unicast request (a neighbour's reachability probe) to the station known for the target IP.
+            _ when (packet.Layers & Layers.Arp) != 0 && packet.ArpOperation == 2 && packet.ArpTargetMac.Value != 0 => packet.ArpTargetMac,
+            _ when (packet.Layers & Layers.Arp) != 0 && _brStations.TryGetValue(packet.ArpTargetIp, out var t) => t,
             _ when !packet.HasIp => default,
             _ when _brStations.TryGetValue(packet.Dst, out var m) => m,
             _ => OnLinkOf(inPort.Bridge, packet) ? default : inPort.Bridge.Mac,
@@ -84,6 +89,12 @@ public sealed partial class NfHost : IBrNetfilterHooks
         _ctinfo = CtInfo.Untracked;
         if (packet.HasIp && packet.SrcMac.Value != 0)
             _brStations[packet.Src] = packet.SrcMac;
+        else if ((packet.Layers & Layers.Arp) != 0 && packet.ArpSenderMac.Value != 0 && packet.ArpSenderIp.V4 != 0)
+        {
+            // arp_process: the sender's address pair is what every station that hears it puts in its
+            // neighbour table, so the next unicast frame to that IP goes to this MAC.
+            _brStations[packet.ArpSenderIp] = packet.ArpSenderMac;
+        }
 
         var res = Bridges.Receive(port, ref packet, frame, ingress.TimeNs, ingress.Mark);
         _br.BridgeDecision = res.Decision;
