@@ -58,8 +58,11 @@ public static class Expectations
 
     public static ScenarioExpectation RawZone { get; } = new("raw-zone", []);
 
+    public static ScenarioExpectation L2Bridge { get; } = new("l2-bridge", []);
+
     public static ScenarioExpectation For(string scenario) => scenario switch
     {
+        "l2-bridge" => L2Bridge,
         "home-router" => HomeRouter,
         "home-router-port-clash" => HomeRouterPortClash,
         "kubernetes-node" => KubernetesNode,
