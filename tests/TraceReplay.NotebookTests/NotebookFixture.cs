@@ -21,7 +21,7 @@ public sealed class NotebookFixture : IDisposable
     public NotebookFixture()
     {
         string ds = Path.Combine(Repo.Root, "datasets", "docker-host");
-        string[] replay = ["replay", "--host", Path.Combine(ds, "snapshot"), Path.Combine(ds, "captures", "any.pcap"), "--no-initial-conntrack"];
+        string[] replay = ["replay", "--host", Path.Combine(ds, "snapshot"), Path.Combine(ds, "captures", "any.pcap")];
         RunDb = Replay(replay, "docker-host.duckdb");
         string open = Path.Combine(Dir, "accept-all.rules");
         File.WriteAllText(open, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");

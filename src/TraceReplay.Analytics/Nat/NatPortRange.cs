@@ -29,6 +29,10 @@ public static partial class NatPortRanges
     /// <summary>The range for a binding: <paramref name="ruleText"/> is the NAT rule (rules.text), <paramref name="origSport"/> the original source port (ICMP: id).</summary>
     public static NatPortRange? For(string manip, int proto, string? ruleText, int origSport)
     {
+        // Port utilisation is a source-NAT question: a DNAT's --to-destination port is the service clients are
+        // sent to, shared by every connection through it, not a pool the kernel hands out one port at a time.
+        if (manip != "SRC")
+            return null;
         var m = ruleText is null ? null : ToPorts().Match(ruleText) is { Success: true } a ? a : ToAddressPorts().Match(ruleText) is { Success: true } b ? b : null;
         if (m is not null)
         {

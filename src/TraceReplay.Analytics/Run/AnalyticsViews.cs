@@ -58,12 +58,13 @@ public static class AnalyticsViews
                    coalesce(d.dropped, 0) AS dropped, r.packets > 0 AS matched
             FROM rules r LEFT JOIN (SELECT verdict_rule_id, count(DISTINCT packet_id) AS dropped FROM packets WHERE verdict_rule_id IS NOT NULL GROUP BY ALL) d
               ON d.verdict_rule_id = r.id
+            WHERE r.position > 0 OR r.is_policy -- a user chain's own line (":NAME - [0:0]") is neither a rule nor a policy
             """),
         ("v_rule_reach", "with --trace: per rule, the packets that reached it (were checked against it) and that it matched",
             """
             SELECT rule_id, count(DISTINCT packet_id) AS reached,
-                   count(DISTINCT packet_id) FILTER (WHERE result NOT IN ('nomatch', 'unknown')) AS matched,
-                   count(DISTINCT packet_id) FILTER (WHERE result = 'unknown') AS unknown
+                   count(DISTINCT packet_id) FILTER (WHERE matched) AS matched,
+                   count(DISTINCT packet_id) FILTER (WHERE matched IS NULL) AS unknown
             FROM rule_trace WHERE rule_id IS NOT NULL GROUP BY rule_id
             """),
         ("v_nat_live", "NAT bindings with their protocol name and life in microseconds (removed_us NULL while live at the end)",

@@ -33,7 +33,7 @@ public sealed class DockerHostRun : IDisposable
         Db = Path.Combine(Dir, "docker-host.duckdb");
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = CommandLine.Run(["replay", "--host", Snapshot, Path.Combine(Dataset, "captures", "any.pcap"), "--no-initial-conntrack", "--out", Db], o, e);
+        int code = CommandLine.Run(["replay", "--host", Snapshot, Path.Combine(Dataset, "captures", "any.pcap"), "--out", Db], o, e);
         if (code != 0)
             throw new InvalidOperationException("replay failed: " + e);
         string rulesFile = Path.Combine(Snapshot, "iptables.rules");

@@ -63,8 +63,9 @@ public sealed class DropsTests(DockerHostRun run) : CliTestBase, IClassFixture<D
         Assert.All(Report(new DropFilter { Rule = "filter:DOCKER-*" }).Causes, c => Assert.StartsWith("filter:DOCKER-", c.Cause, StringComparison.Ordinal));
         Assert.Single(Report(new DropFilter { Dst = DockerHostRun.HostUplink, Port = 22 }).Causes);
         Assert.Empty(Report(new DropFilter { Dst = "192.0.2.77" }).Causes);
-        // Prefixes: the container network 172.17.0.0/16 holds the SMTP attempt's source, not the remote's SSH.
-        Assert.Equal("filter:DOCKER-USER:rule:1", Assert.Single(Report(new DropFilter { Src = "172.17.0.0/16" }).Causes).Cause);
+        // Prefixes: the container network 172.17.0.0/16 holds the SMTP attempt's source and the second container's
+        // bridged TCP 5000 attempt (record.sh), not the remote's SSH.
+        Assert.Equal(["filter:DOCKER-USER:rule:1", "filter:DOCKER-USER:rule:2"], Report(new DropFilter { Src = "172.17.0.0/16" }).Causes.Select(c => c.Cause).Order(StringComparer.Ordinal));
         Assert.Equal("filter:INPUT:policy", Assert.Single(Report(new DropFilter { Src = "198.51.100.0/24", Port = 22 }).Causes).Cause);
         // 0.0.0.0/0 holds every IPv4 source: at least the SSH and SMTP flows.
         Assert.Equal(2, Report(new DropFilter { Src = "0.0.0.0/0", Port = 22 }).Packets);

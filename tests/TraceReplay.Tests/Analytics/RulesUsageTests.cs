@@ -75,10 +75,12 @@ public sealed class RulesUsageTests(DockerHostRun run) : CliTestBase, IClassFixt
             w.AddRule(new RuleRow { Id = 2, Family = RunFamily.Ipv4, Table = "filter", Chain = "FORWARD", Position = 2, Text = "-p tcp -m tcp --dport 22 -j DROP" });
             w.AddRule(new RuleRow { Id = 3, Family = RunFamily.Ipv4, Table = "filter", Chain = "INPUT", Position = 0, IsPolicy = true, Text = "ACCEPT", Packets = 1, Bytes = 60 });
             w.AddRule(new RuleRow { Id = 4, Family = RunFamily.Ipv4, Table = "filter", Chain = "INPUT", Position = 1, Text = "-p udp -j DROP" });
+            // As trace_packet logs them: packets 1 and 2 match FORWARD rule 1; packet 3 misses INPUT rule 1 and
+            // takes INPUT's policy (TRACE numbers a policy as the chain's rule count + 1).
             for (int p = 1; p <= 2; p++)
-                w.AddRuleTrace(new RuleTraceRow { PacketId = p, Seq = 0, Table = "filter", Chain = "FORWARD", Position = 1, RuleId = 1, Result = "ACCEPT" });
-            w.AddRuleTrace(new RuleTraceRow { PacketId = 3, Seq = 0, Table = "filter", Chain = "INPUT", Position = 1, RuleId = 4, Result = "nomatch" });
-            w.AddRuleTrace(new RuleTraceRow { PacketId = 3, Seq = 1, Table = "filter", Chain = "INPUT", Position = 0, RuleId = 3, Result = "ACCEPT" });
+                w.AddRuleTrace(new RuleTraceRow { PacketId = p, Seq = 1, Family = RunFamily.Ipv4, Hook = "FORWARD", Table = "filter", Chain = "FORWARD", RuleNum = 1, RuleId = 1, Type = RuleTraceType.Rule, Matched = true });
+            w.AddRuleTrace(new RuleTraceRow { PacketId = 3, Seq = 1, Family = RunFamily.Ipv4, Hook = "INPUT", Table = "filter", Chain = "INPUT", RuleNum = 1, RuleId = 4, Type = RuleTraceType.Rule, Matched = false });
+            w.AddRuleTrace(new RuleTraceRow { PacketId = 3, Seq = 2, Family = RunFamily.Ipv4, Hook = "INPUT", Table = "filter", Chain = "INPUT", RuleNum = 2, RuleId = 3, Type = RuleTraceType.Policy, Matched = true, Verdict = "ACCEPT" });
             w.Complete();
         }
         using var db = RunDatabase.Open(path);
