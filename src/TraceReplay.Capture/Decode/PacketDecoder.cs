@@ -134,6 +134,10 @@ public static class PacketDecoder
 
     private static void DecodeL3(ReadOnlySpan<byte> f, int offset, ushort etherType, ref DecodedPacket d)
     {
+        // Where the network header starts whatever it is (the IP decoders set the same): a bridge forwards a
+        // non-IP frame unchanged, so the correlator fingerprints ARP by these bytes, and ebtables reads
+        // its headers here; behind a cooked (SLL/SLL2) header they do not start at 14.
+        d.L3Offset = (ushort)offset;
         switch (etherType)
         {
             case EtherTypes.Ipv4:

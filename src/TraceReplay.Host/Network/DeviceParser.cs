@@ -31,10 +31,13 @@ public static class DeviceParser
             mac = MacAddr.TryParse(address, out var m) ? m : throw f.Error("address", "not a MAC address", address, "xx:xx:xx:xx:xx:xx");
         string? kind = null, slaveKind = null;
         int? vlan = null;
+        bool hairpin = false;
         if (f.Child("linkinfo") is { } li)
         {
             kind = li.String("info_kind");
             slaveKind = li.String("info_slave_kind");
+            if (slaveKind == "bridge" && li.Child("info_slave_data") is { } slave)
+                hairpin = slave.Flag("hairpin");
             if (kind == "vlan" && li.Child("info_data") is { } data)
                 vlan = (int?)data.Number("id", 0, 4095);
         }
@@ -51,6 +54,7 @@ public static class DeviceParser
             Kind = kind,
             SlaveKind = slaveKind,
             Master = f.String("master"),
+            BridgeHairpin = hairpin,
             VlanId = vlan,
             Link = f.String("link"),
             LinkIndex = (int?)f.Number("link_index", 0, int.MaxValue),

@@ -70,6 +70,8 @@ public sealed record NetDevice
     public string? SlaveKind { get; init; }
     /// <summary>The bridge (or bond, VRF) this device is a port of.</summary>
     public string? Master { get; init; }
+    /// <summary>A bridge port's hairpin mode (linkinfo.info_slave_data.hairpin, BR_HAIRPIN_MODE): Docker turns it on without the userland proxy.</summary>
+    public bool BridgeHairpin { get; init; }
     public int? VlanId { get; init; }
     /// <summary>The peer (veth) or lower device (vlan, macvlan): `link` in JSON, `NAME@LINK` in text.</summary>
     public string? Link { get; init; }

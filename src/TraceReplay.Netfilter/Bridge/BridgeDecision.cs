@@ -15,6 +15,7 @@ public sealed class BrPort
         Name = dev.Name;
         IfIndex = dev.IfIndex;
         Mac = dev.Mac ?? default;
+        Hairpin = dev.BridgeHairpin;
     }
 
     public BrBridge Bridge { get; }

@@ -126,9 +126,12 @@ public ref struct EbtActionParam
 
     /// <summary>
     /// Offset of the network header in <see cref="Frame"/> (skb->data at the bridge hooks): past the
-    /// Ethernet header and the accelerated outer tag. A second (inner) tag stays in the payload.
+    /// link header (Ethernet 14 bytes, a cooked SLL2 capture's 20) and the accelerated outer tag. A second
+    /// (inner) tag stays in the payload.
     /// </summary>
-    public readonly int NetworkOffset => Packet.VlanCount > 0 ? 18 : 14;
+    public readonly int NetworkOffset => Packet.L3Offset > 0
+        ? Packet.L3Offset - (Packet.VlanCount > 1 ? 4 * (Packet.VlanCount - 1) : 0)
+        : Packet.VlanCount > 0 ? 18 : 14;
 
     /// <summary>skb->len at the bridge hooks: the frame without its Ethernet header (and the accelerated tag), what ebtables counts as bytes.</summary>
     public readonly ulong SkbLen => (ulong)Math.Max(Packet.WireLength - NetworkOffset, 0);

@@ -30,7 +30,9 @@ public sealed partial class NfHost : IBrNetfilterHooks
     private IIptTraceSink? _brTrace;
     private bool _brNfInfo;
     private bool _brPhysOut;
-    private readonly Dictionary<IpAddr, MacAddr> _brStations = [];
+    // Per bridge: the same address may be a station on two bridges' links only as two different hosts
+    // (Docker's networks), and a station of one bridge is reached from another only through the host.
+    private readonly Dictionary<(BrBridge Bridge, IpAddr Ip), MacAddr> _brStations = [];
 
     /// <summary>The host's bridges, their ports, FDBs and ebtables (empty when the snapshot has no bridge).</summary>
     public BridgeDecision Bridges { get; private set; } = null!;
@@ -46,7 +48,8 @@ public sealed partial class NfHost : IBrNetfilterHooks
     /// Docker's docker0) or another station: the station that last sent from the destination IP on this
     /// bridge (learned from the frames seen, as the sender's neighbour table was), else the bridge when
     /// the destination is the host's or lies beyond a gateway (the sender's next hop is the host), else
-    /// a MAC no FDB holds, so the bridge floods as it would for a station it has not learned.
+    /// a MAC no FDB holds, so the bridge floods as it would for a station it has not learned. A unicast
+    /// ARP frame goes to the MAC its reply names, or to the station of the IP it asks about.
     /// </summary>
     public MacAddr CookedDestination(BrPort inPort, in DecodedPacket packet, PacketType type)
     {
@@ -57,8 +60,12 @@ public sealed partial class NfHost : IBrNetfilterHooks
             PacketType.Broadcast => new MacAddr(0xFFFF_FFFF_FFFFUL),
             PacketType.Multicast when packet.IsIpv6 => new MacAddr(0x3333_0000_0000UL | (packet.Dst.Lo & 0xFFFF_FFFFUL)),
             PacketType.Multicast => new MacAddr(0x0100_5E00_0000UL | (packet.Dst.V4 & 0x7F_FFFFU)),
+            // arp_send_dst: a reply goes to the requester's hardware address, which it also carries as
+            // the target MAC; a unicast request (a neighbour's reachability probe) to the station known for the target IP.
+            _ when (packet.Layers & Layers.Arp) != 0 && packet.ArpOperation == 2 && packet.ArpTargetMac.Value != 0 => packet.ArpTargetMac,
+            _ when (packet.Layers & Layers.Arp) != 0 && _brStations.TryGetValue((inPort.Bridge, packet.ArpTargetIp), out var t) => t,
             _ when !packet.HasIp => default,
-            _ when _brStations.TryGetValue(packet.Dst, out var m) => m,
+            _ when _brStations.TryGetValue((inPort.Bridge, packet.Dst), out var m) => m,
             _ => OnLinkOf(inPort.Bridge, packet) ? default : inPort.Bridge.Mac,
         };
     }
@@ -83,7 +90,13 @@ public sealed partial class NfHost : IBrNetfilterHooks
         _brPhysOut = false;
         _ctinfo = CtInfo.Untracked;
         if (packet.HasIp && packet.SrcMac.Value != 0)
-            _brStations[packet.Src] = packet.SrcMac;
+            _brStations[(bridge, packet.Src)] = packet.SrcMac;
+        else if ((packet.Layers & Layers.Arp) != 0 && packet.ArpSenderMac.Value != 0 && packet.ArpSenderIp.V4 != 0)
+        {
+            // arp_process: the sender's address pair is what every station that hears it puts in its
+            // neighbour table, so the next unicast frame to that IP goes to this MAC.
+            _brStations[(bridge, packet.ArpSenderIp)] = packet.ArpSenderMac;
+        }
 
         var res = Bridges.Receive(port, ref packet, frame, ingress.TimeNs, ingress.Mark);
         _br.BridgeDecision = res.Decision;
@@ -269,7 +282,7 @@ public sealed partial class NfHost : IBrNetfilterHooks
         {
             // -EHOSTUNREACH with forwarding off: ip_route_output, and "Bridged-and-DNAT'ed traffic doesn't
             // require ip_forwarding" when it leaves by the bridge itself.
-            e.DstMac = _brStations.TryGetValue(packet.Dst, out var sm) ? sm : default;
+            e.DstMac = _brStations.TryGetValue((bridge, packet.Dst), out var sm) ? sm : default;
             e.PktType = 3;
             return BrNfVerdict.Accept;
         }
@@ -283,7 +296,7 @@ public sealed partial class NfHost : IBrNetfilterHooks
         if (route.Verdict == RouteVerdict.Forward && route.OutDev == bridge.Name)
         {
             // bridged_dnat: back into the bridge (br_nf_pre_routing_finish_bridge), to the new destination's station.
-            e.DstMac = _brStations.TryGetValue(packet.Dst, out var m) ? m : default;
+            e.DstMac = _brStations.TryGetValue((bridge, packet.Dst), out var m) ? m : default;
             e.PktType = 3;
             return BrNfVerdict.Accept;
         }

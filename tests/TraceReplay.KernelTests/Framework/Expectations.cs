@@ -44,8 +44,17 @@ public static class Expectations
 
     public static ScenarioExpectation RawZone { get; } = new("raw-zone", []);
 
+    public static ScenarioExpectation L2Bridge { get; } = new("l2-bridge", []);
+
+    public static ScenarioExpectation DockerHostLive { get; } = new("docker-host-live", []);
+
+    public static ScenarioExpectation TableFull { get; } = new("table-full", []);
+
     public static ScenarioExpectation For(string scenario) => scenario switch
     {
+        "l2-bridge" => L2Bridge,
+        "docker-host-live" => DockerHostLive,
+        "table-full" => TableFull,
         "home-router" => HomeRouter,
         "home-router-port-clash" => HomeRouterPortClash,
         "kubernetes-node" => KubernetesNode,

@@ -98,7 +98,8 @@ public sealed class ScenarioRecorder
         string v6 = _lab.Exec(_host, "ip6tables-save -c");
         File.WriteAllText(Path.Combine(kernel, "iptables.rules"), v4);
         File.WriteAllText(Path.Combine(kernel, "ip6tables.rules"), v6);
-        File.WriteAllText(Path.Combine(kernel, "ebtables.rules"), _lab.Exec(_host, "ebtables-save -c 2>/dev/null || true"));
+        string eb = _lab.Exec(_host, "ebtables-save -c 2>/dev/null || true");
+        File.WriteAllText(Path.Combine(kernel, "ebtables.rules"), eb);
         long before = Now();
         File.WriteAllText(Path.Combine(kernel, "conntrack.txt"), _lab.Exec(_host, "conntrack -L -o extended 2>/dev/null || true"));
         // When the table was listed, on the capture's clock: entries that expired between the last packet and the listing are gone from it.
@@ -106,7 +107,8 @@ public sealed class ScenarioRecorder
         KernelLab.Interrupt(_tcpdump!);
         string v4After = _lab.Exec(_host, "iptables-save -c");
         string v6After = _lab.Exec(_host, "ip6tables-save -c");
-        if (Counters(v4) != Counters(v4After) || Counters(v6) != Counters(v6After))
+        string ebAfter = _lab.Exec(_host, "ebtables-save -c 2>/dev/null || true");
+        if (Counters(v4) != Counters(v4After) || Counters(v6) != Counters(v6After) || Counters(eb) != Counters(ebAfter))
             throw new InvalidOperationException("packets crossed the host while the results were being taken: the capture and the counters may disagree; the scenario must end quietly");
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using TraceReplay.Capture.Points;
 using TraceReplay.Host;
+using TraceReplay.Host.Ebtables;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Hooks;
@@ -31,7 +32,7 @@ public sealed class ScenarioReport
     public int SeedsTried { get; init; }
     public bool RandomReproduced { get; init; } = true;
 
-    /// <summary>"table:chain:rule:N host [p:b] simulated [p:b]" (IPv6 ones prefixed "ip6:").</summary>
+    /// <summary>"table:chain:rule:N host [p:b] simulated [p:b]" (IPv6 ones prefixed "ip6:", ebtables ones "eb:").</summary>
     public required IReadOnlyList<string> CounterDiffs { get; init; }
 
     public required int ConntrackKernel { get; init; }
@@ -88,6 +89,8 @@ public static class ScenarioReplay
         var v6 = IptablesParser.Load(Path.Combine(dir, "kernel", "ip6tables.rules"), IptFamily.IPv6);
         var (d4, c4) = CounterComparison.Compare(host, v4);
         var (d6, c6) = CounterComparison.Compare(host, v6);
+        string ebFile = Path.Combine(dir, "kernel", "ebtables.rules");
+        var (deb, ceb) = File.Exists(ebFile) ? EbtCounterComparison.Compare(host, EbtablesParser.ParseFile(ebFile)) : ([], 0);
 
         // The kernel listed its table a little after the last packet: compare the simulated table at that
         // moment, without the entries that expired in between (ctnetlink's dump skips nf_ct_is_expired ones).
@@ -119,9 +122,9 @@ public static class ScenarioReplay
             KernelV4 = v4,
             KernelV6 = v6,
             Summary = summary,
-            Compared = c4 + c6,
+            Compared = c4 + c6 + ceb,
             Seed = seed,
-            CounterDiffs = [.. d4, .. d6.Select(d => "ip6:" + d)],
+            CounterDiffs = [.. d4, .. d6.Select(d => "ip6:" + d), .. deb.Select(d => "eb:" + d)],
             ConntrackKernel = kernel.Count,
             ConntrackSimulated = simulated.Count,
             ConntrackMissing = missing,

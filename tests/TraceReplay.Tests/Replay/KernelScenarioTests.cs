@@ -13,7 +13,7 @@ namespace TraceReplay.Tests.Replay;
 /// </summary>
 public sealed class KernelScenarioTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Scenarios() => ["home-router", "home-router-port-clash", "kubernetes-node", "ipv6-host", "raw-zone"];
+    public static TheoryData<string> Scenarios() => ["home-router", "home-router-port-clash", "kubernetes-node", "ipv6-host", "raw-zone", "l2-bridge", "docker-host-live", "table-full"];
 
     [Theory]
     [MemberData(nameof(Scenarios))]
