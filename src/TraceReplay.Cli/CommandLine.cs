@@ -40,6 +40,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.DropsCommand.Create());
         root.Subcommands.Add(Commands.NatCommand.Create());
         root.Subcommands.Add(Commands.ExportCommand.Create());
+        root.Subcommands.Add(Commands.FidelityCommand.Create());
         return root;
     }
 

@@ -175,5 +175,6 @@ internal static class ReplayCommand
             foreach (var d in differ.Take(20))
                 o.WriteLine("  " + d);
         }
+        o.Write(s.Fidelity.Format());
     }
 }

@@ -155,7 +155,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 _ => UnknownDirectionPath,
             };
         }
-        _writer.AddPacket(row);
+        Hold(row, s);
     }
 
     /// <summary>Conntrack's NEW/UPDATE/DESTROY events as they happen: rows of conntrack_events.</summary>
@@ -203,6 +203,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     {
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(info);
+        CompleteFidelity(summary);
         foreach (var rs in new[] { _snapshot.Iptables, _snapshot.Ip6tables })
         {
             var family = rs.Family == IptFamily.IPv6 ? RunFamily.Ipv6 : RunFamily.Ipv4;
