@@ -45,6 +45,8 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         public bool BridgeSent;
         public NfConntrackTuple Predicted;
         public FidelityOutcome Best; // best egress outcome seen so far (None: no egress seen)
+        public string? SeenPoint;
+        public NfConntrackTuple Seen;
     }
 
     private readonly Dictionary<long, Pending> _pending = [];
@@ -83,7 +85,11 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
             return FidelityOutcome.None;
         var o = Compare(p, point, seen);
         if (p.Best == FidelityOutcome.None || Rank(o) < Rank(p.Best))
+        {
             p.Best = o;
+            p.SeenPoint = point;
+            p.Seen = seen;
+        }
         p.LastNs = timeNs;
         _pending[packetId] = p;
         _byTime.Enqueue((packetId, timeNs));
@@ -123,7 +129,7 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         if (p.Best != FidelityOutcome.None)
         {
             o = p.Best;
-            detail = $"predicted {Describe(p)}, seen leaving otherwise";
+            detail = $"predicted {Describe(p)}, seen leaving {p.SeenPoint} as {Tuple(p.Seen)}";
         }
         else if (p.Fate is NfFate.Forwarded or NfFate.Sent or NfFate.Bridged && PredictedCovered(p))
         {

@@ -144,7 +144,8 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             if (s.Role == SightingRole.Observation)
             {
                 handling = SightingHandling.Observation;
-                observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
+                if (packet.HasIp)
+                    observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
             }
             else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
             {
@@ -175,7 +176,9 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 default: unknown++; break;
             }
             bool awaits = false;
-            if (handling == SightingHandling.Simulated)
+
+            // Frames that are not IP (ARP) go through the bridge, but have no addresses or ports to check: NULL.
+            if (handling == SightingHandling.Simulated && packet.HasIp)
             {
                 fidelity.Predict(sightings, s.PacketId, rec.TimestampNs, result);
                 awaits = true;
@@ -262,9 +265,15 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return dev?.Mac is { } mac && mac != packet.DstMac ? PacketType.OtherHost : PacketType.Host;
     }
 
+    private bool OwnAddress(string dev, IpAddr src) =>
+        snapshot.Network.Device(dev) is { } d && d.Addresses.Any(a => a.Local == src);
+
     private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
-        if (dev?.Master is not null)
+        // A bridge port with an address of its own (an IPv6 link-local one, always) sends from it by its own
+        // IP stack — MLD reports, router solicitations — through OUTPUT like any host packet; anything
+        // else first seen leaving a port was made in the bridge path.
+        if (dev?.Master is not null && !OwnAddress(point, packet.Src))
             return SightingHandling.MadeOnBridgePort;
         // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
         bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;

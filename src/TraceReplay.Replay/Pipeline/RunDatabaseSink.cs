@@ -26,7 +26,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
     private readonly HashSet<int> _policyDrop = [];
     private readonly Dictionary<NfPath, string> _paths = [];
-    private readonly Dictionary<NfPath, string> _generatedPaths = [];
+    private readonly Dictionary<(NfPath, TraceReplay.Netfilter.Reject.NfGeneratedBy), string> _generatedPaths = [];
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
 
     // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
@@ -113,7 +113,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 row.CtDirection = r.CtDirection;
             }
             row.CtState = r.CtState;
-            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r.Path, r) : Path(r.Path, r);
+            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r.Path, r, s.Generated?.By ?? default) : Path(r.Path, r);
             row.DependsOnUnknown = r.DependsOnUnknown;
             row.Verdict = r.Fate switch
             {
@@ -184,12 +184,20 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
     /// <summary>The path of a packet the host made (REJECT's reply): through OUTPUT, or straight out of a bridge port.</summary>
-    private string GeneratedPath(NfPath path, in NfHookResult r)
+    private string GeneratedPath(NfPath path, in NfHookResult r, TraceReplay.Netfilter.Reject.NfGeneratedBy by)
     {
-        if (!_generatedPaths.TryGetValue(path, out var text))
-            _generatedPaths[path] = text = path == NfPath.None ? GeneratedOutOfPortPath : "made by the host (REJECT) | " + r.PathDescription();
+        if (!_generatedPaths.TryGetValue((path, by), out var text))
+            _generatedPaths[(path, by)] = text = path == NfPath.None ? GeneratedOutOfPortPath : GeneratedBy(by) + " | " + r.PathDescription();
         return text;
     }
+
+    private static string GeneratedBy(TraceReplay.Netfilter.Reject.NfGeneratedBy by) => by switch
+    {
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.EchoReply => "made by the host (echo reply)",
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.TcpReset => "made by the host (RST: closed port)",
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.PortUnreachable => "made by the host (port unreachable: closed port)",
+        _ => "made by the host (REJECT)",
+    };
 
     private string Path(NfPath path, in NfHookResult r)
     {
