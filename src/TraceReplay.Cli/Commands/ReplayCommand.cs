@@ -114,6 +114,12 @@ internal static class ReplayCommand
             a.Add(sighting, packet);
             b.Add(sighting, packet);
         }
+
+        public void Decide(long sightingNumber, TraceReplay.Replay.Fidelity.FidelityOutcome outcome)
+        {
+            a.Decide(sightingNumber, outcome);
+            b.Decide(sightingNumber, outcome);
+        }
     }
 
     /// <summary>Collects what the summary shows; holds no packets.</summary>

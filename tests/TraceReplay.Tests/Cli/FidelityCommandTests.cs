@@ -37,9 +37,22 @@ public sealed class FidelityCommandTests : CliTestBase
         Assert.Equal(0, code);
         Assert.StartsWith($"Fidelity of {db}: ", stdout, StringComparison.Ordinal);
 
-        // packets.observed: one outcome per real packet on its entry row; the explained ones number observed_egress.
-        using var reader = RunReader.Open(db);
-        Assert.Contains(reader.Fidelity(), r => r.Metric == "explained" && r.Packets == observed);
+        using (var reader = RunReader.Open(db))
+            Assert.Contains(reader.Fidelity(), r => r.Metric == "explained" && r.Packets == observed);
+
+        // packets.observed: every real packet's entry row has its outcome (not_applicable appears on entry rows only,
+        // so as many packets have it as the fidelity table counts), and no outgoing IP row of a simulated packet is left NULL.
+        using var conn = new DuckDB.NET.Data.DuckDBConnection($"Data Source={db};ACCESS_MODE=READ_ONLY");
+        conn.Open();
+        long Scalar(string sql)
+        {
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(root.GetProperty("not_applicable").GetInt64(), Scalar("SELECT count(DISTINCT packet_id) FROM packets WHERE observed = 'not_applicable'"));
+        Assert.Equal(observed, Scalar("SELECT count(DISTINCT packet_id) FROM packets WHERE observed = 'explained' AND (id < 0 OR path NOT LIKE 'later sighting%')"));
+        Assert.Equal(0, Scalar("SELECT count(*) FROM packets WHERE observed IS NULL AND family IS NOT NULL AND direction = 'out' AND path NOT LIKE 'not simulated%'"));
     }
 
     [Fact]
