@@ -9,9 +9,9 @@ using TraceReplay.Tests.Support;
 namespace TraceReplay.Tests.Replay.Fidelity;
 
 /// <summary>
-/// The host's own replies (NfHost.LocalReply) against the kernel's: the recordings hold the echo
-/// replies the kernel's icmp_reply / icmpv6_echo_reply sent, and ipv6-host an ICMPv6 port unreachable
-/// for a closed UDP port (its sockets.txt is empty). Each must be a packet the simulation generated —
+/// The host's own replies (NfHost.LocalReply) against the kernel's: home-router and ipv6-host hold the
+/// echo replies the kernel's icmp_reply / icmpv6_echo_reply sent (their other host-made errors are
+/// REJECT's). Each must be a packet the simulation generated —
 /// its captured copy an observation of it, never a new packet at OUTPUT — and equal to it field by
 /// field, except the IPv4 id (ip_select_ident: a hash keyed at boot) and the IPv6 flow label (the auto
 /// flow label, keyed likewise), which cannot be known offline.
