@@ -42,6 +42,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.ExportCommand.Create());
         root.Subcommands.Add(Commands.DiffCommand.Create());
         root.Subcommands.Add(Commands.ReportCommand.Create());
+        root.Subcommands.Add(Commands.FidelityCommand.Create());
         return root;
     }
 

@@ -185,7 +185,17 @@ public static class RunSchema
             C("value", ColKind.Text, "its value"),
         ]);
 
-    internal static readonly TableDef[] Tables = [Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo];
+    internal static readonly TableDef Fidelity = new(
+        "fidelity",
+        "Observed egress versus the simulation's prediction (issue 6): one row per measure, packets counted once each",
+        [
+            C("metric", ColKind.Text, "observed_egress, explained, unexplained, nat_port_differs, nat_other_differs, predicted_unseen, seen_though_dropped, other_interface, not_simulated, not_applicable"),
+            C("packets", ColKind.Int64, "real packets (packets.packet_id) with this outcome"),
+            N("examples", ColKind.Text, "the first packet ids with it, for `tracereplay trace`"),
+            N("detail", ColKind.Text, "what was predicted and what was seen, for those examples"),
+        ]);
+
+    internal static readonly TableDef[] Tables = [Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo, Fidelity];
 
     /// <summary>Views for everyday questions; plain SQL so any DuckDB client can use them.</summary>
     internal static readonly (string Name, string Comment, string Sql)[] Views =

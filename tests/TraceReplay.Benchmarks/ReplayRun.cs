@@ -227,6 +227,8 @@ internal static class ReplayRun
         public long NewAtSteady { get; private set; }
         private long _n;
 
+        public void Decide(long sightingNumber, TraceReplay.Replay.Fidelity.FidelityOutcome outcome) => inner?.Decide(sightingNumber, outcome);
+
         public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
         {
             if (++_n == steadyFrom)

@@ -114,6 +114,12 @@ internal static class ReplayCommand
             a.Add(sighting, packet);
             b.Add(sighting, packet);
         }
+
+        public void Decide(long sightingNumber, TraceReplay.Replay.Fidelity.FidelityOutcome outcome)
+        {
+            a.Decide(sightingNumber, outcome);
+            b.Decide(sightingNumber, outcome);
+        }
     }
 
     /// <summary>Collects what the summary shows; holds no packets.</summary>
@@ -155,7 +161,7 @@ internal static class ReplayCommand
         static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
         o.WriteLine($"Sightings:   {N(s.Sightings)} = {N(s.Packets)} packets ({N(s.Simulated)} entered the simulated host, {N(s.Observations)} later sightings of them)");
         if (s.Generated > 0)
-            o.WriteLine($"Generated:   {N(s.Generated)} packets made by the host (REJECT's RST or ICMP error), each a row of its own");
+            o.WriteLine($"Generated:   {N(s.Generated)} packets made by the host (REJECT's RST or ICMP error, its own echo replies and closed-port answers), each a row of its own");
         if (s.NotIp + s.BridgedNotSimulated + s.MadeOnBridgePort + s.UnknownDirection > 0)
             o.WriteLine($"Not simulated: {N(s.NotIp)} not IP, {N(s.BridgedNotSimulated)} bridged between ports, {N(s.MadeOnBridgePort)} made in the bridge path, {N(s.UnknownDirection)} without a direction");
         o.WriteLine("Fates:       " + string.Join(", ", sink.Fates.OrderByDescending(f => f.Value).Select(f => $"{FateName(f.Key)} {N(f.Value)}")));
@@ -175,5 +181,6 @@ internal static class ReplayCommand
             foreach (var d in differ.Take(20))
                 o.WriteLine("  " + d);
         }
+        o.Write(s.Fidelity.Format());
     }
 }

@@ -89,5 +89,7 @@ internal sealed class ReplayProgress : IDisposable
             progress.Count(packet.CapturedLength);
             inner.Add(sighting, packet);
         }
+
+        public void Decide(long sightingNumber, TraceReplay.Replay.Fidelity.FidelityOutcome outcome) => inner.Decide(sightingNumber, outcome);
     }
 }

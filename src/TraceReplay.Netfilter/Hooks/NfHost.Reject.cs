@@ -70,6 +70,7 @@ public sealed partial class NfHost
         gen.FromTruncatedFrame = p.Packet.IsTruncated;
         gen.TimeNs = p.TimeNs;
         gen.ViaBridgePort = false;
+        gen.By = NfGeneratedBy.Reject;
         bool v6 = p.IsV6;
         var sysctls = Network.Sysctls;
         uint mark = sysctls.Int(v6 ? "net.ipv6.fwmark_reflect" : "net.ipv4.fwmark_reflect", 0) != 0 ? p.Mark : 0;

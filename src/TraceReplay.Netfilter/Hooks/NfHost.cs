@@ -93,6 +93,7 @@ public sealed partial class NfHost
         string ct = Path.Combine(snapshot.Directory, "conntrack.txt");
         if (options.LoadConntrack && File.Exists(ct))
             host.Conntrack.LoadInitial(ConntrackList.Parse(File.ReadAllText(ct), ct).Select(e => WithNatStatus(host, e)).ToList());
+        host.Sockets = NfLocalSockets.Load(snapshot.Directory);
         return host;
     }
 
@@ -170,7 +171,11 @@ public sealed partial class NfHost
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
         if (ingress.PhysInDev is null && Bridges.Port(ingress.Dev) is { } port)
-            return BridgeReceive(frame, ref packet, ingress, port, trace);
+        {
+            var bridged = BridgeReceive(frame, ref packet, ingress, port, trace);
+            LocalReply(frame, packet, ref bridged, ingress.TimeNs);
+            return bridged;
+        }
         var r = Begin(ref packet);
         r.InDev = ingress.Dev;
         if (!RcvCore(frame, packet, ref r))
@@ -217,7 +222,9 @@ public sealed partial class NfHost
         PreRoutingAndOn(frame, ref p, ref r, trace, runConntrack: true, ingress.PacketType);
         if (r.HasReject)
             SendReject(frame, ref p, ref r);
-        return End(ref p, ref r);
+        var done = End(ref p, ref r);
+        LocalReply(frame, p.Packet, ref done, ingress.TimeNs);
+        return done;
     }
 
     /// <summary>PREROUTING (raw, conntrack, mangle, nat DNAT), the input route, then INPUT or FORWARD → POSTROUTING.</summary>

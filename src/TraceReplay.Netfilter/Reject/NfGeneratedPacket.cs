@@ -27,6 +27,22 @@ public enum NfRejectOutcome : byte
     NoRoute,
 }
 
+/// <summary>Who made a generated packet: REJECT, or the host's own stack answering a packet delivered to it (NfHost.LocalReply).</summary>
+public enum NfGeneratedBy : byte
+{
+    /// <summary>REJECT's TCP RST or ICMP error (nf_send_reset, nf_send_unreach).</summary>
+    Reject,
+
+    /// <summary>icmp_reply / icmpv6_echo_reply to an echo request.</summary>
+    EchoReply,
+
+    /// <summary>tcp_v4_send_reset / tcp_v6_send_reset: a segment to a port nobody listens on.</summary>
+    TcpReset,
+
+    /// <summary>__udp4_lib_rcv's ICMP port unreachable (ICMPv6 port unreachable): a datagram to a closed UDP port.</summary>
+    PortUnreachable,
+}
+
 /// <summary>
 /// A packet the simulated host made while handling another one: REJECT's TCP RST or ICMP error.
 /// The host owns one and reuses it (its buffer is the one the reply is built in), so it is valid
@@ -52,6 +68,9 @@ public sealed class NfGeneratedPacket
     public string? OutDev { get; internal set; }
 
     public long TimeNs { get; internal set; }
+
+    /// <summary>REJECT or the host's own stack (echo reply, RST of a closed port, port unreachable).</summary>
+    public NfGeneratedBy By { get; internal set; }
 
     /// <summary>
     /// nf_send_reset / nf_send_reset6 for a packet that crossed a bridge (br_netfilter's

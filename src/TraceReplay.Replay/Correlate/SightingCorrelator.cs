@@ -143,9 +143,10 @@ public sealed class SightingCorrelator
         return new Sighting(g.PacketId, SightingRole.Entry, EntryKind.Generated, -1, timeNs);
     }
 
-    /// <summary>What REJECT makes: a TCP RST or an ICMP/ICMPv6 error.</summary>
+    /// <summary>What the simulated host makes: REJECT's or a closed port's TCP RST, an ICMP/ICMPv6 error, an echo reply (NfHost.LocalReply).</summary>
     private static bool IsReplyCandidate(in DecodedPacket p) =>
-        (p.Protocol == L4Protocol.Tcp && (p.TcpFlags & TcpFlags.Rst) != 0) || (p.Flags & PacketFlags.IcmpError) != 0;
+        (p.Protocol == L4Protocol.Tcp && (p.TcpFlags & TcpFlags.Rst) != 0) || (p.Flags & PacketFlags.IcmpError) != 0
+        || (p.Protocol == L4Protocol.Icmp && p.IcmpType == 0) || (p.Protocol == L4Protocol.Icmpv6 && p.IcmpType == 129);
 
     private static ulong ReplyFingerprint(in DecodedPacket p, ReadOnlySpan<byte> frame)
     {

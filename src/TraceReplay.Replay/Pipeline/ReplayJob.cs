@@ -8,6 +8,7 @@ using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
 using TraceReplay.Netfilter.Tables;
 using TraceReplay.Replay.Correlate;
+using TraceReplay.Replay.Fidelity;
 
 namespace TraceReplay.Replay.Pipeline;
 
@@ -55,12 +56,23 @@ public readonly struct ReplayedSighting(long sightingNumber, Sighting sighting, 
 
     /// <summary>For a <see cref="SightingHandling.Generated"/> row, the packet the host made (its bytes); the host reuses it after this call.</summary>
     public NfGeneratedPacket? Generated { get; init; }
+
+    /// <summary>This row's observed-versus-predicted outcome when it is known now (an outgoing later sighting); None otherwise.</summary>
+    public FidelityOutcome Observed { get; init; }
+
+    /// <summary>The row is a packet's entry whose outcome comes later, through <see cref="IReplaySink.Decide"/>, once its window closed.</summary>
+    public bool AwaitsOutcome { get; init; }
 }
 
 /// <summary>Where the replay's rows go (the run database, a test's list, nothing).</summary>
 public interface IReplaySink
 {
     void Add(in ReplayedSighting sighting, in DecodedPacket packet);
+
+    /// <summary>The outcome of the packet whose entry row is sighting <paramref name="sightingNumber"/> (added earlier with AwaitsOutcome), decided when its window closed.</summary>
+    void Decide(long sightingNumber, FidelityOutcome outcome)
+    {
+    }
 }
 
 /// <summary>What one capture file held: a row of the run database's `captures`.</summary>
@@ -73,6 +85,9 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
     public long Generated { get; init; }
 
     public IReadOnlyList<CaptureFileSummary> Captures { get; init; } = [];
+
+    /// <summary>Observed egress against the prediction (issue 6).</summary>
+    public FidelitySummary Fidelity { get; init; } = new(new Dictionary<FidelityOutcome, long>(), []);
 }
 
 /// <summary>
@@ -101,6 +116,8 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         ArgumentNullException.ThrowIfNull(sink);
         using var stream = new PacketStream(captures, _interfaces, policy);
         var correlator = new SightingCorrelator(windowNs);
+        var fidelity = new FidelityTracker(Coverage(captures, stream), dev => _interfaces.ByName(dev)?.Master, windowNs);
+        Action<long, FidelityOutcome> decided = sink.Decide;
         byte[] buffer = new byte[65536 + 256];
         long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
         var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
@@ -119,11 +136,16 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             var s = correlator.Classify(packet, frame, stream.Point, direction, rec.TimestampNs);
             if (s.PacketId > StopAfterPacket)
                 break;
+            fidelity.Advance(rec.TimestampNs, decided);
             SightingHandling handling;
             NfHookResult result = default;
+            var observed = FidelityOutcome.None;
+            var seen = NfHost.TupleOf(packet);
             if (s.Role == SightingRole.Observation)
             {
                 handling = SightingHandling.Observation;
+                if (packet.HasIp)
+                    observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
             }
             else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
             {
@@ -153,20 +175,66 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 case SightingHandling.MadeOnBridgePort: madeOnPort++; break;
                 default: unknown++; break;
             }
-            sink.Add(new ReplayedSighting(sightings, s, handling, point, direction, rec.TimestampNs, result), packet);
+            bool awaits = false;
+
+            // Frames that are not IP (ARP) go through the bridge, but have no addresses or ports to check: NULL.
+            if (handling == SightingHandling.Simulated && packet.HasIp)
+            {
+                fidelity.Predict(sightings, s.PacketId, rec.TimestampNs, result);
+                awaits = true;
+                // A packet first seen leaving (made by the host) is itself an egress to check.
+                if (direction == PacketDirection.Outgoing)
+                    fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
+            }
+            else if (packet.HasIp && direction == PacketDirection.Outgoing && handling is SightingHandling.MadeOnBridgePort or SightingHandling.UnknownDirection)
+            {
+                fidelity.NotSimulated(s.PacketId, point, rec.TimestampNs);
+            }
+            sink.Add(new ReplayedSighting(sightings, s, handling, point, direction, rec.TimestampNs, result) { Observed = observed, AwaitsOutcome = awaits }, packet);
             if (handling == SightingHandling.Simulated && result.Generated is { } gen)
-                AddGenerated(gen, correlator, sink, ++generated);
+                AddGenerated(gen, correlator, fidelity, sink, ++generated);
         }
+        fidelity.Finish(decided);
         var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(stream.Readers[i].Format),
             string.Join(",", stream.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
-        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated };
+        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated, Fidelity = fidelity.Summary() };
     }
 
     /// <summary>REJECT's reply as a row of its own (numbered -1, -2, … so captured rows keep their frame numbers); its captured copy will be an observation of it.</summary>
-    private static void AddGenerated(NfGeneratedPacket gen, SightingCorrelator correlator, IReplaySink sink, long number)
+    private static void AddGenerated(NfGeneratedPacket gen, SightingCorrelator correlator, FidelityTracker fidelity, IReplaySink sink, long number)
     {
         var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
-        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen }, gen.Packet);
+        fidelity.Predict(-number, s.PacketId, gen.TimeNs, gen.Result);
+        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen, AwaitsOutcome = true }, gen.Packet);
+    }
+
+    /// <summary>
+    /// The interfaces the captures cover: every one when a file was taken with `tcpdump -i any` (a
+    /// cooked capture bound to no interface), else the files' bound interfaces and pcapng interface
+    /// names (and, as the run goes, every interface a sighting names).
+    /// </summary>
+    private static FidelityCoverage Coverage(IReadOnlyList<CaptureSource> captures, PacketStream stream)
+    {
+        bool any = false;
+        var names = new List<string>();
+        for (int i = 0; i < captures.Count; i++)
+        {
+            if (captures[i].Interface is { } bound)
+            {
+                names.Add(bound);
+                continue;
+            }
+            foreach (var itf in stream.Readers[i].Interfaces)
+            {
+                if (itf.LinkType is LinkType.LinuxSll or LinkType.LinuxSll2 && itf.Name is not { Length: > 0 })
+                    any = true;
+                else if (itf.Name is { Length: > 0 } n)
+                    names.Add(n == "any" ? string.Empty : n);
+                if (itf.Name == "any")
+                    any = true;
+            }
+        }
+        return new FidelityCoverage(any, names);
     }
 
     private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
@@ -197,9 +265,15 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return dev?.Mac is { } mac && mac != packet.DstMac ? PacketType.OtherHost : PacketType.Host;
     }
 
+    private bool OwnAddress(string dev, IpAddr src) =>
+        snapshot.Network.Device(dev) is { } d && d.Addresses.Any(a => a.Local == src);
+
     private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
-        if (dev?.Master is not null)
+        // A bridge port with an address of its own (an IPv6 link-local one, always) sends from it by its own
+        // IP stack — MLD reports, router solicitations — through OUTPUT like any host packet; anything
+        // else first seen leaving a port was made in the bridge path.
+        if (dev?.Master is not null && !OwnAddress(point, packet.Src))
             return SightingHandling.MadeOnBridgePort;
         // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
         bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;

@@ -27,7 +27,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
     private readonly HashSet<int> _policyDrop = [];
     private readonly Dictionary<PathKey, string> _paths = [];
-    private readonly Dictionary<PathKey, string> _generatedPaths = [];
+    private readonly Dictionary<(PathKey, TraceReplay.Netfilter.Reject.NfGeneratedBy), string> _generatedPaths = [];
     private readonly Dictionary<DropKey, string> _reasons = [];
 
     /// <summary>
@@ -132,7 +132,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 row.CtDirection = r.CtDirection;
             }
             row.CtState = r.CtState;
-            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r) : Path(r);
+            row.Path = s.Handling == SightingHandling.Generated ? GeneratedPath(r, s.Generated?.By ?? default) : Path(r);
             row.DependsOnUnknown = r.DependsOnUnknown;
             row.Verdict = r.Fate switch
             {
@@ -176,7 +176,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 _ => UnknownDirectionPath,
             };
         }
-        _writer.AddPacket(row);
+        Hold(row, s);
     }
 
     /// <summary>Conntrack's NEW/UPDATE/DESTROY events as they happen: rows of conntrack_events.</summary>
@@ -205,13 +205,21 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
 
     /// <summary>The hooks of a path as text, made once per distinct path.</summary>
     /// <summary>The path of a packet the host made (REJECT's reply): through OUTPUT, or straight out of a bridge port.</summary>
-    private string GeneratedPath(in NfHookResult r)
+    private string GeneratedPath(in NfHookResult r, TraceReplay.Netfilter.Reject.NfGeneratedBy by)
     {
-        ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_generatedPaths, PathKey.Of(r), out bool known);
+        ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_generatedPaths, (PathKey.Of(r), by), out bool known);
         if (!known)
-            text = r.Path == NfPath.None ? GeneratedOutOfPortPath : "made by the host (REJECT) | " + r.PathDescription();
+            text = r.Path == NfPath.None ? GeneratedOutOfPortPath : GeneratedBy(by) + " | " + r.PathDescription();
         return text!;
     }
+
+    private static string GeneratedBy(TraceReplay.Netfilter.Reject.NfGeneratedBy by) => by switch
+    {
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.EchoReply => "made by the host (echo reply)",
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.TcpReset => "made by the host (RST: closed port)",
+        TraceReplay.Netfilter.Reject.NfGeneratedBy.PortUnreachable => "made by the host (port unreachable: closed port)",
+        _ => "made by the host (REJECT)",
+    };
 
     private string Path(in NfHookResult r)
     {
@@ -226,6 +234,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     {
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(info);
+        CompleteFidelity(summary);
         foreach (var rs in new[] { _snapshot.Iptables, _snapshot.Ip6tables })
         {
             var family = rs.Family == IptFamily.IPv6 ? RunFamily.Ipv6 : RunFamily.Ipv4;

@@ -57,7 +57,7 @@ public sealed class ReplayCommandTests : CliTestBase
         }
         // tcpdump -r: 186 sightings; one more row per REJECT's reply the host made (id < 0, path "made by the host").
         Assert.Equal(186, Scalar("SELECT count(*) FROM packets WHERE id >= 0"));
-        Assert.Equal(Scalar("SELECT count(*) FROM packets WHERE verdict = 'REJECT'"), Scalar("SELECT count(*) FROM packets WHERE id < 0 AND path LIKE 'made by the host%'"));
+        Assert.Equal(Scalar("SELECT count(*) FROM packets WHERE verdict = 'REJECT'"), Scalar("SELECT count(*) FROM packets WHERE id < 0 AND path LIKE 'made by the host (REJECT)%'"));
         Assert.True(Scalar("SELECT count(*) FROM packets WHERE id < 0") > 0);
         // 3 policies + 17 rules in filter, 4 + 5 in nat; the FORWARD jump to DOCKER-USER counted 47 packets, as the kernel did.
         Assert.Equal(29, Scalar("SELECT count(*) FROM rules WHERE position > 0 OR is_policy"));

@@ -4,6 +4,7 @@ using TraceReplay.Capture.Readers;
 using TraceReplay.Host;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Reject;
 using TraceReplay.Replay.Correlate;
 using TraceReplay.Replay.Pipeline;
 using TraceReplay.Tests.Support;
@@ -54,7 +55,7 @@ public sealed class ReplayJobTests
         // tcpdump saw it leave ifindex 2 (veth1) only, 52 µs after the SYN, and never on docker0.
         var smtp = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Simulated && r.Packet.DstPort == 25);
         Assert.Equal("filter:DOCKER-USER:rule:1", smtp.Sighting.Result.DropDescription());
-        var rst = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Generated);
+        var rst = Assert.Single(sink.Rows, r => r.Sighting.Handling == SightingHandling.Generated && r.Sighting.Generated!.By == NfGeneratedBy.Reject);
         Assert.Equal(("veth1", PacketDirection.Outgoing, NfFate.Sent), (rst.Sighting.Point, rst.Sighting.Direction, rst.Sighting.Result.Fate));
         Assert.True(rst.Sighting.SightingNumber < 0);
         Assert.Equal(EntryKind.Generated, rst.Sighting.Sighting.Kind);
@@ -63,7 +64,10 @@ public sealed class ReplayJobTests
         var seen = Assert.Single(sink.Rows, r => r.Sighting.Sighting.PacketId == rst.Sighting.Sighting.PacketId && r.Sighting.Handling == SightingHandling.Observation);
         Assert.Equal(("veth1", PacketDirection.Outgoing), (seen.Sighting.Point, seen.Sighting.Direction));
         Assert.DoesNotContain(sink.Rows, r => r.Sighting.Handling == SightingHandling.MadeOnBridgePort && (r.Packet.TcpFlags & TcpFlags.Rst) != 0);
-        Assert.Equal(1, summary.Generated);
+        // The RST, and the host's 4 echo replies (ping from 198.51.100.2 and from ctr2 to the host; its
+        // filter OUTPUT policy counted them, [4:336] = 4 × 84 bytes in kernel/iptables-save-c.rules).
+        Assert.Equal(5, summary.Generated);
+        Assert.Equal(4, sink.Rows.Count(r => r.Sighting.Handling == SightingHandling.Generated && r.Sighting.Generated!.By == NfGeneratedBy.EchoReply));
 
         // ctr2 → ctr1 TCP 5000 enters at veth2 and is dropped inside the bridge by DOCKER-USER:2, SYN and retry.
         var blocked = sink.Rows.Where(r => r.Sighting.Handling == SightingHandling.Simulated && r.Packet.DstPort == 5000).ToList();

@@ -1,0 +1,215 @@
+using TraceReplay.Capture.Readers;
+using TraceReplay.Netfilter.Conntrack;
+using TraceReplay.Netfilter.Hooks;
+
+namespace TraceReplay.Replay.Fidelity;
+
+/// <summary>Which interfaces the run's captures cover: all (`tcpdump -i any`) or the named ones.</summary>
+public sealed class FidelityCoverage(bool all, IEnumerable<string> names)
+{
+    private readonly HashSet<string> _names = new(names, StringComparer.Ordinal);
+
+    public bool All => all;
+
+    public bool Covers(string? dev) => dev is not null && (all || _names.Contains(dev));
+
+    /// <summary>An interface seen in the capture is covered by it.</summary>
+    public void Add(string dev)
+    {
+        if (!all && dev.Length > 0 && dev != "?")
+            _names.Add(dev);
+    }
+}
+
+/// <summary>
+/// Checks every packet's prediction against its captured sightings (issue 6), streaming: a packet's
+/// prediction (its hook result where it entered) waits for its later sightings for as long as the
+/// correlator would still join them to it — the window after its last sighting — and is then decided
+/// once; each outgoing later sighting is decided when it is seen. Memory holds the packets of one
+/// window. An egress is on the predicted interface when it is the predicted output device, a port of
+/// that device when it is a bridge (the FDB picks the port), or for a bridged frame the port the
+/// bridge chose (any port but the input one when it flooded).
+/// </summary>
+public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, string?> masterOf, long windowNs, int examplesPerOutcome = 5)
+{
+    private struct Pending
+    {
+        public long Sighting;
+        public long LastNs;
+        public NfFate Fate;
+        public string? OutDev;
+        public string? Bridge;
+        public string? PhysInDev;
+        public string? PhysOutDev;
+        public bool Flood;
+        public bool BridgeSent;
+        public NfConntrackTuple Predicted;
+        public FidelityOutcome Best; // best egress outcome seen so far (None: no egress seen)
+        public string? SeenPoint;
+        public NfConntrackTuple Seen;
+    }
+
+    private readonly Dictionary<long, Pending> _pending = [];
+    private readonly Queue<(long PacketId, long Ns)> _byTime = new();
+    private readonly Dictionary<FidelityOutcome, long> _counts = [];
+    private readonly List<FidelityExample> _examples = [];
+
+    /// <summary>Registers the prediction for packet <paramref name="packetId"/>, whose entry row is sighting <paramref name="sighting"/>.</summary>
+    public void Predict(long sighting, long packetId, long timeNs, in NfHookResult r)
+    {
+        var p = new Pending
+        {
+            Sighting = sighting,
+            LastNs = timeNs,
+            Fate = r.Fate,
+            OutDev = r.OutDev,
+            Bridge = (r.Path & NfPath.Bridge) != 0 ? r.InDev : null,
+            PhysInDev = r.PhysInDev,
+            PhysOutDev = r.PhysOutDev,
+            Flood = r.BridgeOutPorts > 1,
+            BridgeSent = r.BridgeOutPorts > 0,
+            Predicted = r.TupleAfter,
+        };
+        _pending[packetId] = p;
+        _byTime.Enqueue((packetId, timeNs));
+    }
+
+    /// <summary>
+    /// A sighting of a predicted packet at <paramref name="point"/>: an outgoing one is compared with
+    /// the prediction and its outcome returned (for its row); an incoming one says nothing (None).
+    /// </summary>
+    public FidelityOutcome Observe(long packetId, string point, PacketDirection direction, in NfConntrackTuple seen, long timeNs)
+    {
+        coverage.Add(point);
+        if (direction != PacketDirection.Outgoing || !_pending.TryGetValue(packetId, out var p))
+            return FidelityOutcome.None;
+        var o = Compare(p, point, seen);
+        if (p.Best == FidelityOutcome.None || Rank(o) < Rank(p.Best))
+        {
+            p.Best = o;
+            p.SeenPoint = point;
+            p.Seen = seen;
+        }
+        p.LastNs = timeNs;
+        _pending[packetId] = p;
+        _byTime.Enqueue((packetId, timeNs));
+        return o;
+    }
+
+    /// <summary>An outgoing sighting the simulation never had as input: counted as observed egress it cannot explain.</summary>
+    public void NotSimulated(long packetId, string point, long timeNs)
+    {
+        coverage.Add(point);
+        Count(packetId, FidelityOutcome.NotSimulated, $"first seen leaving {point} at {timeNs}: never an input of the simulation");
+    }
+
+    /// <summary>Decides the packets whose window has closed by <paramref name="nowNs"/>: (entry sighting, outcome) to <paramref name="decided"/>.</summary>
+    public void Advance(long nowNs, Action<long, FidelityOutcome> decided)
+    {
+        while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > windowNs)
+        {
+            var (id, ns) = _byTime.Dequeue();
+            if (_pending.TryGetValue(id, out var p) && p.LastNs == ns)
+            {
+                _pending.Remove(id);
+                decided(p.Sighting, Decide(id, p));
+            }
+        }
+    }
+
+    /// <summary>The end of the capture closes every window.</summary>
+    public void Finish(Action<long, FidelityOutcome> decided) => Advance(long.MaxValue, decided);
+
+    public FidelitySummary Summary() => new(new Dictionary<FidelityOutcome, long>(_counts), [.. _examples]);
+
+    private FidelityOutcome Decide(long packetId, in Pending p)
+    {
+        FidelityOutcome o;
+        string detail;
+        if (p.Best != FidelityOutcome.None)
+        {
+            o = p.Best;
+            detail = $"predicted {Describe(p)}, seen leaving {p.SeenPoint} as {Tuple(p.Seen)}";
+        }
+        else if (p.Fate is NfFate.Forwarded or NfFate.Sent or NfFate.Bridged && PredictedCovered(p))
+        {
+            o = FidelityOutcome.PredictedUnseen;
+            detail = $"predicted {Describe(p)}, never seen leaving";
+        }
+        else
+        {
+            o = FidelityOutcome.NotApplicable;
+            detail = string.Empty;
+        }
+        if (o == FidelityOutcome.Explained || o == FidelityOutcome.NotApplicable)
+            Count(packetId, o, null);
+        else
+            Count(packetId, o, detail);
+        return o;
+    }
+
+    private void Count(long packetId, FidelityOutcome o, string? detail)
+    {
+        _counts[o] = _counts.TryGetValue(o, out long n) ? n + 1 : 1;
+        if (detail is not null && n < examplesPerOutcome)
+            _examples.Add(new FidelityExample(packetId, o, detail));
+    }
+
+    private static string Describe(in Pending p) => p.Fate switch
+    {
+        NfFate.Bridged => $"bridged out of {(p.Flood ? "every port of " + p.Bridge : p.PhysOutDev)} as {Tuple(p.Predicted)}",
+        NfFate.Forwarded or NfFate.Sent => $"{(p.Fate == NfFate.Sent ? "sent" : "forwarded")} out of {p.OutDev} as {Tuple(p.Predicted)}",
+        NfFate.DeliveredLocally => "delivered locally",
+        _ => p.Fate.ToString().ToLowerInvariant(),
+    };
+
+    private static string Tuple(in NfConntrackTuple t) => t.Protocol is 1 or 58
+        ? $"{t.Src} > {t.Dst} icmp type {t.IcmpType} id {t.SrcPort}"
+        : $"{t.Src}:{t.SrcPort} > {t.Dst}:{t.DstPort} proto {t.Protocol}";
+
+    /// <summary>Lower is better: an explained sighting outranks every difference.</summary>
+    private static int Rank(FidelityOutcome o) => o switch
+    {
+        FidelityOutcome.Explained => 0,
+        FidelityOutcome.NatPortDiffers => 1,
+        FidelityOutcome.NatOtherDiffers => 2,
+        FidelityOutcome.OtherInterface => 3,
+        _ => 4,
+    };
+
+    private FidelityOutcome Compare(in Pending p, string point, in NfConntrackTuple seen)
+    {
+        // A multicast or broadcast frame is flooded by the bridge and passed up at once (br_handle_frame_finish):
+        // its copies out of the ports are predicted whatever became of it in IP.
+        if (p.BridgeSent && p.Fate != NfFate.Bridged && masterOf(point) == p.Bridge && (p.Flood ? point != p.PhysInDev : point == p.PhysOutDev))
+            return seen.Equals(p.Predicted) ? FidelityOutcome.Explained : FidelityOutcome.NatOtherDiffers;
+        switch (p.Fate)
+        {
+            case NfFate.Dropped or NfFate.Queued:
+                return FidelityOutcome.SeenThoughDropped;
+            case NfFate.Forwarded or NfFate.Sent or NfFate.Bridged:
+                if (!OnPredicted(p, point))
+                    return FidelityOutcome.OtherInterface;
+                var want = p.Predicted;
+                if (seen.Equals(want))
+                    return FidelityOutcome.Explained;
+                return seen.Src == want.Src && seen.Dst == want.Dst && seen.Protocol == want.Protocol && seen.IsV6 == want.IsV6
+                    && seen.IcmpType == want.IcmpType && seen.IcmpCode == want.IcmpCode
+                    ? FidelityOutcome.NatPortDiffers
+                    : FidelityOutcome.NatOtherDiffers;
+            default:
+                return FidelityOutcome.OtherInterface;
+        }
+    }
+
+    private bool OnPredicted(in Pending p, string point)
+    {
+        if (p.Fate == NfFate.Bridged)
+            return p.Flood ? masterOf(point) == p.Bridge && point != p.PhysInDev : point == p.PhysOutDev;
+        return point == p.OutDev || (p.OutDev is not null && masterOf(point) == p.OutDev);
+    }
+
+    private bool PredictedCovered(in Pending p) => p.Fate == NfFate.Bridged
+        ? coverage.All || coverage.Covers(p.PhysOutDev)
+        : p.OutDev != "lo" && coverage.Covers(p.OutDev);
+}
