@@ -16,12 +16,14 @@ public static class RunDiffSql
     /// is false when the paired sightings are not the same packet (time or tuple differ), or the
     /// sighting is past the other run's last one: the runs are then not replays of the same captures.
     /// Rules are compared by family/table/chain/text, never by id: an inserted rule renumbers both.
+    /// Only captured sightings (id ≥ 0) are paired: rows the simulated host made (REJECT's and the
+    /// stack's replies, id &lt; 0) depend on the rules; their captured copies carry the difference.
     /// </summary>
     public const string Changes =
         """
         CREATE OR REPLACE TEMP TABLE diff_changes AS
-        WITH fa AS (SELECT min(id) AS id FROM run_a.packets GROUP BY packet_id),
-             fb AS (SELECT min(id) AS id FROM run_b.packets GROUP BY packet_id),
+        WITH fa AS (SELECT min(id) AS id FROM run_a.packets WHERE id >= 0 GROUP BY packet_id),
+             fb AS (SELECT min(id) AS id FROM run_b.packets WHERE id >= 0 GROUP BY packet_id),
              pa AS (SELECT p.* FROM run_a.packets p SEMI JOIN fa ON p.id = fa.id),
              pb AS (SELECT p.* FROM run_b.packets p SEMI JOIN fb ON p.id = fb.id),
              j AS (

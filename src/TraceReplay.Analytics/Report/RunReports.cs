@@ -58,6 +58,9 @@ public static class RunReports
         var columns = run.Rows("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'fidelity' ORDER BY column_index")
             .Select(r => (string)r[0]!).ToList();
         long total = run.Scalar<long>("SELECT count(*) FROM fidelity");
+        // Every run database has the table; an empty one (a run written by another tool, or before the check existed) recorded nothing.
+        if (total == 0)
+            return new FidelitySection(observed.Count > 0, [], [], 0, observed);
         var rows = run.Rows($"SELECT * FROM fidelity LIMIT {FidelityRows}");
         return new FidelitySection(true, columns, rows, total, observed);
     }

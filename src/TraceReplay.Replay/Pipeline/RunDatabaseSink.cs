@@ -165,8 +165,11 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
             row.CtState = TraceReplay.Netfilter.Conntrack.CtState.New;
             row.Src = packet.Src;
             row.Dst = packet.Dst;
-            row.SrcPort = packet.SrcPort;
-            row.DstPort = packet.DstPort;
+            // The same columns as a simulated row (RunSchema: ICMP's echo id and type << 8 | code), so a
+            // sighting reads alike whatever role the correlator gave it.
+            bool icmp = packet.Protocol is L4Protocol.Icmp or L4Protocol.Icmpv6;
+            row.SrcPort = icmp ? packet.IcmpId : packet.SrcPort;
+            row.DstPort = icmp ? (ushort)((packet.IcmpType << 8) | packet.IcmpCode) : packet.DstPort;
             row.Path = s.Handling switch
             {
                 SightingHandling.Observation => ObservationPath,

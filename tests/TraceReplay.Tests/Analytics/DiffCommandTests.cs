@@ -88,10 +88,11 @@ public sealed class DiffCommandTests : CliTestBase
         // record.sh: the remote (198.51.100.2) pings the host (198.51.100.1), accepted by INPUT's
         // `-p icmp -m icmp --icmp-type 8 -j ACCEPT`. A DROP of exactly that inserted first in INPUT
         // drops every echo request of it. The host's echo replies are still in the capture (it did
-        // answer); with their request dropped before conntrack confirmed it they no longer belong
-        // to a connection, so they may change path but not verdict (OUTPUT policy ACCEPT). They
-        // are grouped under the same run-A connection. Nothing else comes from 198.51.100.2 with
-        // ICMP or reaches the new rule, so no other flow may change.
+        // answer): in A they are the replies the simulated host made (their captured copies are
+        // observations of them), in B, with the requests dropped, the host made them on its own and
+        // they enter at OUTPUT — a path change, never a verdict change (OUTPUT policy ACCEPT), as
+        // 198.51.100.1 -> 198.51.100.2 echo replies (type 0). Nothing else comes from 198.51.100.2
+        // with ICMP or reaches the new rule, so no other flow may change.
         const string drop = "-A INPUT -s 198.51.100.2/32 -p icmp -m icmp --icmp-type 8 -j DROP";
         string changed = Rules.Replace("-A INPUT -i lo -j ACCEPT", drop + "\n-A INPUT -i lo -j ACCEPT", StringComparison.Ordinal);
         Assert.NotEqual(Rules, changed);
@@ -102,8 +103,10 @@ public sealed class DiffCommandTests : CliTestBase
         foreach (var f in flows)
         {
             Assert.Equal(1, f.GetProperty("proto").GetInt32());
-            Assert.Equal("198.51.100.2", S(f, "src"));
-            Assert.Equal("198.51.100.1", S(f, "dst"));
+            bool reply = S(f, "src") == "198.51.100.1";
+            Assert.Equal(reply ? ("198.51.100.1", "198.51.100.2") : ("198.51.100.2", "198.51.100.1"), (S(f, "src"), S(f, "dst")));
+            if (reply)
+                Assert.Equal((0, "path"), (f.GetProperty("dport").GetInt32(), S(f, "kind")));
             if (S(f, "kind") == "now_dropped")
             {
                 Assert.Equal(8 << 8, f.GetProperty("dport").GetInt32());

@@ -27,7 +27,7 @@ public sealed class ReportTests(DockerHostRun run) : CliTestBase, IClassFixture<
 
     /// <summary>
     /// One rule (id 3) whose text carries a comment full of markup, and one packet it dropped from
-    /// 10.0.0.66; with <paramref name="fidelity"/>, a fidelity table as another tool might add it.
+    /// 10.0.0.66; with <paramref name="fidelity"/>, rows in its fidelity table.
     /// </summary>
     private string NastyRun(bool fidelity)
     {
@@ -49,7 +49,7 @@ public sealed class ReportTests(DockerHostRun run) : CliTestBase, IClassFixture<
             using var db = new DuckDBConnection($"Data Source={path}");
             db.Open();
             using var cmd = db.CreateCommand();
-            cmd.CommandText = "CREATE TABLE fidelity AS SELECT * FROM (VALUES ('eth0', 'match', 41), ('eth1', 'missing <&>', 2)) t(capture_point, outcome, sightings)";
+            cmd.CommandText = "INSERT INTO fidelity VALUES ('explained', 41, '1,2', 'eth0'), ('predicted_unseen', 2, '7', 'missing <&>')";
             cmd.ExecuteNonQuery();
         }
         return path;
@@ -79,7 +79,7 @@ public sealed class ReportTests(DockerHostRun run) : CliTestBase, IClassFixture<
         string with = Report(NastyRun(fidelity: true));
         Assert.DoesNotContain("fidelity-none", with, StringComparison.Ordinal);
         Assert.Contains("fidelity table (2 rows)", with, StringComparison.Ordinal);
-        Assert.Contains("<th>outcome</th>", with, StringComparison.Ordinal);
+        Assert.Contains("<th>metric</th>", with, StringComparison.Ordinal);
         Assert.Contains("missing &lt;&amp;&gt;", with, StringComparison.Ordinal);
     }
 
