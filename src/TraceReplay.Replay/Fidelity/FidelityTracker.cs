@@ -100,7 +100,10 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     public void NotSimulated(long packetId, string point, long timeNs)
     {
         coverage.Add(point);
-        Count(packetId, FidelityOutcome.NotSimulated, $"first seen leaving {point} at {timeNs}: never an input of the simulation");
+        long n = _counts.TryGetValue(FidelityOutcome.NotSimulated, out long c) ? c : 0;
+        _counts[FidelityOutcome.NotSimulated] = n + 1;
+        if (n < examplesPerOutcome)
+            _examples.Add(new FidelityExample(packetId, FidelityOutcome.NotSimulated, $"first seen leaving {point} at {timeNs}: never an input of the simulation"));
     }
 
     /// <summary>Decides the packets whose window has closed by <paramref name="nowNs"/>: (entry sighting, outcome) to <paramref name="decided"/>.</summary>
@@ -124,35 +127,20 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
 
     private FidelityOutcome Decide(long packetId, in Pending p)
     {
-        FidelityOutcome o;
-        string detail;
-        if (p.Best != FidelityOutcome.None)
+        var o = p.Best != FidelityOutcome.None ? p.Best
+            : p.Fate is NfFate.Forwarded or NfFate.Sent or NfFate.Bridged && PredictedCovered(p) ? FidelityOutcome.PredictedUnseen
+            : FidelityOutcome.NotApplicable;
+        long n = _counts.TryGetValue(o, out long c) ? c : 0;
+        _counts[o] = n + 1;
+        // The words are made only for the few examples kept: nothing is allocated for an explained packet.
+        if (o is not (FidelityOutcome.Explained or FidelityOutcome.NotApplicable) && n < examplesPerOutcome)
         {
-            o = p.Best;
-            detail = $"predicted {Describe(p)}, seen leaving {p.SeenPoint} as {Tuple(p.Seen)}";
-        }
-        else if (p.Fate is NfFate.Forwarded or NfFate.Sent or NfFate.Bridged && PredictedCovered(p))
-        {
-            o = FidelityOutcome.PredictedUnseen;
-            detail = $"predicted {Describe(p)}, never seen leaving";
-        }
-        else
-        {
-            o = FidelityOutcome.NotApplicable;
-            detail = string.Empty;
-        }
-        if (o == FidelityOutcome.Explained || o == FidelityOutcome.NotApplicable)
-            Count(packetId, o, null);
-        else
-            Count(packetId, o, detail);
-        return o;
-    }
-
-    private void Count(long packetId, FidelityOutcome o, string? detail)
-    {
-        _counts[o] = _counts.TryGetValue(o, out long n) ? n + 1 : 1;
-        if (detail is not null && n < examplesPerOutcome)
+            string detail = p.Best != FidelityOutcome.None
+                ? $"predicted {Describe(p)}, seen leaving {p.SeenPoint} as {Tuple(p.Seen)}"
+                : $"predicted {Describe(p)}, never seen leaving";
             _examples.Add(new FidelityExample(packetId, o, detail));
+        }
+        return o;
     }
 
     private static string Describe(in Pending p) => p.Fate switch
