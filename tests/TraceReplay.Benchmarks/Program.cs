@@ -10,6 +10,7 @@ const string Usage = """
            TraceReplay.Benchmarks anomaly-eval [--seconds N] [--dir DIR] [--conntrack-max N]
            TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
            TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]
+           TraceReplay.Benchmarks analytics [--packets N] [--db FILE]
     """;
 
 switch (args.FirstOrDefault())
@@ -40,6 +41,8 @@ switch (args.FirstOrDefault())
         return ReplayRun.Run(args[1..]);
     case "bigrun":
         return BigRun.Run(args[1..]);
+    case "analytics":
+        return AnalyticsRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TraceReplay.Analytics.Drops;
 using TraceReplay.Analytics.Nat;
 using TraceReplay.Analytics.Rules;
@@ -7,7 +6,7 @@ using TraceReplay.Tests.Cli;
 
 namespace TraceReplay.Tests.Analytics;
 
-public sealed class SyntheticRunTests(ITestOutputHelper output) : CliTestBase
+public sealed class SyntheticRunTests : CliTestBase
 {
     [Fact]
     public void A_generated_run_gives_the_answers_its_generator_describes()
@@ -30,35 +29,5 @@ public sealed class SyntheticRunTests(ITestOutputHelper output) : CliTestBase
 
         var usage = RuleUsageReports.Build(db);
         Assert.Equal(["filter:INPUT:rule:2", "nat:POSTROUTING:rule:1"], usage.NeverMatched.Select(r => r.Name));
-    }
-
-    /// <summary>
-    /// Timing on a large generated run: set TRACEREPLAY_ANALYTICS_ROWS (e.g. 100000000) to measure;
-    /// skipped otherwise, since generating it takes minutes and gigabytes.
-    /// </summary>
-    [Fact]
-    public void A_large_generated_run_answers_in_seconds()
-    {
-        if (!long.TryParse(Environment.GetEnvironmentVariable("TRACEREPLAY_ANALYTICS_ROWS"), System.Globalization.CultureInfo.InvariantCulture, out long rows))
-            Assert.Skip("set TRACEREPLAY_ANALYTICS_ROWS=N (e.g. 100000000) to time the reports on an N-packet generated run");
-        string path = Environment.GetEnvironmentVariable("TRACEREPLAY_ANALYTICS_DB") ?? Path.Combine(Dir, "large.duckdb");
-        var sw = Stopwatch.StartNew();
-        if (!File.Exists(path))
-            SyntheticRun.Create(path, rows);
-        output.WriteLine($"generate {rows:N0} packets: {sw.Elapsed.TotalSeconds:F1} s");
-        foreach (var (name, args) in new (string, string[])[]
-        {
-            ("drops", ["drops", path]),
-            ("drops --port 22", ["drops", path, "--port", "22"]),
-            ("rules usage", ["rules", "usage", path]),
-            ("nat --bucket 1m", ["nat", path, "--bucket", "1m"]),
-            ("query count by verdict", ["query", path, "SELECT verdict, count(*) FROM packets GROUP BY ALL"]),
-        })
-        {
-            sw.Restart();
-            var (code, _, stderr) = Run(args);
-            Assert.True(code == 0, stderr);
-            output.WriteLine($"{name}: {sw.Elapsed.TotalSeconds:F2} s");
-        }
     }
 }
