@@ -10,7 +10,8 @@ namespace TraceReplay.Store;
 public static class RunSchema
 {
     /// <summary>Bumped on any incompatible change to a table or view; stored in run_info as schema_version.</summary>
-    public const int Version = 1;
+    /// <remarks>2: rule_trace's columns (hook, rulenum, type, matched), rules' user-chain rows, the fidelity table, packets.observed filled.</remarks>
+    public const int Version = 2;
 
     private static ColumnDef C(string name, ColKind kind, string comment) => new(name, kind, false, comment);
     private static ColumnDef N(string name, ColKind kind, string comment) => new(name, kind, true, comment);

@@ -52,8 +52,11 @@ public sealed class RunDatabase : IDisposable
             long tables = run.Scalar<long>("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN ('run_info', 'packets', 'rules', 'nat_mappings', 'connections')");
             if (tables < 5)
                 throw new RunDatabaseException($"{path}: not a run database (it lacks the run_info, packets, rules, nat_mappings or connections table; run databases are written by `tracereplay replay --out`)");
-            if (run.InfoValue("schema_version") is null)
+            if (run.InfoValue("schema_version") is not { } version)
                 throw new RunDatabaseException($"{path}: not a run database (run_info has no schema_version)");
+            // Views are written against this build's tables: an older run is refused by name, not by a SQL error.
+            if (version != Store.RunSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                throw new RunDatabaseException($"{path}: run database schema version {version}, this build reads version {Store.RunSchema.Version} (replay the captures again with this build)");
             using var cmd = db.CreateCommand();
             foreach (var (name, _, sql) in AnalyticsViews.Views)
             {

@@ -115,6 +115,20 @@ public sealed class QueryTests(DockerHostRun run) : CliTestBase, IClassFixture<D
             Assert.Contains("other.duckdb: not a run database", stderr, StringComparison.Ordinal);
         }
 
+        // A run written by an older build (schema version 1: rule_trace had other columns) is refused by name.
+        string old = Path.Combine(Dir, "old.duckdb");
+        File.Copy(run.Db, old);
+        using (var c = new DuckDB.NET.Data.DuckDBConnection("Data Source=" + old))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE run_info SET value = '1' WHERE key = 'schema_version'";
+            cmd.ExecuteNonQuery();
+        }
+        (code, _, stderr) = Run("drops", old);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"old.duckdb: run database schema version 1, this build reads version {TraceReplay.Store.RunSchema.Version}", stderr, StringComparison.Ordinal);
+
         (code, _, stderr) = Run("query", run.Db, "SELECT 1", "--format", "xml");
         Assert.Equal(ExitCodes.Usage, code);
     }

@@ -106,7 +106,7 @@ public sealed class RunWriterTests : IDisposable
         foreach (var table in new[] { "packets", "connections", "nat_mappings", "conntrack_events", "rule_trace" })
             Assert.Equal((long)N, Convert.ToInt64(Scalar(db, $"SELECT count(*) FROM {table}")));
         Assert.Equal(10L, Convert.ToInt64(Scalar(db, "SELECT count(*) FROM rules")));
-        Assert.Equal("1", Scalar(db, "SELECT value FROM run_info WHERE key = 'schema_version'"));
+        Assert.Equal(RunSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), Scalar(db, "SELECT value FROM run_info WHERE key = 'schema_version'"));
 
         // Every third packet (i % 3 == 0) is dropped or rejected by rule i % 10: the join finds its text.
         Assert.Equal((long)(N / 3), Convert.ToInt64(Scalar(db, "SELECT count(*) FROM v_drops WHERE rule_text IS NOT NULL")));
