@@ -30,7 +30,12 @@ public static partial class RunDiff
         var warnings = new List<string>();
         CheckInputs(db, runA, runB, options.Force, warnings);
 
-        Execute(db, RunDiffSql.Changes);
+        // The positional first pass reads each run once and leaves only candidates; it is valid only
+        // when the runs store their captured sightings in the same order, which replays of the same
+        // captures do. Otherwise the hash-join plan gives the same rows, only slower.
+        Execute(db, RunDiffSql.Pairs);
+        bool aligned = Query(db, RunDiffSql.Misaligned, r => r.GetInt64(0))[0] == 0;
+        Execute(db, aligned ? RunDiffSql.ChangesAligned : RunDiffSql.Changes);
         Execute(db, "CREATE OR REPLACE TEMP TABLE diff_flows AS " + RunDiffSql.Flows);
         var (mismatched, firstMismatch) = Query(db, "SELECT count(*), min(id) FROM diff_changes WHERE kind = 'mismatch'", r => (r.GetInt64(0), r.IsDBNull(1) ? 0 : r.GetInt64(1)))[0];
         if (mismatched > 0)

@@ -26,6 +26,99 @@ public static class RunDiffSql
              fb AS (SELECT min(id) AS id FROM run_b.packets WHERE id >= 0 GROUP BY packet_id),
              pa AS (SELECT p.* FROM run_a.packets p SEMI JOIN fa ON p.id = fa.id),
              pb AS (SELECT p.* FROM run_b.packets p SEMI JOIN fb ON p.id = fb.id),
+        """ + "\n" + Compared;
+
+    /// <summary>
+    /// The fast first pass of the diff: the two runs' captured sightings (id ≥ 0) side by side in
+    /// storage order (POSITIONAL JOIN: a lockstep scan, no hash table over ten million wide rows,
+    /// which is where <see cref="Changes"/> spends its time), keeping only the rows where the two
+    /// differ in anything the diff compares or in packet_id. When the runs replay the same captures
+    /// every pair has the same id; a pair of different ids means the storage orders differ, and
+    /// then the result says nothing and <see cref="Changes"/> must run instead (the caller checks
+    /// with <see cref="Misaligned"/>). Rules are compared by family/table/chain/text, as in
+    /// <see cref="Changes"/>, through the pairs of rule ids that are the same rule, so that a rule
+    /// insertion, which renumbers the later rules, does not make every packet a candidate; the
+    /// key packs the two INTEGER ids (NULL as -1) into one BIGINT to probe that small table.
+    /// </summary>
+    public const string Pairs =
+        """
+        CREATE OR REPLACE TEMP TABLE diff_pairs AS
+        WITH same_rule AS (
+            SELECT -4294967297 AS k
+            UNION ALL
+            SELECT ra.id::BIGINT * 4294967296 + rb.id
+            FROM run_a.rules ra JOIN run_b.rules rb
+              ON ra.family::VARCHAR = rb.family::VARCHAR AND ra."table" = rb."table" AND ra.chain = rb.chain AND ra.text = rb.text)
+        SELECT a.id AS a_id, a.packet_id AS a_packet_id, a.ts AS a_ts, a.capture_point AS a_capture_point, a.len AS a_len,
+               a.family::VARCHAR AS a_family, a.proto AS a_proto, a.src AS a_src, a.sport AS a_sport, a.dst AS a_dst,
+               a.dport AS a_dport, a.ct_id AS a_ct_id, a.verdict::VARCHAR AS a_verdict, a.path AS a_path,
+               a.drop_reason AS a_drop_reason, a.nat_src AS a_nat_src, a.nat_sport AS a_nat_sport, a.nat_dst AS a_nat_dst,
+               a.nat_dport AS a_nat_dport, a.verdict_rule_id AS a_verdict_rule_id, b.id AS b_id, b.packet_id AS b_packet_id,
+               b.ts AS b_ts, b.capture_point AS b_capture_point, b.len AS b_len, b.family::VARCHAR AS b_family,
+               b.proto AS b_proto, b.src AS b_src, b.sport AS b_sport, b.dst AS b_dst, b.dport AS b_dport, b.ct_id AS b_ct_id,
+               b.verdict::VARCHAR AS b_verdict, b.path AS b_path, b.drop_reason AS b_drop_reason, b.nat_src AS b_nat_src,
+               b.nat_sport AS b_nat_sport, b.nat_dst AS b_nat_dst, b.nat_dport AS b_nat_dport,
+               b.verdict_rule_id AS b_verdict_rule_id
+        FROM (SELECT * FROM run_a.packets WHERE id >= 0) a POSITIONAL JOIN (SELECT * FROM run_b.packets WHERE id >= 0) b
+        WHERE a.id IS DISTINCT FROM b.id OR a.packet_id <> b.packet_id
+           OR NOT (a.ts = b.ts AND a.capture_point = b.capture_point AND a.len = b.len
+                   AND a.proto IS NOT DISTINCT FROM b.proto AND a.src IS NOT DISTINCT FROM b.src AND a.dst IS NOT DISTINCT FROM b.dst
+                   AND a.sport IS NOT DISTINCT FROM b.sport AND a.dport IS NOT DISTINCT FROM b.dport
+                   AND a.verdict::VARCHAR = b.verdict::VARCHAR AND a.path IS NOT DISTINCT FROM b.path
+                   AND a.drop_reason IS NOT DISTINCT FROM b.drop_reason
+                   AND a.nat_src IS NOT DISTINCT FROM b.nat_src AND a.nat_sport IS NOT DISTINCT FROM b.nat_sport
+                   AND a.nat_dst IS NOT DISTINCT FROM b.nat_dst AND a.nat_dport IS NOT DISTINCT FROM b.nat_dport
+                   AND coalesce(a.verdict_rule_id, -1)::BIGINT * 4294967296 + coalesce(b.verdict_rule_id, -1) IN (SELECT k FROM same_rule))
+        """;
+
+    /// <summary>Pairs of <see cref="Pairs"/> whose ids differ: any, and its result cannot be used.</summary>
+    public const string Misaligned = "SELECT count(*) FROM diff_pairs WHERE a_id IS DISTINCT FROM b_id";
+
+    /// <summary>
+    /// <see cref="Changes"/>, the same rows, from the candidates of <see cref="Pairs"/> when every
+    /// pair had the same id. Whether a candidate is its packet's first sighting needs min(id) only
+    /// over the packets of candidates. The one change the candidates can miss is a row equal in both
+    /// runs whose first-sighting status differs, because another sighting joined or left its packet;
+    /// that sighting changed packet_id and so is a candidate, and its packet (in either run: the
+    /// unchanged row has the same packet_id in both) is among those whose first sightings are
+    /// computed, which puts the row in <c>extra</c> and fetches it. Usually <c>extra</c> is empty
+    /// and DuckDB skips those two scans.
+    /// </summary>
+    public const string ChangesAligned =
+        """
+        CREATE OR REPLACE TEMP TABLE diff_changes AS
+        WITH g AS (SELECT a_packet_id AS packet_id FROM diff_pairs UNION SELECT b_packet_id FROM diff_pairs),
+             fa AS (SELECT min(id) AS id FROM run_a.packets WHERE id >= 0 AND packet_id IN (SELECT packet_id FROM g) GROUP BY packet_id),
+             fb AS (SELECT min(id) AS id FROM run_b.packets WHERE id >= 0 AND packet_id IN (SELECT packet_id FROM g) GROUP BY packet_id),
+             extra AS ((SELECT id FROM fa UNION SELECT id FROM fb) EXCEPT SELECT a_id FROM diff_pairs),
+             pa AS (SELECT a_id AS id, a_packet_id AS packet_id, a_ts AS ts, a_capture_point AS capture_point, a_len AS len,
+                    a_family AS family, a_proto AS proto, a_src AS src, a_sport AS sport, a_dst AS dst, a_dport AS dport,
+                    a_ct_id AS ct_id, a_verdict AS verdict, a_path AS path, a_drop_reason AS drop_reason, a_nat_src AS nat_src,
+                    a_nat_sport AS nat_sport, a_nat_dst AS nat_dst, a_nat_dport AS nat_dport, a_verdict_rule_id AS verdict_rule_id
+                    FROM diff_pairs WHERE a_id IN (SELECT id FROM fa)
+                    UNION ALL
+                    SELECT id, packet_id, ts, capture_point, len, family::VARCHAR, proto, src, sport, dst, dport, ct_id, verdict::VARCHAR,
+                    path, drop_reason, nat_src, nat_sport, nat_dst, nat_dport, verdict_rule_id
+                    FROM run_a.packets WHERE id IN (SELECT id FROM extra) AND id IN (SELECT id FROM fa)),
+             pb AS (SELECT b_id AS id, b_packet_id AS packet_id, b_ts AS ts, b_capture_point AS capture_point, b_len AS len,
+                    b_family AS family, b_proto AS proto, b_src AS src, b_sport AS sport, b_dst AS dst, b_dport AS dport,
+                    b_ct_id AS ct_id, b_verdict AS verdict, b_path AS path, b_drop_reason AS drop_reason, b_nat_src AS nat_src,
+                    b_nat_sport AS nat_sport, b_nat_dst AS nat_dst, b_nat_dport AS nat_dport, b_verdict_rule_id AS verdict_rule_id
+                    FROM diff_pairs WHERE b_id IN (SELECT id FROM fb)
+                    UNION ALL
+                    SELECT id, packet_id, ts, capture_point, len, family::VARCHAR, proto, src, sport, dst, dport, ct_id, verdict::VARCHAR,
+                    path, drop_reason, nat_src, nat_sport, nat_dst, nat_dport, verdict_rule_id
+                    FROM run_b.packets WHERE id IN (SELECT id FROM extra) AND id IN (SELECT id FROM fb)),
+        """ + "\n" + Compared;
+
+    /// <summary>
+    /// The common end of <see cref="Changes"/> and <see cref="ChangesAligned"/>: given pa and pb, the
+    /// first sightings of each run (all of them, or at least all that can differ), pair them by id
+    /// and keep those that differ. One text so that the two plans cannot drift apart in what counts
+    /// as a change.
+    /// </summary>
+    private const string Compared =
+        """
              j AS (
                 SELECT coalesce(pa.id, pb.id) AS id, pa.packet_id AS packet_id_a, pb.packet_id AS packet_id_b,
                        coalesce(pa.ts, pb.ts) AS ts,
