@@ -98,8 +98,20 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
             ShTry("ip", "netns", "exec", h1, "ping", "-c", "2", "-i", "0.2", "-q", "-W", "1", "10.9.0.99");
             Sh("ip", "netns", "exec", h2, "ping", "-c", "2", "-i", "0.2", "-q", "10.9.0.1");
             Thread.Sleep(200);
-            savedAtNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+            // The counters are a snapshot at the moment ebtables-save reads them, and a late frame (a delayed
+            // reply, a neighbour probe) may still be crossing. Read them, note the time, read again: when the
+            // two reads agree, no frame was counted in between, so exactly the frames captured up to that time
+            // are the ones the first read counted.
             saved = Sh("ip", "netns", "exec", br, "ebtables-save", "-c");
+            for (int attempt = 0; ; attempt++)
+            {
+                savedAtNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+                string again = Sh("ip", "netns", "exec", br, "ebtables-save", "-c");
+                if (Counters(again) == Counters(saved) || attempt == 20)
+                    break;
+                saved = again;
+                Thread.Sleep(100);
+            }
         }
         finally
         {
@@ -181,6 +193,9 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
         _ = p.StandardError.ReadToEndAsync();
         return p;
     }
+
+    /// <summary>ebtables-save's text without its "# Generated … on DATE" lines: what the counters say.</summary>
+    private static string Counters(string save) => string.Join('\n', save.Split('\n').Where(l => !l.StartsWith('#')));
 
     /// <summary>Classic pcap (tcpdump -w): 24-byte file header, then 16-byte record headers (µs or ns timestamps by the magic).</summary>
     internal static IEnumerable<(long Ns, string Port, byte[] Frame)> ReadPcap(string path, string port)
