@@ -5,6 +5,7 @@ using TraceReplay.Host;
 using TraceReplay.Host.Iptables;
 using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Nat;
+using TraceReplay.Netfilter.Tables;
 using TraceReplay.Replay.Correlate;
 using TraceReplay.Store;
 
@@ -144,10 +145,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
             {
                 if (r.DropTable is { } table && r.DropEntry >= 0)
                 {
-                    var (chain, num, isPolicy) = table.Describe(r.DropEntry);
-                    var family = packet.IsIpv6 ? IptFamily.IPv6 : IptFamily.IPv4;
-                    if (_ruleIds.TryGetValue((family, table.Name, chain, isPolicy ? 0 : num), out int id))
-                        row.VerdictRuleId = id;
+                    row.VerdictRuleId = RuleIdOf(packet.IsIpv6 ? IptFamily.IPv6 : IptFamily.IPv4, table, r.DropEntry);
                 }
                 else
                 {
@@ -296,9 +294,13 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private int NatRuleId(in NatMapping m)
     {
         var family = m.Original.IsV6 ? IptFamily.IPv6 : IptFamily.IPv4;
-        if (m.RuleId < 0 || _host.Table(family, NfTableId.Nat) is not { } nat)
-            return -1;
-        var (chain, num, isPolicy) = nat.Describe(m.RuleId);
-        return _ruleIds.TryGetValue((family, nat.Name, chain, isPolicy ? 0 : num), out int id) ? id : -1;
+        return m.RuleId < 0 || _host.Table(family, NfTableId.Nat) is not { } nat ? -1 : RuleIdOf(family, nat, m.RuleId);
+    }
+
+    /// <summary>rules.id of a compiled table's entry (a rule, or a chain's policy); -1 when the rule set has no such row.</summary>
+    private int RuleIdOf(IptFamily family, XtTableInfo table, int entry)
+    {
+        var (chain, num, isPolicy) = table.Describe(entry);
+        return _ruleIds.TryGetValue((family, table.Name, chain, isPolicy ? 0 : num), out int id) ? id : -1;
     }
 }
