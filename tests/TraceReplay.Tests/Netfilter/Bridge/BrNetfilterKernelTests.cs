@@ -66,27 +66,7 @@ public sealed class BrNetfilterKernelTests(ITestOutputHelper output)
         long savedAtNs;
         try
         {
-            foreach (var ns in new[] { br, h1, h2 })
-            {
-                Sh("ip", "netns", "add", ns);
-                Sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-                Sh("ip", "-n", ns, "link", "set", "lo", "up");
-            }
-            Sh("ip", "netns", "exec", br, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
-            Sh("ip", "-n", br, "link", "add", "br0", "address", "02:00:00:00:00:01", "type", "bridge");
-            Sh("ip", "-n", br, "link", "add", "p1", "address", "02:00:00:00:00:10", "type", "veth", "peer", "name", "eth0", "netns", h1);
-            Sh("ip", "-n", br, "link", "add", "p2", "address", "02:00:00:00:00:11", "type", "veth", "peer", "name", "eth0", "netns", h2);
-            Sh("ip", "-n", h1, "link", "set", "eth0", "address", "02:aa:00:00:00:0a");
-            Sh("ip", "-n", h2, "link", "set", "eth0", "address", "02:aa:00:00:00:0b");
-            Sh("ip", "-n", br, "link", "set", "p1", "master", "br0");
-            Sh("ip", "-n", br, "link", "set", "p2", "master", "br0");
-            Sh("ip", "-n", br, "addr", "add", "10.9.0.254/24", "dev", "br0");
-            foreach (var l in new[] { "br0", "p1", "p2" })
-                Sh("ip", "-n", br, "link", "set", l, "up");
-            Sh("ip", "-n", h1, "addr", "add", "10.9.0.1/24", "dev", "eth0");
-            Sh("ip", "-n", h2, "addr", "add", "10.9.0.2/24", "dev", "eth0");
-            Sh("ip", "-n", h1, "link", "set", "eth0", "up");
-            Sh("ip", "-n", h2, "link", "set", "eth0", "up");
+            BuildBridge(br, h1, h2, bridgeAddress: "10.9.0.254/24", bridgeNfCallIptables: true);
 
             // Rules (and so counters) only after the links settled: link-up chatter is not ours to replay.
             Thread.Sleep(1000);
@@ -101,8 +81,7 @@ public sealed class BrNetfilterKernelTests(ITestOutputHelper output)
             ShIn("x\n", "ip", "netns", "exec", h1, "nc", "-u", "-w", "1", "-q", "1", "10.9.0.2", "7");  // dropped by FORWARD:3
             ShIn("y\n", "ip", "netns", "exec", h1, "nc", "-u", "-w", "1", "-q", "1", "10.9.0.2", "9");  // accepted; port unreachable back, RELATED
             Thread.Sleep(300);
-            savedAtNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-            saved = Sh("ip", "netns", "exec", br, "iptables-save", "-c");
+            (saved, savedAtNs) = SettledSave(() => Sh("ip", "netns", "exec", br, "iptables-save", "-c"));
             File.WriteAllText(Path.Combine(dir, "addr.json"), Sh("ip", "-n", br, "-j", "addr"));
             File.WriteAllText(Path.Combine(dir, "link.json"), Sh("ip", "-n", br, "-j", "-d", "link"));
             File.WriteAllText(Path.Combine(dir, "route.json"), Sh("ip", "-n", br, "-j", "route", "show", "table", "all"));

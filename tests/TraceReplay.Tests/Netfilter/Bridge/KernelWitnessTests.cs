@@ -67,25 +67,7 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
         long savedAtNs;
         try
         {
-            foreach (var ns in new[] { br, h1, h2 })
-            {
-                Sh("ip", "netns", "add", ns);
-                Sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-                Sh("ip", "-n", ns, "link", "set", "lo", "up");
-            }
-            Sh("ip", "-n", br, "link", "add", "br0", "address", "02:00:00:00:00:01", "type", "bridge");
-            Sh("ip", "-n", br, "link", "add", "p1", "address", "02:00:00:00:00:10", "type", "veth", "peer", "name", "eth0", "netns", h1);
-            Sh("ip", "-n", br, "link", "add", "p2", "address", "02:00:00:00:00:11", "type", "veth", "peer", "name", "eth0", "netns", h2);
-            Sh("ip", "-n", h1, "link", "set", "eth0", "address", "02:aa:00:00:00:0a");
-            Sh("ip", "-n", h2, "link", "set", "eth0", "address", "02:aa:00:00:00:0b");
-            Sh("ip", "-n", br, "link", "set", "p1", "master", "br0");
-            Sh("ip", "-n", br, "link", "set", "p2", "master", "br0");
-            foreach (var l in new[] { "br0", "p1", "p2" })
-                Sh("ip", "-n", br, "link", "set", l, "up");
-            Sh("ip", "-n", h1, "addr", "add", "10.9.0.1/24", "dev", "eth0");
-            Sh("ip", "-n", h2, "addr", "add", "10.9.0.2/24", "dev", "eth0");
-            Sh("ip", "-n", h1, "link", "set", "eth0", "up");
-            Sh("ip", "-n", h2, "link", "set", "eth0", "up");
+            BuildBridge(br, h1, h2, bridgeAddress: null, bridgeNfCallIptables: false);
             Sh("ip", "-n", h1, "neigh", "add", "10.9.0.99", "lladdr", "02:aa:00:00:00:99", "dev", "eth0");
 
             // Rules (and so counters) only after the links settled: the bridge's own frames at link-up are not ours to replay.
@@ -98,20 +80,7 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
             ShTry("ip", "netns", "exec", h1, "ping", "-c", "2", "-i", "0.2", "-q", "-W", "1", "10.9.0.99");
             Sh("ip", "netns", "exec", h2, "ping", "-c", "2", "-i", "0.2", "-q", "10.9.0.1");
             Thread.Sleep(200);
-            // The counters are a snapshot at the moment ebtables-save reads them, and a late frame (a delayed
-            // reply, a neighbour probe) may still be crossing. Read them, note the time, read again: when the
-            // two reads agree, no frame was counted in between, so exactly the frames captured up to that time
-            // are the ones the first read counted.
-            saved = Sh("ip", "netns", "exec", br, "ebtables-save", "-c");
-            for (int attempt = 0; ; attempt++)
-            {
-                savedAtNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-                string again = Sh("ip", "netns", "exec", br, "ebtables-save", "-c");
-                if (Counters(again) == Counters(saved) || attempt == 20)
-                    break;
-                saved = again;
-                Thread.Sleep(100);
-            }
+            (saved, savedAtNs) = SettledSave(() => Sh("ip", "netns", "exec", br, "ebtables-save", "-c"));
         }
         finally
         {
@@ -196,6 +165,57 @@ public sealed class KernelWitnessTests(ITestOutputHelper output)
 
     /// <summary>ebtables-save's text without its "# Generated … on DATE" lines: what the counters say.</summary>
     private static string Counters(string save) => string.Join('\n', save.Split('\n').Where(l => !l.StartsWith('#')));
+
+    /// <summary>
+    /// The counters (an *-save -c text) and a time no counted frame is later than. The counters are a snapshot
+    /// at the moment the save reads them, and a late frame (a delayed reply, a neighbour probe) may still be
+    /// crossing: read, note the time, read again — when the two reads agree, no frame was counted in between,
+    /// so exactly the frames captured up to that time are the ones the first read counted.
+    /// </summary>
+    internal static (string Saved, long AtNs) SettledSave(Func<string> save)
+    {
+        string saved = save();
+        for (int attempt = 0; ; attempt++)
+        {
+            long atNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+            string again = save();
+            if (Counters(again) == Counters(saved) || attempt == 20)
+                return (saved, atNs);
+            saved = again;
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>
+    /// Namespace <paramref name="br"/> with bridge br0 (02:00:00:00:00:01) and ports p1, p2 (…:10, …:11) to hosts
+    /// <paramref name="h1"/> (10.9.0.1, 02:aa:00:00:00:0a) and <paramref name="h2"/> (10.9.0.2, …:0b), IPv6 off, all up.
+    /// </summary>
+    internal static void BuildBridge(string br, string h1, string h2, string? bridgeAddress, bool bridgeNfCallIptables)
+    {
+        foreach (var ns in new[] { br, h1, h2 })
+        {
+            Sh("ip", "netns", "add", ns);
+            Sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+            Sh("ip", "-n", ns, "link", "set", "lo", "up");
+        }
+        if (bridgeNfCallIptables)
+            Sh("ip", "netns", "exec", br, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
+        Sh("ip", "-n", br, "link", "add", "br0", "address", "02:00:00:00:00:01", "type", "bridge");
+        Sh("ip", "-n", br, "link", "add", "p1", "address", "02:00:00:00:00:10", "type", "veth", "peer", "name", "eth0", "netns", h1);
+        Sh("ip", "-n", br, "link", "add", "p2", "address", "02:00:00:00:00:11", "type", "veth", "peer", "name", "eth0", "netns", h2);
+        Sh("ip", "-n", h1, "link", "set", "eth0", "address", "02:aa:00:00:00:0a");
+        Sh("ip", "-n", h2, "link", "set", "eth0", "address", "02:aa:00:00:00:0b");
+        Sh("ip", "-n", br, "link", "set", "p1", "master", "br0");
+        Sh("ip", "-n", br, "link", "set", "p2", "master", "br0");
+        if (bridgeAddress is not null)
+            Sh("ip", "-n", br, "addr", "add", bridgeAddress, "dev", "br0");
+        foreach (var l in new[] { "br0", "p1", "p2" })
+            Sh("ip", "-n", br, "link", "set", l, "up");
+        Sh("ip", "-n", h1, "addr", "add", "10.9.0.1/24", "dev", "eth0");
+        Sh("ip", "-n", h2, "addr", "add", "10.9.0.2/24", "dev", "eth0");
+        Sh("ip", "-n", h1, "link", "set", "eth0", "up");
+        Sh("ip", "-n", h2, "link", "set", "eth0", "up");
+    }
 
     /// <summary>Classic pcap (tcpdump -w): 24-byte file header, then 16-byte record headers (µs or ns timestamps by the magic).</summary>
     internal static IEnumerable<(long Ns, string Port, byte[] Frame)> ReadPcap(string path, string port)
