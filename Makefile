@@ -9,10 +9,10 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # libpcap: the capture readers. tcpdump: a witness in tests, the floor in benchmarks.
-# iproute2/iptables/conntrack/ebtables/ipset/ping/nc: recording datasets and the kernel tests.
+# iproute2/procps (sysctl)/iptables/conntrack/ebtables/ipset/ping/nc: recording datasets and the kernel tests.
 # fonts-dejavu-core: the font ScottPlot draws the text of `nat --png` plots with.
 # chromium: the headless browser the `report --html` test loads the page in (the test skips without it).
-APT_PACKAGES := libpcap0.8 tcpdump iproute2 iptables conntrack ebtables ipset iputils-ping netcat-openbsd fonts-dejavu-core chromium
+APT_PACKAGES := libpcap0.8 tcpdump iproute2 procps iptables conntrack ebtables ipset iputils-ping netcat-openbsd fonts-dejavu-core chromium
 
 CLI := src/TraceReplay.Cli/bin/$(CONFIG)/net10.0/linux-x64/tracereplay
 DEMO := datasets/docker-host
