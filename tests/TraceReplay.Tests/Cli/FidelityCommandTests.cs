@@ -61,5 +61,21 @@ public sealed class FidelityCommandTests : CliTestBase
         var (code, _, stderr) = Run("fidelity", Path.Combine(Dir, "nope.duckdb"));
         Assert.Equal(1, code);
         Assert.Contains("nope.duckdb", stderr, StringComparison.Ordinal);
+
+        // A capture given where the run should be: refused by name, no stack trace.
+        string text = Path.Combine(Dir, "capture.pcap");
+        File.WriteAllText(text, "not a database");
+        (code, _, stderr) = Run("fidelity", text);
+        Assert.Equal(1, code);
+        Assert.Contains("capture.pcap", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+
+        // A run database written without the check (its fidelity table empty).
+        string empty = Path.Combine(Dir, "empty.duckdb");
+        using (var w = TraceReplay.Store.RunWriter.Create(empty))
+            w.Complete();
+        (code, _, stderr) = Run("fidelity", empty);
+        Assert.Equal(1, code);
+        Assert.Contains("empty.duckdb: no fidelity table", stderr, StringComparison.Ordinal);
     }
 }
