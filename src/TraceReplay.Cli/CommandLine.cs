@@ -43,6 +43,7 @@ public static class CommandLine
         root.Subcommands.Add(Commands.DiffCommand.Create());
         root.Subcommands.Add(Commands.ReportCommand.Create());
         root.Subcommands.Add(Commands.FidelityCommand.Create());
+        root.Subcommands.Add(Commands.FleetCommand.Create());
         return root;
     }
 

@@ -14,6 +14,7 @@ public static class ResultFormat
         null => string.Empty,
         DateTime d => (d.Kind == DateTimeKind.Local ? d.ToUniversalTime() : d).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
         DateTimeOffset d => d.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         bool b => b ? "true" : "false",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         byte[] bytes => Convert.ToHexString(bytes),
@@ -29,7 +30,7 @@ public static class ResultFormat
         var width = new int[r.Columns.Count];
         for (int i = 0; i < width.Length; i++)
             width[i] = Math.Max(r.Columns[i].Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length));
-        bool[] right = [.. r.Rows.Count == 0 ? r.Columns.Select(_ => false) : Enumerable.Range(0, width.Length).Select(i => r.Rows.All(row => row[i] is null or IFormattable and not DateTime and not DateTimeOffset))];
+        bool[] right = [.. r.Rows.Count == 0 ? r.Columns.Select(_ => false) : Enumerable.Range(0, width.Length).Select(i => r.Rows.All(row => row[i] is null or IFormattable and not DateTime and not DateTimeOffset and not DateOnly))];
         string Line(IReadOnlyList<string> values) => string.Join("  ", values.Select((v, i) => right[i] ? v.PadLeft(width[i]) : v.PadRight(width[i]))).TrimEnd();
         o.WriteLine(Line(r.Columns));
         o.WriteLine(string.Join("  ", width.Select(w => new string('-', w))));

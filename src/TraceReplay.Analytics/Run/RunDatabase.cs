@@ -30,6 +30,9 @@ public sealed class RunDatabase : IDisposable
         _db = db;
     }
 
+    /// <summary>Over a connection already set up (the fleet's in-memory views over Parquet, FleetDatabase); <paramref name="label"/> names it in messages.</summary>
+    internal static RunDatabase Over(string label, DuckDBConnection db) => new(label, db);
+
     /// <summary>Opens <paramref name="path"/> read-only and checks it is a run database (a run_info table with a schema_version).</summary>
     public static RunDatabase Open(string path)
     {

@@ -32,12 +32,14 @@ internal static class ReplayCommand
         var trace = new Option<bool>("--trace") { Description = "Record every rule each packet was checked against and the result in rule_trace, as the TRACE target logs it (needs --out)." };
         var traceFilter = new Option<string?>("--trace-filter") { Description = "With --trace, only these packets: ids and ranges of packets.packet_id, e.g. 45 or 1-100,250." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on the terminal." };
+        var stats = new Option<bool>("--stats") { Description = "After the run, print what it cost: sightings, real packets, wall and CPU time, packets/s, CPU ns and bytes allocated per sighting, peak RSS (ReplayStats)." };
         var command = new Command("replay", "Replay captures through the simulated netfilter of a host snapshot: each packet's path, verdict and the rule that decided it.")
         {
-            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow, trace, traceFilter, quiet,
+            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow, trace, traceFilter, quiet, stats,
         };
         command.SetAction((parse, _) =>
         {
+            var cost = new ReplayStats();
             var dir = parse.GetValue(host)!;
             if (!dir.Exists)
                 throw new UsageException($"--host {dir.FullName}: no such directory");
@@ -95,6 +97,7 @@ internal static class ReplayCommand
                 ]);
             }
             progress.Done();
+            cost.Stop();
             var o = parse.InvocationConfiguration.Output;
             Write(o, summary, sink, nf, snapshot);
             if (parse.GetValue(counters))
@@ -102,6 +105,8 @@ internal static class ReplayCommand
                 foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0))
                     o.Write(IptablesPrinter.Print(rs, (t, c, i) => nf.Counters(rs.Family, t.Name, c.Name, i)));
             }
+            if (parse.GetValue(stats))
+                cost.Write(o, summary);
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
