@@ -17,7 +17,7 @@ APT_PACKAGES := libpcap0.8 tcpdump iproute2 procps iptables conntrack ebtables i
 CLI := src/TraceReplay.Cli/bin/$(CONFIG)/net10.0/linux-x64/tracereplay
 DEMO := datasets/docker-host
 
-.PHONY: all deps build test demo bench bench-micro fuzz clean record-demo
+.PHONY: all deps build test demo bench bench-micro fleet-demo fuzz clean record-demo
 
 all: build
 
@@ -75,11 +75,27 @@ demo: build
 record-demo: deps
 	$(DEMO)/record.sh
 
+# `make bench`: the whole pipeline as users run it (`tracereplay replay --stats`) on a generated capture,
+# against tcpdump, tshark and argus on the same file (scripts/bench.sh; PACKETS, SNAPLEN, FLOWS, RATE,
+# BENCH_DIR, KEEP=1). The older benchmark runs (pipeline, replay's five modes, host parsing, every
+# BenchmarkDotNet micro-benchmark) take well over half an hour on 2 cores: MICRO=1, or `make bench-micro`.
+PACKETS ?= 4000000
+MICRO ?= 0
+
 bench: build
+	PACKETS=$(PACKETS) CLI=$(CLI) CONFIG=$(CONFIG) scripts/bench.sh
+	@if [ "$(MICRO)" = 1 ]; then $(MAKE) --no-print-directory bench-micro; fi
+
+bench-micro: build
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- pipeline
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- replay
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- host
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- micro --filter '*' --job short --iterationCount 15 --warmupCount 5
+
+# `make fleet-demo`: several bundled hosts replayed in parallel, exported into one Parquet tree and
+# queried together (examples/fleet/run.sh; README "Many hosts").
+fleet-demo: build
+	CLI=$(CLI) examples/fleet/run.sh
 
 fuzz: build
 	$(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks -- fuzz --cases 100000
