@@ -49,7 +49,7 @@ q() { echo; echo "\$ tracereplay fleet query $OUT/lake \"$1\""; "$CLI" fleet que
 q "SELECT * FROM v_hosts"
 q "SELECT host, verdict, count(DISTINCT packet_id) AS packets FROM packets GROUP BY ALL ORDER BY host, verdict"
 q "SELECT host, count(*) AS nat_bindings, count(DISTINCT nat_addr) AS nat_addresses FROM nat_mappings GROUP BY host ORDER BY host"
-# Rule numbers differ between hosts' rule sets; the rule's text (or the kernel's reason) does not.
-q "SELECT coalesce(rule_text, cause) AS rule_or_reason, count(DISTINCT host) AS hosts, sum(packets) AS packets, string_agg(host, ', ' ORDER BY host) AS which FROM v_drops_by_rule GROUP BY ALL HAVING hosts > 1 ORDER BY hosts DESC, packets DESC"
+# Rule numbers differ between hosts' rule sets; the rule's text (or the policy, or the kernel's reason) does not.
+q "SELECT CASE WHEN rule_text IS NULL OR cause LIKE '%:policy' THEN cause ELSE rule_text END AS rule_or_reason, count(DISTINCT host) AS hosts, sum(packets) AS packets, string_agg(DISTINCT host, ', ' ORDER BY host) AS which FROM v_drops_by_rule GROUP BY ALL HAVING hosts > 1 ORDER BY hosts DESC, packets DESC"
 echo; echo "\$ tracereplay fleet drops $OUT/lake"
 "$CLI" fleet drops "$OUT/lake"
