@@ -75,7 +75,7 @@ public static partial class FleetDatabase
     public static RunDatabase Open(string dir)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
-        string root = Path.GetFullPath(dir);
+        string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
         if (!Directory.Exists(root))
             throw new DirectoryNotFoundException($"{dir}: no such directory");
         // The path goes into a glob: its own wildcard characters would widen it.
@@ -131,7 +131,8 @@ public static partial class FleetDatabase
     public static QueryResult Drops(string dir)
     {
         using var fleet = Open(dir);
-        if (!FindTables(fleet.Path).Contains("packets") || !FindTables(fleet.Path).Contains("rules"))
+        var tables = FindTables(fleet.Path);
+        if (!tables.Contains("packets") || !tables.Contains("rules"))
             throw new RunDatabaseException($"{fleet.Path}: the drops need the packets and rules tables; export the runs with `tracereplay export RUN --parquet DIR`");
         return ReadOnlyQuery.Run(fleet, "SELECT host, cause, packets, sightings, verdicts, first_ts, last_ts, rule_text FROM v_drops_by_rule ORDER BY host, packets DESC, cause");
     }
