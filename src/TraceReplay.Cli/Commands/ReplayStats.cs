@@ -15,7 +15,7 @@ namespace TraceReplay.Cli.Commands;
 internal sealed class ReplayStats
 {
     private readonly Stopwatch _wall = Stopwatch.StartNew();
-    private readonly TimeSpan _cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+    private readonly TimeSpan _cpu0 = ProcessCpu();
 
     // All threads (the writer thread's too), precise: the counter is what issue 9's "bytes allocated per packet" asks for.
     private readonly long _allocated0 = GC.GetTotalAllocatedBytes(precise: true);
@@ -26,8 +26,7 @@ internal sealed class ReplayStats
     public void Stop()
     {
         _wallEnd = _wall.Elapsed;
-        using var self = Process.GetCurrentProcess();
-        _cpuEnd = self.TotalProcessorTime - _cpu0;
+        _cpuEnd = ProcessCpu() - _cpu0;
         _allocatedEnd = GC.GetTotalAllocatedBytes(precise: true) - _allocated0;
     }
 
@@ -50,6 +49,13 @@ internal sealed class ReplayStats
         Line(o, "allocated_bytes_per_sighting", (_allocatedEnd / (double)n).ToString("F1", CultureInfo.InvariantCulture));
         Line(o, "peak_rss_mb", PeakRssKb() is long kb and >= 0 ? (kb / 1024.0).ToString("F1", CultureInfo.InvariantCulture) : "unknown");
         Line(o, "load_average", File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown");
+    }
+
+    /// <summary>User and system time of every thread of the process (the run database's writer and DuckDB's own threads too).</summary>
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 
     private static void Line(TextWriter o, string name, string value) => o.WriteLine($"  {name}: {value}");
