@@ -19,6 +19,7 @@ JOBS=${JOBS:-$(nproc)}
 [ -x "$CLI" ] || { echo "fleet-demo: $CLI not built (run make build)"; exit 1; }
 CLI=$(realpath "$CLI")
 
+case "$(realpath -m "$OUT")" in /|"$(pwd)") echo "fleet-demo: OUT=$OUT would remove too much"; exit 1 ;; esac
 rm -rf "$OUT"
 mkdir -p "$OUT/runs" "$OUT/parts"
 
