@@ -15,7 +15,7 @@ namespace TraceReplay.Benchmarks;
 /// "none": read, decode, correlate, conntrack, NAT, the hook graph) with docker-host's rules, and
 /// with docker-host's rules plus a ~50,000-rule kube-proxy rule set (<see cref="KubeProxyRules"/>)
 /// compiled with the classifier and walked without it. Per way: CPU ns per sighting (the best of
-/// --runs, after a warm-up pass; compilation not timed) and the ratio to docker-host's; the fates
+/// --runs, after a warm-up pass; compilation timed apart) and the ratio to docker-host's; the fates
 /// of the two kube-proxy ways must agree (they are the same simulation).
 /// </summary>
 internal static class RuleScaleRun
@@ -74,9 +74,9 @@ internal static class RuleScaleRun
                     string host = way.StartsWith("kube", StringComparison.Ordinal) ? kube : docker;
                     bool walk = way.EndsWith("-walk", StringComparison.Ordinal);
                     Pass(host, warmup, walk, out _);
-                    var (cpu, wall, fates, n, entries) = Pass(host, capture, walk, out var tables);
+                    var (cpu, wall, fates, n, entries, compileSeconds) = Pass(host, capture, walk, out var tables);
                     double cpuNs = cpu * 1e9 / n, wallNs = wall * 1e9 / n;
-                    Console.WriteLine($"{way} run {run + 1}: cpu_ns_per_sighting {cpuNs:F1} wall_ns_per_sighting {wallNs:F1} entries {entries} classified_chains {tables} fates {fates}");
+                    Console.WriteLine($"{way} run {run + 1}: cpu_ns_per_sighting {cpuNs:F1} wall_ns_per_sighting {wallNs:F1} entries {entries} classified_chains {tables} compile_seconds {compileSeconds:F3} fates {fates}");
                     if (!best.TryGetValue(way, out var b) || cpuNs < b.CpuNs)
                         best[way] = (cpuNs, wallNs, fates);
                 }
@@ -103,10 +103,12 @@ internal static class RuleScaleRun
     }
 
     /// <summary>One replay without storage on a fresh host (compiled outside the timing); CPU and wall seconds of the replay alone.</summary>
-    private static (double Cpu, double Wall, string Fates, long Sightings, int Entries) Pass(string host, string capture, bool walk, out int classifiedChains)
+    private static (double Cpu, double Wall, string Fates, long Sightings, int Entries, double Compile) Pass(string host, string capture, bool walk, out int classifiedChains)
     {
         var snapshot = HostSnapshot.Load(host);
+        var compile = Stopwatch.StartNew();
         var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1 });
+        compile.Stop();
         classifiedChains = 0;
         int entries = 0;
         var tablesUsed = new List<TraceReplay.Netfilter.Tables.XtTableInfo>();
@@ -139,7 +141,7 @@ internal static class RuleScaleRun
                 sum = (sum * 31) + t.Counters(i).Packets;
         }
         string fates = string.Join(' ', sink.Fates.Select((c, i) => $"{(NfFate)i}={c}").Where(s => !s.EndsWith("=0", StringComparison.Ordinal))) + $" counters#{sum:x16}";
-        return (cpu, wall.Elapsed.TotalSeconds, fates, summary.Sightings, entries);
+        return (cpu, wall.Elapsed.TotalSeconds, fates, summary.Sightings, entries, compile.Elapsed.TotalSeconds);
     }
 
     /// <summary>Counts each simulated sighting's fate and keeps nothing else (mode "none").</summary>
