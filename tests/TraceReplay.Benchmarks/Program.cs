@@ -26,6 +26,7 @@ switch (args.FirstOrDefault())
             typeof(TablesBenchmarks),
             typeof(ConntrackBenchmarks),
             typeof(NfHostBenchmarks),
+            typeof(KubeProxyTablesBenchmarks),
         ]).Run(args[1..]);
         return 0;
     case "pipeline":
@@ -42,6 +43,7 @@ switch (args.FirstOrDefault())
         return ReplayRun.Run(args[1..]);
     case "bigrun":
         return BigRun.Run(args[1..]);
+    case "rulescale": return RuleScaleRun.Run(args[1..]);
     case "analytics":
         return AnalyticsRun.Run(args[1..]);
     case "generate": return GenerateRun.Run(args[1..]);

@@ -120,12 +120,22 @@ public sealed class XtTableInfo
     private readonly int[] _chainStart;
     private readonly IptRule?[] _rules;
     private readonly UnknownMatchPolicy _unknownPolicy;
+    private XtClassifier? _classifier;
 
     public string Name { get; }
     public IptFamily Family { get; }
 
     /// <summary>The number of entries, policies and chain ends included.</summary>
     public int EntryCount => _entries.Length;
+
+    /// <summary>
+    /// Whether DoTable uses the compiled classifier (<see cref="XtClassifier"/>) when it has one and
+    /// no trace is asked for; off, every rule is tested as ipt_do_table does. Same results either way.
+    /// </summary>
+    public bool UseClassifier { get; set; } = true;
+
+    /// <summary>The chains compiled into a classifier (0 when the table is only walked).</summary>
+    public int ClassifiedChains => _classifier?.IndexedChains ?? 0;
 
     /// <summary>The deepest nesting of -j calls (the kernel's stacksize).</summary>
     public int StackSize => _jumpStack.Length;
@@ -233,6 +243,8 @@ public sealed class XtTableInfo
                 entry.Jump = t._chainStart[chainIndex[j.Chain]];
             }
         }
+        if (net.Classifier)
+            t._classifier = XtClassifier.Build(t._entries, t._matches, t._rules, t._chainStart);
         return t;
     }
 
@@ -338,8 +350,16 @@ public sealed class XtTableInfo
         var entries = _entries;
         bool isFragment = p.FragOff != 0;
 
+        // The classifier leaves out rules the packet cannot match; the trace lists every rule
+        // checked, so a traced packet takes the plain walk (and so does one already hotdropped,
+        // which the plain walk stops at the first rule).
+        var cls = trace is null && UseClassifier && !p.HotDrop ? _classifier : null;
+        cls?.Begin();
+
         while (true)
         {
+            if (cls is not null)
+                i = cls.Seek(i, entries[i].Chain, ref p);
             ref var e = ref entries[i];
             if (e.Kind != IptEntryKind.Rule)
             {
