@@ -110,13 +110,26 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
     /// <summary>Stop once a packet with a larger id appears (`trace` re-runs a replay up to one packet).</summary>
     public long StopAfterPacket { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// Read and decode the captures on a thread of their own (<see cref="ReceiveStage"/>) while this
+    /// one simulates: same rows in the same order. Not used with <see cref="StopAfterPacket"/>, where
+    /// reading ahead would only be thrown away.
+    /// </summary>
+    public bool ReceiveThread { get; init; }
+
     public ReplaySummary Run(IReadOnlyList<CaptureSource> captures, IReplaySink sink, BadRecordPolicy policy = BadRecordPolicy.Stop)
     {
         ArgumentNullException.ThrowIfNull(captures);
         ArgumentNullException.ThrowIfNull(sink);
-        using var stream = new PacketStream(captures, _interfaces, policy);
+        using var packets = new PacketStream(captures, _interfaces, policy);
+        using IReceivedPackets stream = ReceiveThread && StopAfterPacket == long.MaxValue ? new ReceiveStage(packets) : new DirectReceive(packets);
+        return Run(captures, packets, stream, sink);
+    }
+
+    private ReplaySummary Run(IReadOnlyList<CaptureSource> captures, PacketStream packets, IReceivedPackets stream, IReplaySink sink)
+    {
         var correlator = new SightingCorrelator(windowNs);
-        var fidelity = new FidelityTracker(Coverage(captures, stream), dev => _interfaces.ByName(dev)?.Master, windowNs);
+        var fidelity = new FidelityTracker(Coverage(captures, packets), dev => _interfaces.ByName(dev)?.Master, windowNs);
         Action<long, FidelityOutcome> decided = sink.Decide;
         byte[] buffer = new byte[65536 + 256];
         long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
@@ -131,7 +144,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             file.Packets++;
             var packet = stream.Packet;
             var frame = stream.Frame;
-            string point = stream.Points.Name(stream.Point);
+            string point = stream.PointName;
             var direction = stream.Direction;
             var s = correlator.Classify(packet, frame, stream.Point, direction, rec.TimestampNs);
             if (s.PacketId > StopAfterPacket)
@@ -194,9 +207,10 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             if (handling == SightingHandling.Simulated && result.Generated is { } gen)
                 AddGenerated(gen, correlator, fidelity, sink, ++generated);
         }
+        stream.Finish();
         fidelity.Finish(decided);
-        var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(stream.Readers[i].Format),
-            string.Join(",", stream.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
+        var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(packets.Readers[i].Format),
+            string.Join(",", packets.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
         return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated, Fidelity = fidelity.Summary() };
     }
 
