@@ -14,7 +14,9 @@ namespace TraceReplay.Benchmarks;
 /// graph with docker-host's rules, rows into the run database) on a generated capture of N sightings
 /// (<see cref="DockerHostTraffic"/>), several ways: no storage (a sink that drops the rows), DuckDB (the
 /// RunDatabaseSink as the CLI builds it), DuckDB plus `--arrow`, and both again with the writer thread
-/// (`-2t`: storage on a second core, RunWriterOptions.WriterThread). Each way runs in a child process
+/// (`-2t`: storage on a second core, RunWriterOptions.WriterThread), with the receive stage on a
+/// thread of its own (`-rx`: ReplayJob.ReceiveThread), and with both (`-staged`: three threads, what
+/// `tracereplay replay` does on two cores or more). Each way runs in a child process
 /// of its own so its peak memory is its own, after a warm-up pass on a smaller capture so tiered JIT
 /// has reached its optimised code. Reported per way: wall and CPU time per sighting (CPU time is the
 /// honest one-core figure on a shared machine), bytes allocated per sighting in the steady state
@@ -26,9 +28,9 @@ internal static class ReplayRun
     // Steady state: the second half of the run (first batches, buffers and tables grown by then).
 
     private const string Usage =
-        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--dir DIR] [--keep] [--cpu N] [--runs N]";
+        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t,none-rx,duckdb-rx,duckdb-staged,arrow-staged] [--dir DIR] [--keep] [--cpu N] [--runs N]";
 
-    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t"];
+    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t", "none-rx", "duckdb-rx", "duckdb-staged", "arrow-staged"];
 
     private sealed class Options
     {
@@ -160,13 +162,16 @@ internal static class ReplayRun
     {
         var snapshot = HostSnapshot.Load(host);
         var relay = new RunDatabaseSink.EventRelay();
-        var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1, Events = mode == "none" ? null : relay });
+        bool store = !mode.StartsWith("none", StringComparison.Ordinal);
+        bool writerThread = mode.EndsWith("-2t", StringComparison.Ordinal) || mode.EndsWith("-staged", StringComparison.Ordinal);
+        bool receiveThread = mode.EndsWith("-rx", StringComparison.Ordinal) || mode.EndsWith("-staged", StringComparison.Ordinal);
+        var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1, Events = store ? relay : null });
         string db = Path.Combine(work, $"run-{mode}.duckdb");
         string? arrowDir = mode.StartsWith("arrow", StringComparison.Ordinal) ? Path.Combine(work, "arrow") : null;
         if (arrowDir is not null)
             Directory.CreateDirectory(arrowDir);
         File.Delete(db);
-        RunDatabaseSink? sink = mode == "none" ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = mode.EndsWith("-2t", StringComparison.Ordinal) });
+        RunDatabaseSink? sink = !store ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = writerThread });
         if (sink is not null)
             relay.Target = sink;
         var counting = new CountingSink(sink, steadyFrom);
@@ -175,7 +180,7 @@ internal static class ReplayRun
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         int gen0 = GC.CollectionCount(0), gen2 = GC.CollectionCount(2);
         var wall = Stopwatch.StartNew();
-        var summary = new ReplayJob(snapshot, nf).Run([new CaptureSource(capture, null)], counting);
+        var summary = new ReplayJob(snapshot, nf) { ReceiveThread = receiveThread }.Run([new CaptureSource(capture, null)], counting);
         double replaySeconds = wall.Elapsed.TotalSeconds;
         long threadEnd = GC.GetAllocatedBytesForCurrentThread(), totalEnd = GC.GetTotalAllocatedBytes(true);
         sink?.Complete(summary, [("benchmark", "replay " + mode)]);
