@@ -16,7 +16,9 @@ namespace TraceReplay.Benchmarks;
 /// RunDatabaseSink as the CLI builds it), DuckDB plus `--arrow`, and both again with the writer thread
 /// (`-2t`: storage on a second core, RunWriterOptions.WriterThread), with the receive stage on a
 /// thread of its own (`-rx`: ReplayJob.ReceiveThread), and with both (`-staged`: three threads, what
-/// `tracereplay replay` does on two cores or more). Each way runs in a child process
+/// `tracereplay replay` does on two cores or more). `read` and `correlate` time the first stages
+/// alone (PacketStream; and the correlator's fingerprint of each; and the SightingCorrelator), so the cost of each stage is a
+/// difference of CPU times: read, correlate, simulate (`none`), store (`duckdb`). Each way runs in a child process
 /// of its own so its peak memory is its own, after a warm-up pass on a smaller capture so tiered JIT
 /// has reached its optimised code. Reported per way: wall and CPU time per sighting (CPU time is the
 /// honest one-core figure on a shared machine), bytes allocated per sighting in the steady state
@@ -28,9 +30,9 @@ internal static class ReplayRun
     // Steady state: the second half of the run (first batches, buffers and tables grown by then).
 
     private const string Usage =
-        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t,none-rx,duckdb-rx,duckdb-staged,arrow-staged] [--dir DIR] [--keep] [--cpu N] [--runs N]";
+        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t,none-rx,duckdb-rx,duckdb-staged,arrow-staged,read,fingerprint,correlate] [--dir DIR] [--keep] [--cpu N] [--runs N]";
 
-    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t", "none-rx", "duckdb-rx", "duckdb-staged", "arrow-staged"];
+    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t", "none-rx", "duckdb-rx", "duckdb-staged", "arrow-staged", "read", "fingerprint", "correlate"];
 
     private sealed class Options
     {
@@ -160,6 +162,11 @@ internal static class ReplayRun
 
     private static void Pass(string mode, string capture, string host, string work, bool timed, long steadyFrom)
     {
+        if (mode is "read" or "fingerprint" or "correlate")
+        {
+            FirstStages(mode, capture, host, timed);
+            return;
+        }
         var snapshot = HostSnapshot.Load(host);
         var relay = new RunDatabaseSink.EventRelay();
         bool store = !mode.StartsWith("none", StringComparison.Ordinal);
@@ -218,6 +225,46 @@ internal static class ReplayRun
         Print("peak_rss_mb", PeakRssKb() / 1024.0, "F1");
         if (File.Exists(db))
             Print("db_mb", new FileInfo(db).Length / 1e6, "F1");
+    }
+
+    /// <summary>The receive stage (read, decode, merge, capture points) and, in `correlate`, the sighting correlator after it: what the simulation does not cost.</summary>
+    private static void FirstStages(string mode, string capture, string host, bool timed)
+    {
+        var snapshot = HostSnapshot.Load(host);
+        var interfaces = new InterfaceTable(snapshot.Network.Devices.Select(d => new HostInterface(d.IfIndex, d.Name, d.Mac, d.Master, d.Kind)));
+        bool correlate = mode == "correlate";
+        var correlator = new TraceReplay.Replay.Correlate.SightingCorrelator(TraceReplay.Replay.Correlate.SightingCorrelator.DefaultWindowNs);
+        using var self = Process.GetCurrentProcess();
+        var cpu0 = self.TotalProcessorTime;
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        var wall = Stopwatch.StartNew();
+        long n = 0, bytes = 0, entries = 0;
+        using (var stream = new TraceReplay.Capture.PacketStream([new CaptureSource(capture, null)], interfaces))
+        {
+            while (stream.MoveNext())
+            {
+                n++;
+                bytes += stream.Frame.Length;
+                if (mode == "fingerprint")
+                    bytes += (long)(TraceReplay.Replay.Correlate.SightingCorrelator.Fingerprint(stream.Packet, stream.Frame) & 1);
+                else if (correlate && correlator.Classify(stream.Packet, stream.Frame, stream.Point, stream.Direction, stream.Record.TimestampNs).Role == TraceReplay.Replay.Correlate.SightingRole.Entry)
+                    entries++;
+            }
+        }
+        wall.Stop();
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpu0;
+        if (!timed)
+            return;
+        Print("sightings", n);
+        Print("bytes", bytes);
+        if (correlate)
+            Print("entries", entries);
+        Print("seconds", wall.Elapsed.TotalSeconds, "F3");
+        Print("sightings_per_second", n / wall.Elapsed.TotalSeconds, "F0");
+        Print("cpu_seconds", cpu.TotalSeconds, "F3");
+        Print("cpu_ns_per_sighting", cpu.TotalSeconds * 1e9 / n, "F1");
+        Print("alloc_bytes_per_sighting_thread", (GC.GetAllocatedBytesForCurrentThread() - alloc0) / (double)n, "F3");
     }
 
     /// <summary>Counts fates and marks the allocation counters once the steady state is reached; passes rows on.</summary>

@@ -30,6 +30,9 @@ internal sealed class PacketBatch
         public int Point;
         public PacketDirection Direction;
 
+        /// <summary>SightingCorrelator.Fingerprint of the packet, taken on the receive thread.</summary>
+        public ulong Fingerprint;
+
         /// <summary>The point's interned name, read on the receive thread (CapturePoints grows its name list as it meets interfaces, so it is not read across threads).</summary>
         public string PointName;
     }

@@ -1,6 +1,7 @@
 using TraceReplay.Capture;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Capture.Readers;
+using TraceReplay.Replay.Correlate;
 
 namespace TraceReplay.Replay.Pipeline;
 
@@ -27,6 +28,9 @@ internal interface IReceivedPackets : IDisposable
 
     PacketDirection Direction { get; }
 
+    /// <summary>The correlator's fingerprint of the packet (SightingCorrelator.Fingerprint): a pure function of it, so the receive thread takes it off the simulation's.</summary>
+    ulong Fingerprint { get; }
+
     /// <summary>Stops the receive thread, if any, so the readers can be asked about the files (after the loop, or when it stopped early).</summary>
     void Finish();
 }
@@ -50,6 +54,8 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
 
     public PacketDirection Direction => stream.Direction;
 
+    public ulong Fingerprint => SightingCorrelator.Fingerprint(stream.Packet, stream.Frame);
+
     public void Finish()
     {
     }
@@ -62,7 +68,8 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
 /// <summary>
 /// The receive stage on a thread of its own (Suricata's "autofp" receive thread; a NIC's RX ring):
 /// it reads, decodes and merges the capture files (<see cref="PacketStream"/>) into
-/// <see cref="PacketBatch"/>es of a fixed ring, and the simulate thread takes them in the order they
+/// <see cref="PacketBatch"/>es of a fixed ring, with each packet's correlation fingerprint (a hash of
+/// its headers and first payload bytes, the costliest part of correlation), and the simulate thread takes them in the order they
 /// were filled. The ring is the bounded queue: when it is full the reader waits, so memory does not
 /// grow when simulation is the slower stage. Nothing is allocated per packet or per batch. A
 /// failure of the reader (a bad record under BadRecordPolicy.Stop) ends the last batch and is
@@ -154,6 +161,8 @@ internal sealed class ReceiveStage : IReceivedPackets
 
     public PacketDirection Direction => Current.Direction;
 
+    public ulong Fingerprint => Current.Fingerprint;
+
     /// <summary>The receive thread: fill a batch, publish it, wait for a free one when all are taken.</summary>
     private void Receive()
     {
@@ -216,6 +225,7 @@ internal sealed class ReceiveStage : IReceivedPackets
                 e.Point = s.Point;
                 e.PointName = s.Points.Name(s.Point);
                 e.Direction = s.Direction;
+                e.Fingerprint = SightingCorrelator.Fingerprint(e.Packet, batch.Frame(e));
             }
         }
         catch (Exception e)

@@ -146,7 +146,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             var frame = stream.Frame;
             string point = stream.PointName;
             var direction = stream.Direction;
-            var s = correlator.Classify(packet, frame, stream.Point, direction, rec.TimestampNs);
+            var s = correlator.Classify(stream.Fingerprint, packet, frame, stream.Point, direction, rec.TimestampNs);
             if (s.PacketId > StopAfterPacket)
                 break;
             fidelity.Advance(rec.TimestampNs, decided);

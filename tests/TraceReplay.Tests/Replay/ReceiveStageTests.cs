@@ -138,6 +138,7 @@ public sealed class ReceiveStageTests : IDisposable
             Assert.True(a.Frame.SequenceEqual(b.Frame), $"packet {n}: frame bytes differ");
             // DecodedPacket holds offsets into the frame: equal structs over equal bytes decode alike.
             Assert.Equal(a.Packet, b.Packet);
+            Assert.Equal(TraceReplay.Replay.Correlate.SightingCorrelator.Fingerprint(a.Packet, a.Frame), b.Fingerprint);
         }
         Assert.False(b.MoveNext());
         Assert.False(b.MoveNext());
