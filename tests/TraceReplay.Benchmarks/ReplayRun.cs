@@ -186,9 +186,13 @@ internal static class ReplayRun
         var cpu0 = self.TotalProcessorTime;
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         int gen0 = GC.CollectionCount(0), gen2 = GC.CollectionCount(2);
+        double thisThread0 = ThreadCpuSeconds();
         var wall = Stopwatch.StartNew();
         var summary = new ReplayJob(snapshot, nf) { ReceiveThread = receiveThread }.Run([new CaptureSource(capture, null)], counting);
         double replaySeconds = wall.Elapsed.TotalSeconds;
+        double simulateCpu = ThreadCpuSeconds() - thisThread0;
+        self.Refresh();
+        double replayCpu = (self.TotalProcessorTime - cpu0).TotalSeconds;
         long threadEnd = GC.GetAllocatedBytesForCurrentThread(), totalEnd = GC.GetTotalAllocatedBytes(true);
         sink?.Complete(summary, [("benchmark", "replay " + mode)]);
         sink?.Dispose();
@@ -213,6 +217,13 @@ internal static class ReplayRun
         Print("cpu_seconds", cpu.TotalSeconds, "F3");
         Print("cpu_ns_per_sighting", cpu.TotalSeconds * 1e9 / n, "F1");
         Print("sightings_per_cpu_second", n / cpu.TotalSeconds, "F0");
+        // The simulate thread (this one) is the pipeline's critical path once the other stages have
+        // threads of their own: on free cores the replay takes about the larger of its CPU time and
+        // the other threads' (receive, writer, GC, JIT), whatever the load was when measured.
+        double others = replayCpu - simulateCpu;
+        Print("simulate_thread_cpu_ns_per_sighting", simulateCpu * 1e9 / n, "F1");
+        Print("other_threads_cpu_ns_per_sighting_before_complete", others * 1e9 / n, "F1");
+        Print("projected_sightings_per_second_on_two_free_cores", n / Math.Max(simulateCpu, others), "F0");
         Print("alloc_bytes_per_sighting_thread_steady", steadyN > 0 ? (threadEnd - counting.SteadyThread) / (double)steadyN : double.NaN, "F3");
         Print("alloc_bytes_per_sighting_all_threads_steady", steadyN > 0 ? (totalEnd - counting.SteadyTotal) / (double)steadyN : double.NaN, "F3");
         // What grows with connections rather than packets: the conntrack table up to the live set, and
@@ -297,6 +308,14 @@ internal static class ReplayRun
             }
             inner?.Add(sighting, packet);
         }
+    }
+
+    /// <summary>CPU time of the calling thread (utime + stime of /proc/thread-self/stat, in clock ticks of 10 ms).</summary>
+    private static double ThreadCpuSeconds()
+    {
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     /// <summary>VmHWM of /proc/self/status: the peak resident set, native memory (DuckDB, libpcap) included.</summary>

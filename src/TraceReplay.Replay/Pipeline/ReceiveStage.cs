@@ -90,6 +90,8 @@ internal sealed class ReceiveStage : IReceivedPackets
     private long _filled;
     private long _released;
     private bool _stopping;
+    private bool _receiverWaits;
+    private bool _simulatorWaits;
 
     // Receive thread only: the stream's current packet did not fit the last batch and has yet to be copied.
     private bool _pending;
@@ -119,7 +121,8 @@ internal sealed class ReceiveStage : IReceivedPackets
             lock (_gate)
             {
                 _released++;
-                Monitor.PulseAll(_gate);
+                if (_receiverWaits && _filled - _released <= RingSize / 2)
+                    Monitor.PulseAll(_gate);
             }
         }
         else if (_thread is null)
@@ -133,7 +136,11 @@ internal sealed class ReceiveStage : IReceivedPackets
         lock (_gate)
         {
             while (_filled == _released)
+            {
+                _simulatorWaits = true;
                 Monitor.Wait(_gate);
+                _simulatorWaits = false;
+            }
             next = _ring[_released % RingSize];
         }
         _batch = next;
@@ -173,8 +180,15 @@ internal sealed class ReceiveStage : IReceivedPackets
                 steadyFrom = GC.GetAllocatedBytesForCurrentThread();
             lock (_gate)
             {
-                while (n - _released >= RingSize && !_stopping)
-                    Monitor.Wait(_gate);
+                if (n - _released >= RingSize)
+                {
+                    // The simulation is the slower stage (the usual case): sleep until half the ring is
+                    // free, not until one batch is, so the thread wakes once per RingSize/2 batches.
+                    _receiverWaits = true;
+                    while (n - _released > RingSize / 2 && !_stopping)
+                        Monitor.Wait(_gate);
+                    _receiverWaits = false;
+                }
                 if (_stopping)
                     return;
             }
@@ -184,7 +198,8 @@ internal sealed class ReceiveStage : IReceivedPackets
             lock (_gate)
             {
                 _filled = n + 1;
-                Monitor.PulseAll(_gate);
+                if (_simulatorWaits)
+                    Monitor.PulseAll(_gate);
             }
             if (batch.End)
             {
