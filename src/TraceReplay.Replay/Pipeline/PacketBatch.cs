@@ -17,7 +17,7 @@ internal sealed class PacketBatch
     public const int Capacity = 128;
 
     /// <summary>The arena a batch starts with; a frame larger than it grows it once (and the batch keeps it).</summary>
-    private const int ArenaBytes = 64 * 1024;
+    private const int ArenaBytes = 128 * 1024;
 
     /// <summary>One received packet. <see cref="Packet"/> holds offsets into the frame, not pointers, so it stays valid over the copy.</summary>
     public struct Entry

@@ -78,8 +78,8 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
 /// </summary>
 internal sealed class ReceiveStage : IReceivedPackets
 {
-    /// <summary>Batches in the ring: one being filled, one being simulated, the rest to absorb jitter.</summary>
-    public const int RingSize = 8;
+    /// <summary>Batches in the ring: one being filled, one being simulated, the rest (some 2,000 packets, a few ms of simulation) to ride out the receive thread losing its core for a while on a busy machine.</summary>
+    public const int RingSize = 16;
 
     private readonly PacketStream _stream;
     private readonly PacketBatch[] _ring = new PacketBatch[RingSize];
