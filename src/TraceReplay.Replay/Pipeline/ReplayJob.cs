@@ -97,6 +97,8 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
 /// br_handle_frame: ebtables, br_netfilter, the FDB), whether it is then bridged to other ports or goes
 /// up to IP on the bridge device; non-IP frames (ARP) on a port go through it too, for ebtables and FDB
 /// learning. Nothing is allocated per packet: the frame is copied into one reused buffer for the hooks to rewrite.
+/// With <see cref="ReceiveThread"/> the receive stage runs on a thread of its own (<see cref="ReceiveStage"/>)
+/// and this loop reads its batches: one reader, one ring read in order, one simulation, so the rows are the same.
 /// </summary>
 public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
 {

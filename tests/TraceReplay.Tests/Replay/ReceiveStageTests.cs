@@ -178,6 +178,29 @@ public sealed class ReceiveStageTests : IDisposable
         return (sink.Rows, e);
     }
 
+    private sealed class FailingSink(int after) : IReplaySink
+    {
+        public int Rows { get; private set; }
+
+        public void Add(in ReplayedSighting sighting, in DecodedPacket packet)
+        {
+            if (++Rows == after)
+                throw new IOException("disk full");
+        }
+    }
+
+    [Fact]
+    public void A_failing_sink_stops_the_receive_thread_and_its_error_reaches_the_caller()
+    {
+        // The receive thread is then blocked on a full ring or still reading: the job must stop and join it, not hang.
+        var captures = WriteCaptures(flows: 600);
+        var snapshot = HostSnapshot.Load(Snapshot);
+        var sink = new FailingSink(after: 300);
+        var e = Assert.Throws<IOException>(() => new ReplayJob(snapshot, NfHost.Create(snapshot)) { ReceiveThread = true }.Run(captures, sink));
+        Assert.Equal("disk full", e.Message);
+        Assert.Equal(300, sink.Rows);
+    }
+
     [Fact]
     public void The_receive_thread_allocates_nothing_once_its_ring_is_full()
     {
