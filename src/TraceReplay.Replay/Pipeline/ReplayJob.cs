@@ -3,6 +3,7 @@ using TraceReplay.Capture.Points;
 using TraceReplay.Capture.Readers;
 using TraceReplay.Capture;
 using TraceReplay.Host;
+using TraceReplay.Netfilter.Bridge;
 using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
@@ -134,6 +135,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         var fidelity = new FidelityTracker(Coverage(captures, packets), dev => _interfaces.ByName(dev)?.Master, windowNs);
         Action<long, FidelityOutcome> decided = sink.Decide;
         byte[] buffer = new byte[65536 + 256];
+        var devices = new PointDevices(_interfaces, host.Bridges);
         long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
         var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
         while (stream.MoveNext())
@@ -162,13 +164,14 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 if (packet.HasIp)
                     observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
             }
-            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
+            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && devices.Of(stream.Point, point).Dev?.Master is not null))
             {
                 handling = SightingHandling.NotIp;
             }
             else
             {
-                var dev = _interfaces.ByName(point);
+                ref readonly var at = ref devices.Of(stream.Point, point);
+                var dev = at.Dev;
                 if (buffer.Length < frame.Length)
                     buffer = new byte[frame.Length];
                 frame.CopyTo(buffer);
@@ -176,7 +179,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 var trace = Trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
                 handling = s.Kind switch
                 {
-                    EntryKind.Received => Receive(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
+                    EntryKind.Received => Receive(span, ref packet, point, dev, at.Port, rec.TimestampNs, ref result, trace),
                     EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
                     _ => SightingHandling.UnknownDirection,
                 };
@@ -253,11 +256,11 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return new FidelityCoverage(any, names);
     }
 
-    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
+    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
         // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
         var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        if (dev?.Master is not null && host.Bridges.Port(point) is { } port && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
+        if (dev?.Master is not null && port is not null && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
         {
             // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
             packet.DstMac = host.CookedDestination(port, packet, type);
@@ -295,5 +298,32 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
         result = host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
         return SightingHandling.Simulated;
+    }
+
+    /// <summary>
+    /// Each capture point's interface of link.json and bridge port, looked up by name once per run
+    /// instead of hashing the name for every packet (point ids are the run's PacketStream's, so the
+    /// table lives for one run). Grows only when a new interface appears.
+    /// </summary>
+    private sealed class PointDevices(InterfaceTable interfaces, BridgeDecision bridges)
+    {
+        public struct Entry
+        {
+            public bool Known;
+            public HostInterface? Dev;
+            public BrPort? Port;
+        }
+
+        private Entry[] _points = new Entry[16];
+
+        public ref readonly Entry Of(int point, string name)
+        {
+            if (point >= _points.Length)
+                Array.Resize(ref _points, Math.Max(point + 1, _points.Length * 2));
+            ref var e = ref _points[point];
+            if (!e.Known)
+                e = new Entry { Known = true, Dev = interfaces.ByName(name), Port = bridges.Port(name) };
+            return ref e;
+        }
     }
 }
