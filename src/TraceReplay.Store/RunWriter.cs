@@ -29,8 +29,9 @@ public sealed record RunWriterOptions
     /// <summary>
     /// Hand full batches to a writer thread (DuckDB insert, Arrow file) while rows keep coming: a
     /// second core takes the storage cost. Same batches in the same order, so the same database.
+    /// On by default when the machine has a second core.
     /// </summary>
-    public bool WriterThread { get; init; }
+    public bool WriterThread { get; init; } = Environment.ProcessorCount >= 2;
 }
 
 /// <summary>The output of a run could not be created or finished; the message names the path.</summary>

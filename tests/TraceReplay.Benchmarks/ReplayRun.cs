@@ -14,7 +14,11 @@ namespace TraceReplay.Benchmarks;
 /// graph with docker-host's rules, rows into the run database) on a generated capture of N sightings
 /// (<see cref="DockerHostTraffic"/>), several ways: no storage (a sink that drops the rows), DuckDB (the
 /// RunDatabaseSink as the CLI builds it), DuckDB plus `--arrow`, and both again with the writer thread
-/// (`-2t`: storage on a second core, RunWriterOptions.WriterThread). Each way runs in a child process
+/// (`-2t`: storage on a second core, RunWriterOptions.WriterThread), with the receive stage on a
+/// thread of its own (`-rx`: ReplayJob.ReceiveThread), and with both (`-staged`: three threads, what
+/// `tracereplay replay` does on two cores or more). `read` and `correlate` time the first stages
+/// alone (PacketStream; and the correlator's fingerprint of each; and the SightingCorrelator), so the cost of each stage is a
+/// difference of CPU times: read, correlate, simulate (`none`), store (`duckdb`). Each way runs in a child process
 /// of its own so its peak memory is its own, after a warm-up pass on a smaller capture so tiered JIT
 /// has reached its optimised code. Reported per way: wall and CPU time per sighting (CPU time is the
 /// honest one-core figure on a shared machine), bytes allocated per sighting in the steady state
@@ -26,9 +30,9 @@ internal static class ReplayRun
     // Steady state: the second half of the run (first batches, buffers and tables grown by then).
 
     private const string Usage =
-        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--dir DIR] [--keep] [--cpu N] [--runs N]";
+        "usage: replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t,none-rx,duckdb-rx,duckdb-staged,arrow-staged,read,fingerprint,correlate] [--dir DIR] [--keep] [--cpu N] [--runs N]";
 
-    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t"];
+    private static readonly string[] AllModes = ["none", "duckdb", "arrow", "duckdb-2t", "arrow-2t", "none-rx", "duckdb-rx", "duckdb-staged", "arrow-staged", "read", "fingerprint", "correlate"];
 
     private sealed class Options
     {
@@ -158,15 +162,23 @@ internal static class ReplayRun
 
     private static void Pass(string mode, string capture, string host, string work, bool timed, long steadyFrom)
     {
+        if (mode is "read" or "fingerprint" or "correlate")
+        {
+            FirstStages(mode, capture, host, timed);
+            return;
+        }
         var snapshot = HostSnapshot.Load(host);
         var relay = new RunDatabaseSink.EventRelay();
-        var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1, Events = mode == "none" ? null : relay });
+        bool store = !mode.StartsWith("none", StringComparison.Ordinal);
+        bool writerThread = mode.EndsWith("-2t", StringComparison.Ordinal) || mode.EndsWith("-staged", StringComparison.Ordinal);
+        bool receiveThread = mode.EndsWith("-rx", StringComparison.Ordinal) || mode.EndsWith("-staged", StringComparison.Ordinal);
+        var nf = NfHost.Create(snapshot, new NfHostOptions { Seed = 1, Events = store ? relay : null });
         string db = Path.Combine(work, $"run-{mode}.duckdb");
         string? arrowDir = mode.StartsWith("arrow", StringComparison.Ordinal) ? Path.Combine(work, "arrow") : null;
         if (arrowDir is not null)
             Directory.CreateDirectory(arrowDir);
         File.Delete(db);
-        RunDatabaseSink? sink = mode == "none" ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = mode.EndsWith("-2t", StringComparison.Ordinal) });
+        RunDatabaseSink? sink = !store ? null : new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { ArrowDirectory = arrowDir, WriterThread = writerThread });
         if (sink is not null)
             relay.Target = sink;
         var counting = new CountingSink(sink, steadyFrom);
@@ -174,9 +186,13 @@ internal static class ReplayRun
         var cpu0 = self.TotalProcessorTime;
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         int gen0 = GC.CollectionCount(0), gen2 = GC.CollectionCount(2);
+        double thisThread0 = ThreadCpuSeconds();
         var wall = Stopwatch.StartNew();
-        var summary = new ReplayJob(snapshot, nf).Run([new CaptureSource(capture, null)], counting);
+        var summary = new ReplayJob(snapshot, nf) { ReceiveThread = receiveThread }.Run([new CaptureSource(capture, null)], counting);
         double replaySeconds = wall.Elapsed.TotalSeconds;
+        double simulateCpu = ThreadCpuSeconds() - thisThread0;
+        self.Refresh();
+        double replayCpu = (self.TotalProcessorTime - cpu0).TotalSeconds;
         long threadEnd = GC.GetAllocatedBytesForCurrentThread(), totalEnd = GC.GetTotalAllocatedBytes(true);
         sink?.Complete(summary, [("benchmark", "replay " + mode)]);
         sink?.Dispose();
@@ -201,6 +217,13 @@ internal static class ReplayRun
         Print("cpu_seconds", cpu.TotalSeconds, "F3");
         Print("cpu_ns_per_sighting", cpu.TotalSeconds * 1e9 / n, "F1");
         Print("sightings_per_cpu_second", n / cpu.TotalSeconds, "F0");
+        // The simulate thread (this one) is the pipeline's critical path once the other stages have
+        // threads of their own: on free cores the replay takes about the larger of its CPU time and
+        // the other threads' (receive, writer, GC, JIT), whatever the load was when measured.
+        double others = replayCpu - simulateCpu;
+        Print("simulate_thread_cpu_ns_per_sighting", simulateCpu * 1e9 / n, "F1");
+        Print("other_threads_cpu_ns_per_sighting_before_complete", others * 1e9 / n, "F1");
+        Print("projected_sightings_per_second_on_two_free_cores", n / Math.Max(simulateCpu, others), "F0");
         Print("alloc_bytes_per_sighting_thread_steady", steadyN > 0 ? (threadEnd - counting.SteadyThread) / (double)steadyN : double.NaN, "F3");
         Print("alloc_bytes_per_sighting_all_threads_steady", steadyN > 0 ? (totalEnd - counting.SteadyTotal) / (double)steadyN : double.NaN, "F3");
         // What grows with connections rather than packets: the conntrack table up to the live set, and
@@ -213,6 +236,46 @@ internal static class ReplayRun
         Print("peak_rss_mb", PeakRssKb() / 1024.0, "F1");
         if (File.Exists(db))
             Print("db_mb", new FileInfo(db).Length / 1e6, "F1");
+    }
+
+    /// <summary>The receive stage (read, decode, merge, capture points) and, in `correlate`, the sighting correlator after it: what the simulation does not cost.</summary>
+    private static void FirstStages(string mode, string capture, string host, bool timed)
+    {
+        var snapshot = HostSnapshot.Load(host);
+        var interfaces = new InterfaceTable(snapshot.Network.Devices.Select(d => new HostInterface(d.IfIndex, d.Name, d.Mac, d.Master, d.Kind)));
+        bool correlate = mode == "correlate";
+        var correlator = new TraceReplay.Replay.Correlate.SightingCorrelator(TraceReplay.Replay.Correlate.SightingCorrelator.DefaultWindowNs);
+        using var self = Process.GetCurrentProcess();
+        var cpu0 = self.TotalProcessorTime;
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        var wall = Stopwatch.StartNew();
+        long n = 0, bytes = 0, entries = 0;
+        using (var stream = new TraceReplay.Capture.PacketStream([new CaptureSource(capture, null)], interfaces))
+        {
+            while (stream.MoveNext())
+            {
+                n++;
+                bytes += stream.Frame.Length;
+                if (mode == "fingerprint")
+                    bytes += (long)(TraceReplay.Replay.Correlate.SightingCorrelator.Fingerprint(stream.Packet, stream.Frame) & 1);
+                else if (correlate && correlator.Classify(stream.Packet, stream.Frame, stream.Point, stream.Direction, stream.Record.TimestampNs).Role == TraceReplay.Replay.Correlate.SightingRole.Entry)
+                    entries++;
+            }
+        }
+        wall.Stop();
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpu0;
+        if (!timed)
+            return;
+        Print("sightings", n);
+        Print("bytes", bytes);
+        if (correlate)
+            Print("entries", entries);
+        Print("seconds", wall.Elapsed.TotalSeconds, "F3");
+        Print("sightings_per_second", n / wall.Elapsed.TotalSeconds, "F0");
+        Print("cpu_seconds", cpu.TotalSeconds, "F3");
+        Print("cpu_ns_per_sighting", cpu.TotalSeconds * 1e9 / n, "F1");
+        Print("alloc_bytes_per_sighting_thread", (GC.GetAllocatedBytesForCurrentThread() - alloc0) / (double)n, "F3");
     }
 
     /// <summary>Counts fates and marks the allocation counters once the steady state is reached; passes rows on.</summary>
@@ -245,6 +308,14 @@ internal static class ReplayRun
             }
             inner?.Add(sighting, packet);
         }
+    }
+
+    /// <summary>CPU time of the calling thread (utime + stime of /proc/thread-self/stat, in clock ticks of 10 ms).</summary>
+    private static double ThreadCpuSeconds()
+    {
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     /// <summary>VmHWM of /proc/self/status: the peak resident set, native memory (DuckDB, libpcap) included.</summary>

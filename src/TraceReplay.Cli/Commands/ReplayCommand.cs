@@ -33,9 +33,10 @@ internal static class ReplayCommand
         var traceFilter = new Option<string?>("--trace-filter") { Description = "With --trace, only these packets: ids and ranges of packets.packet_id, e.g. 45 or 1-100,250." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on the terminal." };
         var stats = new Option<bool>("--stats") { Description = "After the run, print what it cost: sightings, real packets, wall and CPU time, packets/s, CPU ns and bytes allocated per sighting, peak RSS (ReplayStats)." };
+        var threads = ReplayThreads.Option();
         var command = new Command("replay", "Replay captures through the simulated netfilter of a host snapshot: each packet's path, verdict and the rule that decided it.")
         {
-            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow, trace, traceFilter, quiet, stats,
+            captures, host, rules, seed, sysctl, counters, noCt, skipBad, outFile, arrow, trace, traceFilter, quiet, stats, threads,
         };
         command.SetAction((parse, _) =>
         {
@@ -47,6 +48,7 @@ internal static class ReplayCommand
             if (rulesFile is not null && !rulesFile.Exists)
                 throw new UsageException($"--rules {rulesFile.FullName}: no such file");
             var sources = CommonOptions.ParseCaptures(parse.GetValue(captures)!);
+            var stages = ReplayThreads.Parse(parse.GetValue(threads), outFile: parse.GetValue(outFile) is not null);
             var inputs = new ReplayInputs(dir.FullName, rulesFile?.FullName, parse.GetValue(seed), parse.GetValue(sysctl) ?? [], !parse.GetValue(noCt), parse.GetValue(skipBad),
                 [.. sources.Select(c => c with { Path = Path.GetFullPath(c.Path) })]);
             var relay = new RunDatabaseSink.EventRelay();
@@ -76,15 +78,15 @@ internal static class ReplayCommand
             ReplaySummary summary;
             if (outPath is null)
             {
-                summary = ReplayInputs.Job(snapshot, nf).Run(sources, progress.Wrap(sink), policy);
+                summary = ReplayInputs.Job(snapshot, nf, receiveThread: stages.Receive).Run(sources, progress.Wrap(sink), policy);
             }
             else
             {
-                using var db = new RunDatabaseSink(outPath.FullName, snapshot, nf, new TraceReplay.Store.RunWriterOptions { ArrowDirectory = arrowDir?.FullName });
+                using var db = new RunDatabaseSink(outPath.FullName, snapshot, nf, new TraceReplay.Store.RunWriterOptions { ArrowDirectory = arrowDir?.FullName, WriterThread = stages.Writer });
                 relay.Target = db;
                 if (filter is not null)
                     db.TracePackets(filter);
-                summary = ReplayInputs.Job(snapshot, nf, filter is null ? null : db).Run(sources, progress.Wrap(new BothSinks(sink, db)), policy);
+                summary = ReplayInputs.Job(snapshot, nf, filter is null ? null : db, receiveThread: stages.Receive).Run(sources, progress.Wrap(new BothSinks(sink, db)), policy);
                 progress.Done();
                 db.Complete(summary,
                 [

@@ -66,6 +66,6 @@ internal sealed record ReplayInputs(string Host, string? Rules, ulong Seed, IRea
     public Capture.Readers.BadRecordPolicy Policy => SkipBad ? Capture.Readers.BadRecordPolicy.Skip : Capture.Readers.BadRecordPolicy.Stop;
 
     /// <summary>A replay job on these inputs.</summary>
-    public static ReplayJob Job(HostSnapshot snapshot, NfHost nf, IReplayTraceSink? trace = null, long stopAfter = long.MaxValue) =>
-        new(snapshot, nf) { Trace = trace, StopAfterPacket = stopAfter };
+    public static ReplayJob Job(HostSnapshot snapshot, NfHost nf, IReplayTraceSink? trace = null, long stopAfter = long.MaxValue, bool receiveThread = false) =>
+        new(snapshot, nf) { Trace = trace, StopAfterPacket = stopAfter, ReceiveThread = receiveThread };
 }

@@ -87,10 +87,14 @@ public sealed class SightingCorrelator
     public long Observations { get; private set; }
 
     /// <summary>Classifies one sighting, in capture-time order.</summary>
-    public Sighting Classify(in DecodedPacket packet, ReadOnlySpan<byte> frame, int point, PacketDirection direction, long timeNs)
+    public Sighting Classify(in DecodedPacket packet, ReadOnlySpan<byte> frame, int point, PacketDirection direction, long timeNs) =>
+        Classify(Fingerprint(packet, frame), packet, frame, point, direction, timeNs);
+
+    /// <summary>Classifies one sighting whose <see cref="Fingerprint"/> was taken ahead (by the receive thread, off the simulation's).</summary>
+    public Sighting Classify(ulong fingerprint, in DecodedPacket packet, ReadOnlySpan<byte> frame, int point, PacketDirection direction, long timeNs)
     {
         Expire(timeNs);
-        ulong key = Fingerprint(packet, frame);
+        ulong key = fingerprint;
         ulong bit = 1UL << (((point * 3) + (int)direction) & 63);
         ref Group g = ref _groups.Find(key);
         if (!Unsafe.IsNullRef(ref g) && timeNs - g.LastNs <= _windowNs && (g.Seen & bit) == 0)

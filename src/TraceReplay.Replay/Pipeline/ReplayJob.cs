@@ -3,6 +3,7 @@ using TraceReplay.Capture.Points;
 using TraceReplay.Capture.Readers;
 using TraceReplay.Capture;
 using TraceReplay.Host;
+using TraceReplay.Netfilter.Bridge;
 using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
@@ -97,6 +98,8 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
 /// br_handle_frame: ebtables, br_netfilter, the FDB), whether it is then bridged to other ports or goes
 /// up to IP on the bridge device; non-IP frames (ARP) on a port go through it too, for ebtables and FDB
 /// learning. Nothing is allocated per packet: the frame is copied into one reused buffer for the hooks to rewrite.
+/// With <see cref="ReceiveThread"/> the receive stage runs on a thread of its own (<see cref="ReceiveStage"/>)
+/// and this loop reads its batches: one reader, one ring read in order, one simulation, so the rows are the same.
 /// </summary>
 public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
 {
@@ -110,15 +113,29 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
     /// <summary>Stop once a packet with a larger id appears (`trace` re-runs a replay up to one packet).</summary>
     public long StopAfterPacket { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// Read and decode the captures on a thread of their own (<see cref="ReceiveStage"/>) while this
+    /// one simulates: same rows in the same order. Not used with <see cref="StopAfterPacket"/>, where
+    /// reading ahead would only be thrown away.
+    /// </summary>
+    public bool ReceiveThread { get; init; }
+
     public ReplaySummary Run(IReadOnlyList<CaptureSource> captures, IReplaySink sink, BadRecordPolicy policy = BadRecordPolicy.Stop)
     {
         ArgumentNullException.ThrowIfNull(captures);
         ArgumentNullException.ThrowIfNull(sink);
-        using var stream = new PacketStream(captures, _interfaces, policy);
+        using var packets = new PacketStream(captures, _interfaces, policy);
+        using IReceivedPackets stream = ReceiveThread && StopAfterPacket == long.MaxValue ? new ReceiveStage(packets) : new DirectReceive(packets);
+        return Run(captures, packets, stream, sink);
+    }
+
+    private ReplaySummary Run(IReadOnlyList<CaptureSource> captures, PacketStream packets, IReceivedPackets stream, IReplaySink sink)
+    {
         var correlator = new SightingCorrelator(windowNs);
-        var fidelity = new FidelityTracker(Coverage(captures, stream), dev => _interfaces.ByName(dev)?.Master, windowNs);
+        var fidelity = new FidelityTracker(Coverage(captures, packets), dev => _interfaces.ByName(dev)?.Master, windowNs);
         Action<long, FidelityOutcome> decided = sink.Decide;
         byte[] buffer = new byte[65536 + 256];
+        var devices = new PointDevices(_interfaces, host.Bridges);
         long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
         var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
         while (stream.MoveNext())
@@ -131,9 +148,9 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             file.Packets++;
             var packet = stream.Packet;
             var frame = stream.Frame;
-            string point = stream.Points.Name(stream.Point);
+            string point = stream.PointName;
             var direction = stream.Direction;
-            var s = correlator.Classify(packet, frame, stream.Point, direction, rec.TimestampNs);
+            var s = correlator.Classify(stream.Fingerprint, packet, frame, stream.Point, direction, rec.TimestampNs);
             if (s.PacketId > StopAfterPacket)
                 break;
             fidelity.Advance(rec.TimestampNs, decided);
@@ -147,13 +164,14 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 if (packet.HasIp)
                     observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
             }
-            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && _interfaces.ByName(point)?.Master is not null))
+            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && devices.Of(stream.Point, point).Dev?.Master is not null))
             {
                 handling = SightingHandling.NotIp;
             }
             else
             {
-                var dev = _interfaces.ByName(point);
+                ref readonly var at = ref devices.Of(stream.Point, point);
+                var dev = at.Dev;
                 if (buffer.Length < frame.Length)
                     buffer = new byte[frame.Length];
                 frame.CopyTo(buffer);
@@ -161,7 +179,7 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
                 var trace = Trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
                 handling = s.Kind switch
                 {
-                    EntryKind.Received => Receive(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
+                    EntryKind.Received => Receive(span, ref packet, point, dev, at.Port, rec.TimestampNs, ref result, trace),
                     EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
                     _ => SightingHandling.UnknownDirection,
                 };
@@ -194,9 +212,10 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
             if (handling == SightingHandling.Simulated && result.Generated is { } gen)
                 AddGenerated(gen, correlator, fidelity, sink, ++generated);
         }
+        stream.Finish();
         fidelity.Finish(decided);
-        var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(stream.Readers[i].Format),
-            string.Join(",", stream.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
+        var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(packets.Readers[i].Format),
+            string.Join(",", packets.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
         return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated, Fidelity = fidelity.Summary() };
     }
 
@@ -237,11 +256,11 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return new FidelityCoverage(any, names);
     }
 
-    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
+    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
     {
         // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
         var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        if (dev?.Master is not null && host.Bridges.Port(point) is { } port && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
+        if (dev?.Master is not null && port is not null && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
         {
             // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
             packet.DstMac = host.CookedDestination(port, packet, type);
@@ -279,5 +298,32 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
         result = host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
         return SightingHandling.Simulated;
+    }
+
+    /// <summary>
+    /// Each capture point's interface of link.json and bridge port, looked up by name once per run
+    /// instead of hashing the name for every packet (point ids are the run's PacketStream's, so the
+    /// table lives for one run). Grows only when a new interface appears.
+    /// </summary>
+    private sealed class PointDevices(InterfaceTable interfaces, BridgeDecision bridges)
+    {
+        public struct Entry
+        {
+            public bool Known;
+            public HostInterface? Dev;
+            public BrPort? Port;
+        }
+
+        private Entry[] _points = new Entry[16];
+
+        public ref readonly Entry Of(int point, string name)
+        {
+            if (point >= _points.Length)
+                Array.Resize(ref _points, Math.Max(point + 1, _points.Length * 2));
+            ref var e = ref _points[point];
+            if (!e.Known)
+                e = new Entry { Known = true, Dev = interfaces.ByName(name), Port = bridges.Port(name) };
+            return ref e;
+        }
     }
 }
