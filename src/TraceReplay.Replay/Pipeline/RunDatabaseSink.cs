@@ -20,7 +20,7 @@ namespace TraceReplay.Replay.Pipeline;
 /// included. With `--trace` it is also the trace sink: each table step of a chosen packet becomes a
 /// row of rule_trace (ipt_do_table's trace_packet).
 /// </summary>
-public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDisposable
+public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink, INfNatMappingSink, IDisposable
 {
     private readonly RunWriter _writer;
     private readonly HostSnapshot _snapshot;
@@ -76,6 +76,8 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         _snapshot = snapshot;
         _host = host;
         _writer = RunWriter.Create(path, options);
+        // Bindings are rows of nat_mappings as they close; the hook keeps only the open ones.
+        host.Nat.MappingSink = this;
         int id = 0;
         foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables })
         {
@@ -261,9 +263,9 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 }
             }
         }
-        // A mapping names its rule by its entry in the compiled nat table; the run database by rules.id.
-        foreach (var m in _host.Nat.Mappings)
-            _writer.AddNatMapping(m with { RuleId = NatRuleId(m) });
+        // The bindings still open at the end (closed ones were written as they closed): no removal time.
+        foreach (var m in _host.Nat.OpenMappings())
+            OnMappingClosed(m);
         // Connections still live at the end of the capture: no end time.
         var ct = _host.Conntrack;
         foreach (int entry in ct.ConfirmedEntries())
@@ -290,6 +292,13 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     }
 
     public void Dispose() => _writer.Dispose();
+
+    /// <summary>
+    /// A binding's row of nat_mappings, written when it closes (or, still open, at the end): rows are
+    /// in closing order, live ones last, not set-up order (ORDER BY setup_ts for that). A mapping
+    /// names its rule by its entry in the compiled nat table; the run database by rules.id.
+    /// </summary>
+    public void OnMappingClosed(in NatMapping mapping) => _writer.AddNatMapping(mapping with { RuleId = NatRuleId(mapping) });
 
     private int NatRuleId(in NatMapping m)
     {
