@@ -31,6 +31,13 @@ public sealed record RunWriterOptions
     /// second core takes the storage cost. Same batches in the same order, so the same database.
     /// </summary>
     public bool WriterThread { get; init; }
+
+    /// <summary>
+    /// DuckDB's memory_limit in MB. Its default (80% of RAM) lets the buffer pool keep every block the
+    /// run's one transaction wrote, so its resident set grows with the packets; a limit makes it evict
+    /// them (they are on disk already) and keeps it flat (issue 9: memory bounded by live connections).
+    /// </summary>
+    public int MemoryLimitMb { get; init; } = 256;
 }
 
 /// <summary>The output of a run could not be created or finished; the message names the path.</summary>
@@ -113,6 +120,7 @@ public sealed partial class RunWriter : IDisposable
                 // thread scheduling, for same-inputs-same-bytes.
                 Exec(cmd, "SET threads = 1");
                 Exec(cmd, "SET preserve_insertion_order = false");
+                Exec(cmd, FormattableString.Invariant($"SET memory_limit = '{options.MemoryLimitMb}MB'"));
                 // One transaction for the whole run: row groups go straight to the file as they fill
                 // (optimistic writes) instead of through the WAL batch by batch, and nothing of a
                 // failed run is ever committed.
@@ -141,6 +149,8 @@ public sealed partial class RunWriter : IDisposable
         options ??= new RunWriterOptions();
         if (options.BatchRows <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), "BatchRows must be positive");
+        if (options.MemoryLimitMb <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), "MemoryLimitMb must be positive");
         string full;
         try
         {

@@ -11,6 +11,7 @@ const string Usage = """
            TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
            TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]
            TraceReplay.Benchmarks analytics [--packets N] [--db FILE]
+           TraceReplay.Benchmarks scale [--connections N] [--packets M] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())
@@ -43,6 +44,7 @@ switch (args.FirstOrDefault())
         return BigRun.Run(args[1..]);
     case "analytics":
         return AnalyticsRun.Run(args[1..]);
+    case "scale": return ScaleRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;
