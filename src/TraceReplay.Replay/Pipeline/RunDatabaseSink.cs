@@ -49,9 +49,6 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         public static DropKey Of(in NfHookResult r) => new(r.DropCause, r.BridgeDrop.Table, r.BridgeDrop.Entry, r.BridgeDrop.Stage, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
     }
 
-    // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
-    private readonly Dictionary<int, long> _firstNs = [];
-
     // The first packet's time: entries of the starting table (conntrack.txt) were live from then on.
     private long _startNs = -1;
 
@@ -188,14 +185,12 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         foreach (ref readonly var e in events)
         {
             _writer.AddConntrackEvent(e);
-            if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.New)
+            if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.Destroy)
             {
-                _firstNs[e.Entry] = e.Time;
-            }
-            else if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.Destroy)
-            {
-                // Entries of the starting table (conntrack.txt) had no NEW here: they were live from the first packet.
-                long first = _firstNs.Remove(e.Entry, out long f) ? f : Math.Max(_startNs, 0);
+                // The entry's confirmation time (its NEW event's) travels with it, so no table per live
+                // connection is kept here. Entries of the starting table (conntrack.txt, StartNs 0) had no
+                // NEW here: they were live from the first packet.
+                long first = FirstNs(e.StartNs);
                 _writer.AddConnection(new ConnectionRow
                 {
                     CtId = e.Entry, Orig = e.Orig, Reply = e.Reply, FirstUs = first / 1000, LastUs = e.Time / 1000,
@@ -271,7 +266,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         foreach (int entry in ct.ConfirmedEntries())
         {
             ref var c = ref ct[entry];
-            long first = (_firstNs.TryGetValue(entry, out long f) ? f : Math.Max(_startNs, 0)) / 1000;
+            long first = FirstNs(c.StartNs) / 1000;
             _writer.AddConnection(new ConnectionRow
             {
                 CtId = entry, Orig = c.Orig, Reply = c.Reply, FirstUs = first, LastUs = -1, Status = c.Status, TcpState = c.Tcp.State,
@@ -292,6 +287,8 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     }
 
     public void Dispose() => _writer.Dispose();
+
+    private long FirstNs(long startNs) => startNs != 0 ? startNs : Math.Max(_startNs, 0);
 
     /// <summary>
     /// A binding's row of nat_mappings, written when it closes (or, still open, at the end): rows are
