@@ -13,6 +13,7 @@ namespace TraceReplay.Tests.Netfilter.Nat;
 /// hands it on when conntrack destroys the entry, so a long capture with many short NATed flows
 /// holds the live ones only, and the records still all come out, in set-up order by their sequence.
 /// </summary>
+[Collection(MemoryMeasurement.Name)]
 public sealed class NatMappingMemoryTests(ITestOutputHelper output)
 {
     private const long S = CtPackets.S;
