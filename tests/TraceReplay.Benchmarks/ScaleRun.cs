@@ -23,7 +23,7 @@ namespace TraceReplay.Benchmarks;
 /// </summary>
 internal static class ScaleRun
 {
-    private const string Usage = "usage: scale [--connections N] [--packets M] [--dir DIR] [--keep]";
+    private const string Usage = "usage: scale [--connections N] [--packets M] [--duckdb-memory MB] [--dir DIR] [--keep]";
 
     public static int Run(string[] args)
     {
@@ -33,6 +33,7 @@ internal static class ScaleRun
         long packets = 100_000_000;
         string? dir = null;
         bool keep = false;
+        int duckdbMb = new RunWriterOptions().MemoryLimitMb;
         for (int i = 0; i < args.Length; i++)
         {
             string? next = i + 1 < args.Length ? args[i + 1] : null;
@@ -40,6 +41,7 @@ internal static class ScaleRun
             {
                 case "--connections" when next is not null: connections = int.Parse(next, CultureInfo.InvariantCulture); i++; break;
                 case "--packets" when next is not null: packets = long.Parse(next, CultureInfo.InvariantCulture); i++; break;
+                case "--duckdb-memory" when next is not null: duckdbMb = int.Parse(next, CultureInfo.InvariantCulture); i++; break;
                 case "--dir" when next is not null: dir = next; i++; break;
                 case "--keep": keep = true; break;
                 default:
@@ -47,7 +49,7 @@ internal static class ScaleRun
                     return 2;
             }
         }
-        if (connections < 1 || packets < ScaleTraffic.MinimumRecords(connections))
+        if (connections < 1 || packets < ScaleTraffic.MinimumRecords(connections) || duckdbMb < 1)
         {
             Console.Error.WriteLine($"scale: --connections at least 1, --packets at least 9 per connection (the handshakes' three sightings of three packets)\n{Usage}");
             return 2;
@@ -69,7 +71,8 @@ internal static class ScaleRun
             Print("connections_closed_at_end", traffic.Closes ? "yes (FIN both ways)" : "no (the record budget ends in the data phase)");
             Print("capture_seconds", (traffic.LastNs - DockerHostTraffic.StartNs) / 1e9, "F1");
             Print("file_gb", new FileInfo(capture).Length / 1e9, "F2");
-            return Spawn(capture, host, db, connections);
+            Print("duckdb_memory_limit_mb", duckdbMb);
+            return Spawn(capture, host, db, connections, duckdbMb);
         }
         finally
         {
@@ -83,13 +86,13 @@ internal static class ScaleRun
         }
     }
 
-    private static int Spawn(string capture, string host, string db, int connections)
+    private static int Spawn(string capture, string host, string db, int connections, int duckdbMb)
     {
         string self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
         var start = new ProcessStartInfo(self) { UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             start.ArgumentList.Add(typeof(ScaleRun).Assembly.Location);
-        foreach (string a in new[] { "scale", "--child", capture, host, db, connections.ToString(CultureInfo.InvariantCulture) })
+        foreach (string a in new[] { "scale", "--child", capture, host, db, connections.ToString(CultureInfo.InvariantCulture), duckdbMb.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(a);
         using var p = Process.Start(start) ?? throw new InvalidOperationException("child did not start");
         p.WaitForExit();
@@ -100,6 +103,7 @@ internal static class ScaleRun
     private static int Child(string[] args)
     {
         var (capture, host, db, connections) = (args[0], args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
+        int duckdbMb = int.Parse(args[4], CultureInfo.InvariantCulture);
         var snapshot = HostSnapshot.Load(host);
         // --sysctl: room for every connection (the kernel would early_drop unassured ones, then refuse).
         long max = Math.Max(262_144, connections + (connections / 4));
@@ -114,7 +118,7 @@ internal static class ScaleRun
         var wall = Stopwatch.StartNew();
         ReplaySummary summary;
         var counting = new CountingSink(9L * connections);
-        using (var sink = new RunDatabaseSink(db, snapshot, nf))
+        using (var sink = new RunDatabaseSink(db, snapshot, nf, new RunWriterOptions { MemoryLimitMb = duckdbMb }))
         {
             relay.Target = sink;
             counting.Inner = sink;
