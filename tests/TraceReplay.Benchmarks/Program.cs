@@ -12,6 +12,7 @@ const string Usage = """
            TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]
            TraceReplay.Benchmarks analytics [--packets N] [--db FILE]
            TraceReplay.Benchmarks generate --out FILE [--packets N] [--snaplen S] [--flows N] [--rate PPS] [--seed N]
+           TraceReplay.Benchmarks scale [--connections N] [--packets M] [--dir DIR] [--keep]
     """;
 
 switch (args.FirstOrDefault())
@@ -47,6 +48,7 @@ switch (args.FirstOrDefault())
     case "analytics":
         return AnalyticsRun.Run(args[1..]);
     case "generate": return GenerateRun.Run(args[1..]);
+    case "scale": return ScaleRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;

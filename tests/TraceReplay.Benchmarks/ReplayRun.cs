@@ -226,8 +226,8 @@ internal static class ReplayRun
         Print("projected_sightings_per_second_on_two_free_cores", n / Math.Max(simulateCpu, others), "F0");
         Print("alloc_bytes_per_sighting_thread_steady", steadyN > 0 ? (threadEnd - counting.SteadyThread) / (double)steadyN : double.NaN, "F3");
         Print("alloc_bytes_per_sighting_all_threads_steady", steadyN > 0 ? (totalEnd - counting.SteadyTotal) / (double)steadyN : double.NaN, "F3");
-        // What grows with connections rather than packets: the conntrack table up to the live set, and
-        // the NAT bindings kept for nat_mappings (NfNatHook.Mappings, one per connection ever made).
+        // What grows with connections rather than packets: the conntrack table and the open NAT bindings,
+        // up to the live set (closed bindings leave as nat_mappings rows).
         Print("alloc_bytes_per_new_connection_steady", counting.New > counting.NewAtSteady ? (threadEnd - counting.SteadyThread) / (double)(counting.New - counting.NewAtSteady) : double.NaN, "F1");
         Print("alloc_bytes_total_pass", totalEnd - total0);
         Print("alloc_bytes_thread_pass", threadEnd - thread0);

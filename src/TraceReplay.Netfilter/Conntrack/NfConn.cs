@@ -120,6 +120,13 @@ public struct NfConn
     public IpCtTcp Tcp;
     /// <summary>proto.udp.stream_ts (and GRE's): when a replied flow counts as a stream.</summary>
     public long StreamTs;
+    /// <summary>
+    /// nf_conn_tstamp.start (the timestamp extension, nf_conntrack_timestamp.h): when the entry was
+    /// confirmed (__nf_conntrack_confirm), capture clock, ns; 0 for an entry of the starting table,
+    /// which predates the capture (as the kernel leaves it 0 for entries made before tstamp was on).
+    /// Kept here so a consumer of DESTROY needs no table of its own per live connection.
+    /// </summary>
+    public long StartNs;
     internal SlotFlags Slot;
     /// <summary>IPCT_* bits cached during a packet, delivered as one UPDATE (nf_conntrack_event_cache).</summary>
     internal NfctEventMask PendingEvents;

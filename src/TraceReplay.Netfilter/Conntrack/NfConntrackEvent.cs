@@ -45,4 +45,8 @@ public readonly record struct NfConntrackEvent(
     ulong ReplyPackets,
     ulong ReplyBytes,
     long Deadline,
-    bool HasAcct);
+    bool HasAcct)
+{
+    /// <summary>The entry's <see cref="NfConn.StartNs"/>: when it was confirmed; 0 for an entry of the starting table.</summary>
+    public long StartNs { get; init; }
+}

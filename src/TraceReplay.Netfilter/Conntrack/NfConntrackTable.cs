@@ -220,6 +220,7 @@ public sealed partial class NfConntrackTable
         }
         Link(entry);
         ct.Status |= CtStatus.Confirmed;
+        ct.StartNs = now;
         NfctEventMask mask = NfctEventMask.New | ct.PendingEvents;
         ct.PendingEvents = NfctEventMask.None;
         Emit(NfctEventType.New, mask, now, entry);
@@ -781,7 +782,7 @@ public sealed partial class NfConntrackTable
         if (_eventCount == _events.Length)
             Array.Resize(ref _events, _events.Length * 2);
         _events[_eventCount++] = new NfConntrackEvent(type, mask, time, idx, c.Orig, c.Reply, c.Zone, c.Status, c.Tcp.State, c.Mark,
-            c.OrigPackets, c.OrigBytes, c.ReplyPackets, c.ReplyBytes, c.Timeout, c.HasAcct);
+            c.OrigPackets, c.OrigBytes, c.ReplyPackets, c.ReplyBytes, c.Timeout, c.HasAcct) { StartNs = c.StartNs };
     }
 }
 

@@ -290,7 +290,10 @@ public sealed partial class NfHost
             if (Conntrack[_ctinfo.Entry].IsConfirmed)
                 gr.CtEntry = _ctinfo.Entry;
             else if (_ctinfo.Entry != saved.Entry)
+            {
+                Nat.Abort(_ctinfo.Entry, gp.TimeNs);
                 Conntrack.Abort(_ctinfo.Entry);
+            }
         }
         _ctinfo = saved;
         gen.Result = gr;

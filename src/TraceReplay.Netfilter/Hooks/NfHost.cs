@@ -691,6 +691,7 @@ public sealed partial class NfHost
             {
                 if ((ct.Status & (CtStatus.SrcNatDone | CtStatus.DstNatDone)) != 0)
                     NatCore.Destroy(ct.Orig, ct.Reply, ct.Status);
+                Nat.Abort(info.Entry, p.TimeNs);
                 Conntrack.Abort(info.Entry);
             }
             else

@@ -23,17 +23,46 @@ public interface INfNatRuleLookup
 /// table once and stores the binding in the unconfirmed entry (its reply tuple and status bits);
 /// every later packet of both directions, and ICMP errors RELATED to the connection, is rewritten
 /// from the entry without the nat table. Each binding becomes a <see cref="NatMapping"/> record,
-/// closed when conntrack destroys the entry.
+/// closed when conntrack destroys the entry and then handed to <see cref="MappingSink"/>: the hook
+/// keeps only the open bindings, so its memory follows the live connections (~110 B per open binding
+/// with NfNatCore's by-source node, NatMappingMemoryTests), not the connections ever made.
 /// </summary>
 public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
 {
-    private readonly List<NatMapping> _mappings = [];
+    private const int Examples = 10;
 
-    // Open mappings per entry and manip (a connection has at most one of each), so DESTROY can close them.
-    private readonly Dictionary<(int Entry, NfNatManipType Manip), int> _open = [];
+    // Open bindings per entry and manip (a connection has at most one of each: key entry * 2 + manip),
+    // so DESTROY can close them. Only what DESTROY's copy of the entry cannot tell is kept: its
+    // original tuple is the binding's, and so is its reply tuple, unless the other manip type bound
+    // later and moved it (DNAT at PREROUTING, then a SNAT that had to change the reply): then the
+    // reply as this binding left it waits in _replies (a DNAT's record must not show the SNAT).
+    private readonly Dictionary<long, OpenBinding> _open = [];
+    private readonly Dictionary<long, NfConntrackTuple> _replies = [];
+    private readonly List<NatMapping> _first = [];
 
-    /// <summary>Every binding set up so far, closed or live, in the order they were made.</summary>
-    public IReadOnlyList<NatMapping> Mappings => _mappings;
+    // MappingsMade when the last batch of events was seen: a binding with a smaller sequence was made
+    // before the current packet. A slot that conntrack freed during this packet (gc or a lookup reaped
+    // an expired entry; its DESTROY is still pending) can hold a new connection by the time it binds,
+    // and the two connections' bindings share a key: the sequence tells them apart.
+    private long _sequenceAtEvents;
+
+    private readonly record struct OpenBinding(long SetUpNs, long Sequence, int RuleId);
+
+    /// <summary>Receives each binding when it closes; null drops the records (only the counts remain).</summary>
+    public INfNatMappingSink? MappingSink { get; set; }
+
+    /// <summary>Bindings set up so far (closed or open), of each manip type.</summary>
+    public long MappingsMade => SrcMappingsMade + DstMappingsMade;
+
+    public long SrcMappingsMade { get; private set; }
+
+    public long DstMappingsMade { get; private set; }
+
+    /// <summary>Bindings open now: one per live NATed connection and manip type.</summary>
+    public int OpenCount => _open.Count;
+
+    /// <summary>The first bindings of the run as they were set up (at most ten): examples for a summary.</summary>
+    public IReadOnlyList<NatMapping> FirstMappings => _first;
 
     public NfNatCore Core => core;
 
@@ -71,6 +100,10 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
     private NatVerdict Bind<TLookup>(ref NfConn ct, int entry, in DecodedPacket packet, NfInetHook hook, NfNatManipType manip, long nowNs, ref TLookup lookup)
         where TLookup : INfNatRuleLookup
     {
+        // The entry is unconfirmed, so a binding made before this packet under its slot is the previous
+        // occupant's, reaped during this packet: close it with its pending DESTROY before the key is reused.
+        if (IsStale(Key(entry, NfNatManipType.Src)) || IsStale(Key(entry, NfNatManipType.Dst)))
+            CloseStale(entry);
         var taken = new TableTaken(conntrack, ct.Zone, entry, nowNs);
         var reply = ct.Reply;
         var status = ct.Status;
@@ -94,35 +127,127 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
         // A null binding is a mapping only when a clash made it move the port; the other manip type's
         // translation (a DNAT before this SNAT hook) must not count as this one's.
         bool changed = !reply.Equals(ct.Reply);
+        var other = manip == NfNatManipType.Src ? NfNatManipType.Dst : NfNatManipType.Src;
+        if (changed && _open.ContainsKey(Key(entry, other)))
+            _replies.TryAdd(Key(entry, other), ct.Reply); // not stale: CloseStale ran above
         if (changed)
             conntrack.AlterReply(entry, reply);
         ct.Status = status;
-        var mapping = NatMapping.Create(nowNs, ct.Orig, reply, ruleId, manip);
         if (ruleId >= 0 || changed)
         {
-            _open[(entry, manip)] = _mappings.Count;
-            _mappings.Add(mapping);
+            long key = Key(entry, manip);
+            long sequence = MappingsMade;
+            if (manip == NfNatManipType.Src)
+                SrcMappingsMade++;
+            else
+                DstMappingsMade++;
+            _open[key] = new OpenBinding(nowNs, sequence, ruleId);
+            if (_first.Count < Examples)
+                _first.Add(NatMapping.Create(nowNs, ct.Orig, reply, ruleId, manip) with { Sequence = sequence });
         }
         return NatVerdict.Accept;
     }
 
+    private static long Key(int entry, NfNatManipType manip) => ((long)entry << 1) | (manip == NfNatManipType.Dst ? 1L : 0L);
+
+    /// <summary>The record of an open binding, given its entry's tuples (DESTROY's copy, or the live entry's).</summary>
+    private NatMapping Record(long key, in OpenBinding b, in NfConntrackTuple orig, in NfConntrackTuple reply)
+    {
+        var manip = (key & 1) == 0 ? NfNatManipType.Src : NfNatManipType.Dst;
+        return NatMapping.Create(b.SetUpNs, orig, _replies.TryGetValue(key, out var own) ? own : reply, b.RuleId, manip) with { Sequence = b.Sequence };
+    }
+
+    private bool IsStale(long key) => _open.TryGetValue(key, out var b) && b.Sequence < _sequenceAtEvents;
+
+    /// <summary>Closes the bindings of <paramref name="entry"/>'s previous connection with its pending DESTROY (the latest of the batch).</summary>
+    private void CloseStale(int entry)
+    {
+        var events = conntrack.Events;
+        for (int i = events.Length - 1; i >= 0; i--)
+        {
+            ref readonly var e = ref events[i];
+            if (e.Type != NfctEventType.Destroy || e.Entry != entry)
+                continue;
+            Close(Key(entry, NfNatManipType.Src), e, e.Time);
+            Close(Key(entry, NfNatManipType.Dst), e, e.Time);
+            return;
+        }
+        // No event to close them with (events were cleared unseen): nothing true can be said of their end.
+        _open.Remove(Key(entry, NfNatManipType.Src));
+        _open.Remove(Key(entry, NfNatManipType.Dst));
+        _replies.Remove(Key(entry, NfNatManipType.Src));
+        _replies.Remove(Key(entry, NfNatManipType.Dst));
+    }
+
+    /// <summary>
+    /// The packet that made <paramref name="entry"/> was dropped before confirmation (nf_conntrack_free of
+    /// an unconfirmed ct, no event): its bindings end with it, at <paramref name="nowNs"/>. Call before
+    /// conntrack forgets the entry.
+    /// </summary>
+    public void Abort(int entry, long nowNs)
+    {
+        ref readonly NfConn ct = ref conntrack[entry];
+        var copy = new NfConntrackEvent(NfctEventType.Destroy, default, nowNs, entry, ct.Orig, ct.Reply, ct.Zone, ct.Status, default, 0, 0, 0, 0, 0, 0, false);
+        foreach (long key in (ReadOnlySpan<long>)[Key(entry, NfNatManipType.Src), Key(entry, NfNatManipType.Dst)])
+        {
+            if (_open.TryGetValue(key, out var b) && b.Sequence >= _sequenceAtEvents)
+                Close(key, copy, nowNs);
+        }
+    }
+
+    private void Close(long key, in NfConntrackEvent e, long time)
+    {
+        if (!_open.Remove(key, out var b))
+            return;
+        var m = Record(key, b, e.Orig, e.Reply).Removed(time);
+        _replies.Remove(key);
+        MappingSink?.OnMappingClosed(m);
+    }
+
+    /// <summary>
+    /// The bindings still open, each with its entry's original tuple (the entry is live: its tuple is
+    /// the one the binding was made for). In no particular order; <see cref="NatMapping.Sequence"/> gives set-up order.
+    /// </summary>
+    public IEnumerable<NatMapping> OpenMappings()
+    {
+        foreach (var (key, b) in _open)
+        {
+            var ct = conntrack[(int)(key >> 1)];
+            yield return Record(key, b, ct.Orig, ct.Reply);
+        }
+    }
+
     /// <summary>
     /// The conntrack events since the last call: a DESTROY releases the connection's by-source slot
-    /// (nf_nat_cleanup_conntrack) and closes its mapping records at the event's time.
+    /// (nf_nat_cleanup_conntrack), closes its bindings at the event's time and hands them to <see cref="MappingSink"/>.
     /// </summary>
     public void OnEvents(ReadOnlySpan<NfConntrackEvent> events)
     {
-        foreach (ref readonly var e in events)
+        for (int i = 0; i < events.Length; i++)
         {
+            ref readonly var e = ref events[i];
             if (e.Type != NfctEventType.Destroy)
                 continue;
             core.Destroy(e.Orig, e.Reply, e.Status);
-            foreach (var manip in (ReadOnlySpan<NfNatManipType>)[NfNatManipType.Src, NfNatManipType.Dst])
+            foreach (long key in (ReadOnlySpan<long>)[Key(e.Entry, NfNatManipType.Src), Key(e.Entry, NfNatManipType.Dst)])
             {
-                if (_open.Remove((e.Entry, manip), out int index))
-                    _mappings[index] = _mappings[index].Removed(e.Time);
+                // A binding made during this packet belongs to the slot's new connection when a NEW of
+                // the same slot follows this DESTROY: the DESTROY is its reaped predecessor's.
+                if (_open.TryGetValue(key, out var b) && (b.Sequence < _sequenceAtEvents || !NewFollows(events, i)))
+                    Close(key, e, e.Time);
             }
         }
+        _sequenceAtEvents = MappingsMade;
+    }
+
+    private static bool NewFollows(ReadOnlySpan<NfConntrackEvent> events, int destroy)
+    {
+        for (int j = destroy + 1; j < events.Length; j++)
+        {
+            if (events[j].Type == NfctEventType.New && events[j].Entry == events[destroy].Entry)
+                return true;
+        }
+        return false;
     }
 
     /// <summary>The decoded view follows the rewrite: the packet now looks like the inverse of the other direction's tuple on the manipulated side.</summary>

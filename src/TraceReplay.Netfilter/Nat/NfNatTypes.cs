@@ -84,6 +84,9 @@ public readonly record struct NatMapping(
 {
     public const long Live = long.MaxValue;
 
+    /// <summary>The binding's place in set-up order over the run (0, 1, …): bindings are handed on when they close, so this recovers the order they were made in.</summary>
+    public long Sequence { get; init; }
+
     /// <summary>Whether the binding changed the tuple (a null binding does not, unless a clash forced a port change).</summary>
     public bool Translates
     {

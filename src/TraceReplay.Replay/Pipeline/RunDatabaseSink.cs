@@ -20,7 +20,7 @@ namespace TraceReplay.Replay.Pipeline;
 /// included. With `--trace` it is also the trace sink: each table step of a chosen packet becomes a
 /// row of rule_trace (ipt_do_table's trace_packet).
 /// </summary>
-public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink, IDisposable
+public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink, INfNatMappingSink, IDisposable
 {
     private readonly RunWriter _writer;
     private readonly HostSnapshot _snapshot;
@@ -49,9 +49,6 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         public static DropKey Of(in NfHookResult r) => new(r.DropCause, r.BridgeDrop.Table, r.BridgeDrop.Entry, r.BridgeDrop.Stage, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
     }
 
-    // When each live entry was confirmed (its NEW event), so its connections row can say when it began.
-    private readonly Dictionary<int, long> _firstNs = [];
-
     // The first packet's time: entries of the starting table (conntrack.txt) were live from then on.
     private long _startNs = -1;
 
@@ -76,6 +73,8 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         _snapshot = snapshot;
         _host = host;
         _writer = RunWriter.Create(path, options);
+        // Bindings are rows of nat_mappings as they close; the hook keeps only the open ones.
+        host.Nat.MappingSink = this;
         int id = 0;
         foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables })
         {
@@ -186,14 +185,12 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         foreach (ref readonly var e in events)
         {
             _writer.AddConntrackEvent(e);
-            if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.New)
+            if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.Destroy)
             {
-                _firstNs[e.Entry] = e.Time;
-            }
-            else if (e.Type == TraceReplay.Netfilter.Conntrack.NfctEventType.Destroy)
-            {
-                // Entries of the starting table (conntrack.txt) had no NEW here: they were live from the first packet.
-                long first = _firstNs.Remove(e.Entry, out long f) ? f : Math.Max(_startNs, 0);
+                // The entry's confirmation time (its NEW event's) travels with it, so no table per live
+                // connection is kept here. Entries of the starting table (conntrack.txt, StartNs 0) had no
+                // NEW here: they were live from the first packet.
+                long first = FirstNs(e.StartNs);
                 _writer.AddConnection(new ConnectionRow
                 {
                     CtId = e.Entry, Orig = e.Orig, Reply = e.Reply, FirstUs = first / 1000, LastUs = e.Time / 1000,
@@ -261,15 +258,15 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 }
             }
         }
-        // A mapping names its rule by its entry in the compiled nat table; the run database by rules.id.
-        foreach (var m in _host.Nat.Mappings)
-            _writer.AddNatMapping(m with { RuleId = NatRuleId(m) });
+        // The bindings still open at the end (closed ones were written as they closed): no removal time.
+        foreach (var m in _host.Nat.OpenMappings())
+            OnMappingClosed(m);
         // Connections still live at the end of the capture: no end time.
         var ct = _host.Conntrack;
         foreach (int entry in ct.ConfirmedEntries())
         {
             ref var c = ref ct[entry];
-            long first = (_firstNs.TryGetValue(entry, out long f) ? f : Math.Max(_startNs, 0)) / 1000;
+            long first = FirstNs(c.StartNs) / 1000;
             _writer.AddConnection(new ConnectionRow
             {
                 CtId = entry, Orig = c.Orig, Reply = c.Reply, FirstUs = first, LastUs = -1, Status = c.Status, TcpState = c.Tcp.State,
@@ -290,6 +287,15 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     }
 
     public void Dispose() => _writer.Dispose();
+
+    private long FirstNs(long startNs) => startNs != 0 ? startNs : Math.Max(_startNs, 0);
+
+    /// <summary>
+    /// A binding's row of nat_mappings, written when it closes (or, still open, at the end): rows are
+    /// in closing order, live ones last, not set-up order (ORDER BY setup_ts for that). A mapping
+    /// names its rule by its entry in the compiled nat table; the run database by rules.id.
+    /// </summary>
+    public void OnMappingClosed(in NatMapping mapping) => _writer.AddNatMapping(mapping with { RuleId = NatRuleId(mapping) });
 
     private int NatRuleId(in NatMapping m)
     {

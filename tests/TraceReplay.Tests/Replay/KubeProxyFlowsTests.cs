@@ -103,7 +103,7 @@ public sealed class KubeProxyFlowsTests(ITestOutputHelper output)
             {
                 var (r, host) = Send(flow, seed);
                 string dnat = $"{r.TupleAfter.Dst}:{r.TupleAfter.DstPort}";
-                bool snat = host.Nat.Mappings.Any(m => m.Manip == NfNatManipType.Src && m.RuleId >= 0);
+                bool snat = host.Nat.OpenMappings().Any(m => m.Manip == NfNatManipType.Src && m.RuleId >= 0);
                 string got = flow.Expected switch
                 {
                     "DROP" => r.Fate == NfFate.Dropped && !r.HasReject ? "ok" : $"{r.Fate} {r.DropDescription()}",

@@ -312,6 +312,7 @@ public class NfConntrackTableTests
 }
 
 /// <summary>The per-connection memory budget (≤ 256 bytes), measured with a million live entries.</summary>
+[Collection(TraceReplay.Tests.Support.MemoryMeasurement.Name)]
 public class NfConntrackMemoryTests(ITestOutputHelper output)
 {
     [Fact]

@@ -131,7 +131,7 @@ public sealed class NfHostTests
         PacketDecoder.Decode(syn.Frame, LinkType.Ethernet, syn.Frame.Length, out var onWire);
         Assert.Equal(("198.51.100.1", (byte)63), (onWire.Src.ToString(), onWire.Ttl));
         Assert.Equal("PREROUTING: conntrack nat | route-in | FORWARD: filter | POSTROUTING: nat confirm", r.PathDescription());
-        Assert.Single(host.Nat.Mappings);
+        Assert.Single(host.Nat.OpenMappings());
 
         var back = In(host, Tcp("203.0.113.9", 80, "198.51.100.1", 40000, syn: true, ack: true, seq: 5000, ackNumber: 1001), "eth0", 2 * S);
         Assert.Equal((NfFate.Forwarded, "docker0", "172.17.0.2"), (back.Fate, back.OutDev, back.TupleAfter.Dst.ToString()));

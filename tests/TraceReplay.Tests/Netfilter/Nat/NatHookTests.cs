@@ -99,7 +99,7 @@ public sealed class NatHookTests
         Assert.Equal(("203.0.113.9", (ushort)80, "172.17.0.2", (ushort)40000), Parsed(synAck));
         Assert.Equal(2, rules.Asked); // established packets never reach the nat table
 
-        var mapping = Assert.Single(nat.Mappings);
+        var mapping = Assert.Single(nat.OpenMappings());
         Assert.Equal((7, Public, (ushort)40000, NfNatManipType.Src, NatMapping.Live), (mapping.RuleId, mapping.NatAddress, mapping.NatPort, mapping.Manip, mapping.RemovedNs));
     }
 
@@ -121,15 +121,17 @@ public sealed class NatHookTests
         // the port; without a port range it stays in the >= 1024 class (nf_nat_l4proto_unique_tuple).
         Assert.NotEqual((ushort)40000, sport);
         Assert.True(sport >= 1024);
-        Assert.Equal(2, nat.Mappings.Count);
-        Assert.Equal(sport, nat.Mappings[1].NatPort);
+        var open = nat.OpenMappings().OrderBy(m => m.Sequence).ToList();
+        Assert.Equal(2, open.Count);
+        Assert.Equal(sport, open[1].NatPort);
     }
 
     [Fact]
     public void A_dropped_first_packet_leaves_no_binding_and_expiry_closes_the_mapping()
     {
         var ct = CtPackets.Table();
-        var nat = new NfNatHook(ct, new NfNatCore(seed: 1));
+        var log = new NatMappingLog();
+        var nat = new NfNatHook(ct, new NfNatCore(seed: 1)) { MappingSink = log };
         var rules = new MasqueradeRule();
         byte[] frame = Frames.UdpV4("172.17.0.2", 5353, "203.0.113.9", 53);
         PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
@@ -139,7 +141,8 @@ public sealed class NatHookTests
         // UDP without a reply lives nf_conntrack_udp_timeout = 30 s; at 41 s it has expired: DESTROY at its deadline.
         ct.ExpireUntil(41 * S);
         nat.OnEvents(ct.Events);
-        var closed = Assert.Single(nat.Mappings);
+        var closed = Assert.Single(log.Closed);
+        Assert.Empty(nat.OpenMappings());
         Assert.Equal(40 * S, closed.RemovedNs);
         Assert.Equal(10 * S, closed.SetUpNs);
         Assert.Equal(0, nat.Core.BySourceCount);
