@@ -79,11 +79,21 @@ record-demo: deps
 # against tcpdump, tshark and argus on the same file (scripts/bench.sh; PACKETS, SNAPLEN, FLOWS, RATE,
 # BENCH_DIR, KEEP=1). The older benchmark runs (pipeline, replay's five modes, host parsing, every
 # BenchmarkDotNet micro-benchmark) take well over half an hour on 2 cores: MICRO=1, or `make bench-micro`.
+# RULES=1 adds the rule-set scale run (`rulescale`: docker-host's rules against docker-host + ~50,000
+# kube-proxy rules, classifier on and walked); SCALE=1 the memory run (`scale`: CONNECTIONS concurrent
+# connections, SCALE_PACKETS sightings, peak RSS), which at its defaults takes 10-20 minutes and ~9 GB of /tmp.
 PACKETS ?= 4000000
 MICRO ?= 0
+RULES ?= 0
+SCALE ?= 0
+CONNECTIONS ?= 1000000
+SCALE_PACKETS ?= 100000000
+BENCH := $(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks --
 
 bench: build
 	PACKETS=$(PACKETS) CLI=$(CLI) CONFIG=$(CONFIG) scripts/bench.sh
+	@if [ "$(RULES)" = 1 ]; then $(BENCH) rulescale --packets 1000000 --runs 3; fi
+	@if [ "$(SCALE)" = 1 ]; then $(BENCH) scale --connections $(CONNECTIONS) --packets $(SCALE_PACKETS); fi
 	@if [ "$(MICRO)" = 1 ]; then $(MAKE) --no-print-directory bench-micro; fi
 
 bench-micro: build
