@@ -18,16 +18,24 @@ public static class StoreRun
     {
         int rows = 5_000_000;
         string dir = Path.Combine(Path.GetTempPath(), "tracereplay-store-bench");
+        string? variants = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
             {
                 case "--rows": rows = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--dir": dir = args[i + 1]; break;
+                case "--variants": variants = args[i + 1]; break;
                 default: Console.Error.WriteLine("usage: store [--rows N] [--dir DIR]"); return 2;
             }
         }
         Directory.CreateDirectory(dir);
+        if (variants is not null)
+        {
+            foreach (var v in variants.Split(','))
+                StoreVariants.Run(rows, dir, v);
+            return 0;
+        }
         var packets = new PacketRow[4096];
         for (int i = 0; i < packets.Length; i++)
             packets[i] = Packet(i);
