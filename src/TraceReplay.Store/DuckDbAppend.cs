@@ -25,7 +25,7 @@ internal static class DuckDbAppend
                 row = columns[c] switch
                 {
                     _ when columns[c].IsNull(r) => row.AppendNullValue(),
-                    UInt8Array a when def.Columns[c].EnumType is { } e => row.AppendValue(RunSchema.EnumValues(e)[a.GetValue(r)!.Value]),
+                    UInt8Array a when def.Columns[c].EnumType is { } e => row.AppendValue(RunSchema.EnumValues(e)[a.GetValue(r)!.Value - 1]),
                     BooleanArray a => row.AppendValue(a.GetValue(r)),
                     UInt8Array a => row.AppendValue(a.GetValue(r)),
                     UInt16Array a => row.AppendValue(a.GetValue(r)),

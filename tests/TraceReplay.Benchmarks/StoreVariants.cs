@@ -19,10 +19,18 @@ public static class StoreVariants
         cols.AddRange([("id", 0), ("packet_id", 0), ("ts", 1), ("capture_point", 2), ("direction", 4), ("family", 4), ("proto", 5),
             ("src", 3), ("dst", 3), ("sport", 6), ("dport", 6), ("nat_src", 3), ("nat_dst", 3), ("nat_sport", 6), ("nat_dport", 6),
             ("len", 7), ("ct_id", 0), ("ct_state", 4), ("ct_dir", 4), ("path", 2), ("verdict", 4), ("verdict_rule_id", 7), ("drop_reason", 2), ("depends_on_unknown", 8), ("observed", 2)]);
+        if (variant.Contains("packed", StringComparison.Ordinal))
+        {
+            // direction, family, proto, ct_state, ct_dir, verdict, depends_on_unknown in one UINTEGER; ports in pairs.
+            cols.RemoveAll(c => c.Name is "direction" or "family" or "ct_state" or "ct_dir" or "depends_on_unknown" or "dport" or "nat_dport");
+            cols[cols.FindIndex(c => c.Name == "proto")] = ("flags", 7);
+            cols[cols.FindIndex(c => c.Name == "sport")] = ("ports", 7);
+            cols[cols.FindIndex(c => c.Name == "nat_sport")] = ("nat_ports", 7);
+        }
         var defs = new List<ColumnDef>();
         foreach (var (n, k) in cols)
         {
-            bool nullable = n is "nat_src" or "nat_dst" or "nat_sport" or "nat_dport" or "drop_reason" or "observed" or "verdict_rule_id";
+            bool nullable = n is "nat_src" or "nat_dst" or "nat_ports" or "nat_sport" or "nat_dport" or "drop_reason" or "observed" or "verdict_rule_id";
             if (k == 3 && addr3)
             {
                 defs.Add(new ColumnDef(n + "_v4", ColKind.UInt32, true, ""));
