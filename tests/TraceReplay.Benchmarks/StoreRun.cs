@@ -7,7 +7,7 @@ using TraceReplay.Store;
 namespace TraceReplay.Benchmarks;
 
 /// <summary>
-/// `store [--rows N] [--dir DIR]`: rows/s and bytes allocated per row for the packets table, four ways:
+/// `store [--rows N] [--dir DIR] [--variants LIST]` (StoreVariants: schema/setting experiments): rows/s and bytes allocated per row for the packets table, four ways:
 /// Arrow builders alone (record batches built and dropped), Arrow IPC file, DuckDB by Arrow import
 /// (the RunWriter default), DuckDB by DuckDB.NET's appender. Whole runs with Stopwatch rather than
 /// BenchmarkDotNet: the cost that matters includes batch flushes, the file and DuckDB's checkpoint.

@@ -5,7 +5,16 @@ using TraceReplay.Store;
 
 namespace TraceReplay.Benchmarks;
 
-/// <summary>Throwaway experiments: where the DuckDB cost per packets row goes.</summary>
+/// <summary>
+/// `store --variants A,B,...`: where DuckDB's cost per packets row goes (README "The run database's
+/// cost"). Each variant writes the packets columns (schema 2's shape, filled generically: no
+/// RunWriter) through the Arrow import into a table of its own, with words of its name choosing:
+/// `addrint` the four addresses as UINTEGER, `addr2` as two UBIGINTs, `addr3` as UINTEGER + two
+/// UBIGINTs; `textint` capture_point/path/drop_reason/observed as integer codes; `packed` seven small
+/// columns in one UINTEGER and the ports in pairs; `uncompressed` (force_compression), `order`
+/// (preserve_insertion_order), `threads2`, `b16k`/`b256k` (batch rows), `notxn` (a transaction per
+/// batch). `base` is schema 2's text columns. ENUM columns are plain UTINYINT here.
+/// </summary>
 public static class StoreVariants
 {
     public static void Run(int rows, string dir, string variant)
