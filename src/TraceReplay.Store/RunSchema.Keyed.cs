@@ -5,9 +5,9 @@ public static partial class RunSchema
     /// <summary>
     /// SQL that inserts rows given in packets' text form (the view's columns, by name; those left out
     /// are NULL) into packets_data, adding the texts run_text lacks: for generators that build runs
-    /// in SQL (SyntheticRun, the bigrun benchmark) rather than through <see cref="RunWriter"/>. An
-    /// address with a ':' is taken as IPv6 text and must be written as IpAddr prints it (.NET's
-    /// IPAddress form, which the view prints back unchanged); anything else as dotted IPv4.
+    /// in SQL (SyntheticRun, the bigrun benchmark) rather than through <see cref="RunWriter"/>. Texts
+    /// are stored as given: write addresses as IpAddr prints them (dotted IPv4, .NET's IPv6 form), so
+    /// that filters on a run's addresses find them.
     /// </summary>
     public static IEnumerable<string> InsertPacketsFromText(string select) => Packets.InsertFromText(select);
 }
@@ -22,25 +22,14 @@ internal sealed partial class TableDef
         string stage = $"__tracereplay_text_{Name}";
         yield return $"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {Name} LIMIT 0";
         yield return $"INSERT INTO {stage} BY NAME {select}";
-        var texts = Columns.Where(c => c.Storage != ColStorage.Plain).Select(c => c.Storage == ColStorage.AddrKey
-            ? $"CASE WHEN contains(\"{c.Name}\", ':') THEN \"{c.Name}\" END"
-            : $"\"{c.Name}\"");
+        var texts = Columns.Where(c => c.Storage != ColStorage.Plain).Select(c => $"\"{c.Name}\"");
         yield return $"""
             INSERT INTO run_text
             SELECT (SELECT coalesce(max(id) + 1, 0) FROM run_text) + row_number() OVER (ORDER BY text) - 1, text
             FROM (SELECT DISTINCT text FROM (SELECT unnest([{string.Join(", ", texts)}]) AS text FROM {stage})
                   WHERE text IS NOT NULL AND text NOT IN (SELECT text FROM run_text))
             """;
-        var replace = Columns.Where(c => c.Storage != ColStorage.Plain).Select(c =>
-        {
-            string col = $"\"{c.Name}\"";
-            return c.Storage == ColStorage.AddrKey
-                ? $"""
-                  CASE WHEN {col} IS NULL THEN NULL WHEN contains({col}, ':') THEN 4294967296 + list_position(tt.t, {col}) - 1
-                       ELSE (split_part({col}, '.', 1)::UBIGINT << 24) | (split_part({col}, '.', 2)::UBIGINT << 16) | (split_part({col}, '.', 3)::UBIGINT << 8) | split_part({col}, '.', 4)::UBIGINT END AS {col}
-                  """
-                : $"list_position(tt.t, {col}) - 1 AS {col}";
-        });
+        var replace = Columns.Where(c => c.Storage != ColStorage.Plain).Select(c => $"list_position(tt.t, \"{c.Name}\") - 1 AS \"{c.Name}\"");
         yield return $"""
             INSERT INTO {DataName} BY NAME
             SELECT * EXCLUDE (t) REPLACE ({string.Join(", ", replace)})

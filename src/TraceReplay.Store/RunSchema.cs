@@ -4,9 +4,9 @@ namespace TraceReplay.Store;
 /// The tables and views of the run database (DESIGN.md, "Run database"). Addresses read as VARCHAR in
 /// their usual text form (10.0.0.1, 2001:db8::1): that is what users type in a WHERE, what joins
 /// against other tools' output, and what DuckDB's inet extension casts (src::INET) when CIDR matching
-/// is wanted. packets, the one table with a row per packet, stores them as integer keys instead, and
-/// its texts (capture point, path, reasons) as run_text ids, in packets_data; `packets` is a view
-/// that prints them back. A string per row costs DuckDB a hash, statistics and a compression pass
+/// is wanted. packets, the one table with a row per packet, stores them and its other texts (capture
+/// point, path, reasons) as run_text ids instead, in packets_data; `packets` is a view that prints
+/// them back. A string per row costs DuckDB a hash, statistics and a compression pass
 /// (~1 µs of a packets row's ~1.6 µs, README "The run database's cost"); an integer very little.
 /// Times are TIMESTAMPTZ from UTC microseconds.
 /// </summary>
@@ -15,7 +15,7 @@ public static partial class RunSchema
     /// <summary>Bumped on any incompatible change to a table or view; stored in run_info as schema_version.</summary>
     /// <remarks>
     /// 2: rule_trace's columns (hook, rulenum, type, matched), rules' user-chain rows, the fidelity table, packets.observed filled.
-    /// 3: packets is a view over packets_data (addresses as keys, texts as run_text ids), packets_keyed, run_text.
+    /// 3: packets is a view over packets_data (addresses and texts as run_text ids), packets_keyed, run_text.
     /// </remarks>
     public const int Version = 3;
 
@@ -205,7 +205,7 @@ public static partial class RunSchema
     /// <summary>The texts keyed columns point at (<see cref="ColStorage"/>); ids are dense from 0, in the order they were first needed.</summary>
     internal static readonly TableDef RunText = new(
         "run_text",
-        "The texts of packets_data's keyed columns: capture points, paths, drop reasons, observed outcomes and non-IPv4 addresses (address key = 2^32 + id)",
+        "The texts of packets_data's keyed columns: capture points, paths, drop reasons, observed outcomes and addresses (as IpAddr prints them)",
         [
             C("id", ColKind.UInt32, "the id packets_data stores; dense from 0"),
             C("text", ColKind.Text, "the text the views print for it"),

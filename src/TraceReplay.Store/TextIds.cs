@@ -5,8 +5,8 @@ namespace TraceReplay.Store;
 
 /// <summary>
 /// The ids of run_text: each distinct text of a <see cref="ColStorage.TextId"/> column (capture points,
-/// paths, drop reasons) and each non-IPv4 address of a <see cref="ColStorage.AddrKey"/> column gets the
-/// next id once, and its (id, text) row goes out to run_text, so a packets row stores integers and
+/// paths, drop reasons) and each address of a <see cref="ColStorage.AddrKey"/> column gets the next id
+/// once, and its (id, text) row goes out to run_text, so a packets row stores integers and
 /// DuckDB never hashes, samples or compresses a string per row (README "The run database's cost").
 /// Ids are dense from 0, as the views index a list of run_text's texts by id. Bounded like
 /// <see cref="AddressText"/>: past <see cref="Limit"/> entries a lookup table starts over and a text
@@ -33,17 +33,15 @@ internal sealed class TextIds
         return slot;
     }
 
-    /// <summary>The key of an address: an IPv4 address's value, else 2^32 + the id of its text (as IpAddr prints it: .NET's IPv6 form).</summary>
-    public ulong Key(IpAddr a)
+    /// <summary>The key of an address: the id of its text as IpAddr prints it (dotted IPv4, .NET's IPv6 form).</summary>
+    public uint Key(IpAddr a)
     {
-        if (a.IsV4)
-            return a.V4;
         if (_addresses.Count >= Limit && !_addresses.ContainsKey(a))
             _addresses.Clear();
         ref uint slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_addresses, a, out bool exists);
         if (!exists)
             slot = Add(a.ToString());
-        return (1UL << 32) + slot;
+        return slot;
     }
 
     /// <summary>Hands the new pairs to <paramref name="write"/> in id order and forgets them.</summary>

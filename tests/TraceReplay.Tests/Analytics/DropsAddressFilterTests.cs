@@ -44,7 +44,7 @@ public sealed class DropsAddressFilterTests : IDisposable
     [InlineData("::ffff:10.0.0.2", new[] { "10.0.0.2" })] // IPv4-mapped: the address the run prints dotted
     [InlineData("10.0.0.2/31", new[] { "10.0.0.2", "10.0.0.3" })] // 10.0.0.2–10.0.0.3
     [InlineData("10.0.0.0/8", new[] { "10.0.0.1", "10.0.0.2", "10.0.0.3" })] // not 11.0.0.0, the next key up
-    [InlineData("0.0.0.0/0", new[] { "10.0.0.1", "10.0.0.2", "10.0.0.3", "11.0.0.0" })] // IPv4 only: IPv6 keys are above 2^32
+    [InlineData("0.0.0.0/0", new[] { "10.0.0.1", "10.0.0.2", "10.0.0.3", "11.0.0.0" })] // IPv4 only: IPv6 texts are not dotted
     [InlineData("192.0.2.99", new string[0])]
     [InlineData("2001:db8::2", new string[0])] // an address the run never saw has no run_text row
     public void A_source_filter_selects_the_packets_from_that_address_or_prefix(string filter, string[] expected)

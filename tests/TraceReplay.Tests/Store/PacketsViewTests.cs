@@ -52,19 +52,20 @@ public sealed class PacketsViewTests : IDisposable
     }
 
     [Fact]
-    public void Keys_are_the_IPv4_value_or_two_to_the_32_plus_the_run_text_id()
+    public void An_address_is_stored_as_the_run_text_id_of_its_text_once_per_address()
     {
         var v6 = IpAddr.Parse("2001:db8::7");
-        string db = Write("k.duckdb", [Row(0, IpAddr.FromV4(0x0A000001), v6), Row(1, v6, IpAddr.FromV4(0xFFFFFFFF))]);
-        var rows = Rows(db, "SELECT src::VARCHAR, dst::VARCHAR FROM packets_data ORDER BY id");
-        Assert.Equal("167772161", rows[0][0]); // 10.0.0.1 = 10 << 24 | 1
-        Assert.Equal("4294967295", rows[1][1]); // 255.255.255.255
-        long key = long.Parse(rows[0][1]!, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal(rows[0][1], rows[1][0]); // the same address, the same id
-        Assert.True(key >= 1L << 32);
-        Assert.Equal("2001:db8::7", Rows(db, $"SELECT text FROM run_text WHERE id = {key - (1L << 32)}")[0][0]);
+        var v4 = IpAddr.FromV4(0x0A000001);
+        string db = Write("k.duckdb", [Row(0, v4, v6), Row(1, v6, v4, nat: v4)]);
+        var rows = Rows(db, "SELECT src::VARCHAR, dst::VARCHAR, nat_src::VARCHAR FROM packets_data ORDER BY id");
+        Assert.Equal(rows[0][0], rows[1][1]); // 10.0.0.1: one id wherever it appears
+        Assert.Equal(rows[0][0], rows[1][2]);
+        Assert.Equal(rows[0][1], rows[1][0]); // 2001:db8::7
+        Assert.Equal("10.0.0.1", Rows(db, $"SELECT text FROM run_text WHERE id = {rows[0][0]}")[0][0]);
+        Assert.Equal("2001:db8::7", Rows(db, $"SELECT text FROM run_text WHERE id = {rows[0][1]}")[0][0]);
+        Assert.Equal("UINTEGER", Rows(db, "SELECT data_type FROM information_schema.columns WHERE table_name = 'packets_data' AND column_name = 'src'")[0][0]);
         // packets_keyed shows the keys next to the text, for filters that compare integers.
-        Assert.Equal(["10.0.0.1", "167772161"], Rows(db, "SELECT src, src_key::VARCHAR FROM packets_keyed WHERE id = 0")[0]);
+        Assert.Equal(["10.0.0.1", rows[0][0]], Rows(db, "SELECT src, src_key::VARCHAR FROM packets_keyed WHERE id = 0")[0]);
     }
 
     [Fact]
@@ -155,6 +156,9 @@ public sealed class PacketsViewTests : IDisposable
         Assert.Equal(["2001:db8::1", "2001:db8::1"], Rows(db, "SELECT src FROM packets WHERE id IN (0, 70000) ORDER BY id").Select(r => r[0]));
         Assert.Equal("2", Rows(db, "SELECT count(*)::VARCHAR FROM run_text WHERE text = '2001:db8::1'")[0][0]);
         Assert.Equal("70001", Rows(db, "SELECT count(DISTINCT src_key)::VARCHAR FROM packets_keyed")[0][0]);
+        // 70,000 sources + dst 0.0.0.1 + eth0 + the path, and two addresses again after the address
+        // table started over at its 65,537th: 0.0.0.1 (in every row) and 2001:db8::1.
+        Assert.Equal("70005", Rows(db, "SELECT count(*)::VARCHAR FROM run_text")[0][0]);
     }
 
     private static PacketRow Row(int i, IpAddr src, IpAddr dst, IpAddr? nat = null) => new()
