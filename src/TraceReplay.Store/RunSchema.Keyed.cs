@@ -29,11 +29,17 @@ internal sealed partial class TableDef
             FROM (SELECT DISTINCT text FROM (SELECT unnest([{string.Join(", ", texts)}]) AS text FROM {stage})
                   WHERE text IS NOT NULL AND text NOT IN (SELECT text FROM run_text))
             """;
-        var replace = Columns.Where(c => c.Storage != ColStorage.Plain).Select(c => $"list_position(tt.t, \"{c.Name}\") - 1 AS \"{c.Name}\"");
+        // A hash join per keyed column on run_text's texts (each text's first id: the writer's bounded
+        // tables may have written one twice), not a list search per row: 100 M generated rows meet
+        // tens of thousands of addresses.
+        var keyed = Columns.Where(c => c.Storage != ColStorage.Plain).Select((c, n) => (c.Name, Alias: $"k{n}")).ToList();
+        string replace = string.Join(", ", keyed.Select(k => $"{k.Alias}.id AS \"{k.Name}\""));
+        string joins = string.Join(" ", keyed.Select(k => $"LEFT JOIN u {k.Alias} ON {k.Alias}.text = s.\"{k.Name}\""));
         yield return $"""
             INSERT INTO {DataName} BY NAME
-            SELECT * EXCLUDE (t) REPLACE ({string.Join(", ", replace)})
-            FROM {stage} CROSS JOIN (SELECT list(text ORDER BY id) AS t FROM run_text) tt
+            WITH u AS (SELECT text, min(id) AS id FROM run_text GROUP BY text)
+            SELECT s.* REPLACE ({replace})
+            FROM {stage} s {joins}
             """;
         yield return $"DROP TABLE {stage}";
     }
