@@ -303,6 +303,14 @@ internal sealed class TableBuffer
         public readonly byte[] CachedBytes = def.Kind == ColKind.Text ? new byte[CacheSlots * CacheSlotBytes] : [];
         public int CacheNext;
 
+        // An address column's last few addresses and their ids: a packet's sightings and a flow's
+        // packets come in runs, so most rows skip the run's address table (a 16-byte hash).
+        public const int AddrSlots = 4;
+        public readonly IpAddr[] CachedAddr = def.Storage == ColStorage.AddrKey ? new IpAddr[AddrSlots] : [];
+        public readonly uint[] CachedAddrId = def.Storage == ColStorage.AddrKey ? new uint[AddrSlots] : [];
+        public int CachedAddrCount;
+        public int AddrNext;
+
         private static int Size(ColumnDef def, int capacity) => def.Storage switch
         {
             ColStorage.AddrKey or ColStorage.TextId => capacity * 4,
@@ -470,7 +478,7 @@ internal sealed class TableBuffer
         var c = Next();
         if (c.Storage == ColStorage.AddrKey)
         {
-            Unsafe.WriteUnaligned(ref c.Values[Rows * 4], _addresses.Ids.Key(a));
+            Unsafe.WriteUnaligned(ref c.Values[Rows * 4], AddrId(c, a));
             if (!c.KeepText)
                 return;
         }
@@ -481,6 +489,23 @@ internal sealed class TableBuffer
         text.CopyTo(c.Data.AsSpan(c.DataLength));
         c.DataLength += text.Length;
         Unsafe.WriteUnaligned(ref offsets[(Rows + 1) * 4], c.DataLength);
+    }
+
+    private uint AddrId(Column c, IpAddr a)
+    {
+        var cached = c.CachedAddr;
+        for (int i = 0; i < c.CachedAddrCount; i++)
+        {
+            if (cached[i] == a)
+                return c.CachedAddrId[i];
+        }
+        uint id = _addresses.Ids.Key(a);
+        int slot = c.AddrNext;
+        c.AddrNext = (slot + 1) % Column.AddrSlots;
+        c.CachedAddrCount = Math.Max(c.CachedAddrCount, slot + 1);
+        cached[slot] = a;
+        c.CachedAddrId[slot] = id;
+        return id;
     }
 
     /// <summary>A NULL in the next column, whatever its type: validity bit left clear (text repeats its offset).</summary>

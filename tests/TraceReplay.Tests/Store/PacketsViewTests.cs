@@ -156,9 +156,9 @@ public sealed class PacketsViewTests : IDisposable
         Assert.Equal(["2001:db8::1", "2001:db8::1"], Rows(db, "SELECT src FROM packets WHERE id IN (0, 70000) ORDER BY id").Select(r => r[0]));
         Assert.Equal("2", Rows(db, "SELECT count(*)::VARCHAR FROM run_text WHERE text = '2001:db8::1'")[0][0]);
         Assert.Equal("70001", Rows(db, "SELECT count(DISTINCT src_key)::VARCHAR FROM packets_keyed")[0][0]);
-        // 70,000 sources + dst 0.0.0.1 + eth0 + the path, and two addresses again after the address
-        // table started over at its 65,537th: 0.0.0.1 (in every row) and 2001:db8::1.
-        Assert.Equal("70005", Rows(db, "SELECT count(*)::VARCHAR FROM run_text")[0][0]);
+        // 70,000 sources + dst 0.0.0.1 + eth0 + the path, and 2001:db8::1 again after the address table
+        // started over at its 65,537th. Not 0.0.0.1: dst's own cache of its last addresses keeps its id.
+        Assert.Equal("70004", Rows(db, "SELECT count(*)::VARCHAR FROM run_text")[0][0]);
     }
 
     private static PacketRow Row(int i, IpAddr src, IpAddr dst, IpAddr? nat = null) => new()
