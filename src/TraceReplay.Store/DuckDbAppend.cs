@@ -6,13 +6,14 @@ namespace TraceReplay.Store;
 /// <summary>
 /// The other way into DuckDB: DuckDB.NET's appender (duckdb_append_data_chunk underneath), fed value by
 /// value from the record batch. Kept so the two can be measured against each other (StoreBenchmarks);
-/// DuckDB.NET allocates a row object per row and a string per text value here.
+/// DuckDB.NET allocates a row object per row and a string per text value here. It takes the batch
+/// DuckDB scans (<see cref="TableDef.ScanSchema"/>): keys as keys, ENUM codes turned back into their names.
 /// </summary>
 internal static class DuckDbAppend
 {
     public static void Append(DuckDBConnection db, TableDef def, RecordBatch batch)
     {
-        using var appender = db.CreateAppender(def.Name);
+        using var appender = db.CreateAppender(def.DataName);
         var columns = new IArrowArray[def.Columns.Length];
         for (int c = 0; c < columns.Length; c++)
             columns[c] = batch.Column(c);
@@ -24,6 +25,7 @@ internal static class DuckDbAppend
                 row = columns[c] switch
                 {
                     _ when columns[c].IsNull(r) => row.AppendNullValue(),
+                    UInt8Array a when def.Columns[c].EnumType is { } e => row.AppendValue(RunSchema.EnumValues(e)[a.GetValue(r)!.Value - 1]),
                     BooleanArray a => row.AppendValue(a.GetValue(r)),
                     UInt8Array a => row.AppendValue(a.GetValue(r)),
                     UInt16Array a => row.AppendValue(a.GetValue(r)),

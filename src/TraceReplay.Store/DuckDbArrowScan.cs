@@ -34,7 +34,7 @@ internal sealed unsafe class DuckDbArrowScan : IDisposable
         _schema = CArrowSchema.Create();
         CArrowSchemaExporter.ExportSchema(table.ScanSchema, _schema);
         _insert = connection.CreateCommand();
-        _insert.CommandText = $"INSERT INTO {table.Name} SELECT {table.ScanSelect()} FROM {ViewName}";
+        _insert.CommandText = $"INSERT INTO {table.DataName} SELECT {table.ScanSelect()} FROM {ViewName}";
     }
 
     public string ViewName { get; }

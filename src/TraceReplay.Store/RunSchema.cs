@@ -1,17 +1,23 @@
 namespace TraceReplay.Store;
 
 /// <summary>
-/// The tables and views of the run database (DESIGN.md, "Run database"). Addresses are VARCHAR in
-/// their usual text form (inet_ntop: 10.0.0.1, 2001:db8::1): that is what users type in a WHERE,
-/// what joins against other tools' output, and what DuckDB's inet extension casts (src::INET) when
-/// CIDR matching is wanted; short strings are stored inline by DuckDB, so it costs little over a
-/// 16-byte BLOB that nobody could read. Times are TIMESTAMPTZ from UTC microseconds.
+/// The tables and views of the run database (DESIGN.md, "Run database"). Addresses read as VARCHAR in
+/// their usual text form (10.0.0.1, 2001:db8::1): that is what users type in a WHERE, what joins
+/// against other tools' output, and what DuckDB's inet extension casts (src::INET) when CIDR matching
+/// is wanted. packets, the one table with a row per packet, stores them and its other texts (capture
+/// point, path, reasons) as run_text ids instead, in packets_data; `packets` is a view that prints
+/// them back. A string per row costs DuckDB a hash, statistics and a compression pass
+/// (~1 µs of a packets row's ~1.6 µs, README "The run database's cost"); an integer very little.
+/// Times are TIMESTAMPTZ from UTC microseconds.
 /// </summary>
-public static class RunSchema
+public static partial class RunSchema
 {
     /// <summary>Bumped on any incompatible change to a table or view; stored in run_info as schema_version.</summary>
-    /// <remarks>2: rule_trace's columns (hook, rulenum, type, matched), rules' user-chain rows, the fidelity table, packets.observed filled.</remarks>
-    public const int Version = 2;
+    /// <remarks>
+    /// 2: rule_trace's columns (hook, rulenum, type, matched), rules' user-chain rows, the fidelity table, packets.observed filled.
+    /// 3: packets is a view over packets_data (addresses and texts as run_text ids), packets_keyed, run_text.
+    /// </remarks>
+    public const int Version = 3;
 
     private static ColumnDef C(string name, ColKind kind, string comment) => new(name, kind, false, comment);
     private static ColumnDef N(string name, ColKind kind, string comment) => new(name, kind, true, comment);
@@ -41,10 +47,10 @@ public static class RunSchema
     internal static IEnumerable<string> CreateEnums() =>
         Enums.Select(e => $"CREATE TYPE {e.Name} AS ENUM ({string.Join(", ", e.Values.Select(TableDef.Quote))})");
 
-    private static ColumnDef[] Tuple(string prefix, string what, bool nullable) =>
+    private static ColumnDef[] Tuple(string prefix, string what, bool nullable, ColStorage addresses = ColStorage.Plain) =>
     [
-        new(prefix + "src", ColKind.Text, nullable, $"source address {what}"),
-        new(prefix + "dst", ColKind.Text, nullable, $"destination address {what}"),
+        new(prefix + "src", ColKind.Text, nullable, $"source address {what}") { Storage = addresses },
+        new(prefix + "dst", ColKind.Text, nullable, $"destination address {what}") { Storage = addresses },
         new(prefix + "sport", ColKind.UInt16, nullable, $"source port {what} (ICMP: echo id)"),
         new(prefix + "dport", ColKind.UInt16, nullable, $"destination port {what} (ICMP: type << 8 | code)"),
     ];
@@ -56,22 +62,22 @@ public static class RunSchema
             C("id", ColKind.Int64, "packet sighting id, in capture time order"),
             C("packet_id", ColKind.Int64, "the real packet this is a sighting of: later sightings (bridged, routed, NATed) share the id of the first, where it entered"),
             C("ts", ColKind.Ts, "capture time (UTC, microseconds)"),
-            C("capture_point", ColKind.Text, "interface the packet was captured on"),
+            C("capture_point", ColKind.Text, "interface the packet was captured on") with { Storage = ColStorage.TextId },
             E("direction", "direction_t", true, "in or out at the capture point (NULL when the capture does not say)"),
             E("family", "family_t", true, "ipv4, ipv6 or bridge; NULL for a frame with no IP header"),
             N("proto", ColKind.UInt8, "IP protocol number"),
-            .. Tuple("", "as captured (before NAT)", true),
-            .. Tuple("nat_", "after NAT; NULL when NAT left the packet alone", true),
+            .. Tuple("", "as captured (before NAT)", true, ColStorage.AddrKey),
+            .. Tuple("nat_", "after NAT; NULL when NAT left the packet alone", true, ColStorage.AddrKey),
             C("len", ColKind.Int32, "length on the wire"),
             N("ct_id", ColKind.Int64, "conntrack entry (connections.ct_id); NULL when untracked"),
             E("ct_state", "ct_state_t", true, "conntrack state of the packet: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"),
             E("ct_dir", "ct_dir_t", true, "ORIGINAL or REPLY"),
-            N("path", ColKind.Text, "hooks traversed, e.g. PREROUTING>FORWARD>POSTROUTING"),
+            N("path", ColKind.Text, "hooks traversed, e.g. PREROUTING>FORWARD>POSTROUTING") with { Storage = ColStorage.TextId },
             E("verdict", "verdict_t", false, "final verdict: ACCEPT, DROP, REJECT, QUEUE, STOLEN"),
             N("verdict_rule_id", ColKind.Int32, "rules.id of the rule or policy that decided; join rules for table/chain/position/text"),
-            N("drop_reason", ColKind.Text, "why the packet was dropped when no rule did it (e.g. no route, rp_filter, no free NAT port)"),
+            N("drop_reason", ColKind.Text, "why the packet was dropped when no rule did it (e.g. no route, rp_filter, no free NAT port)") with { Storage = ColStorage.TextId },
             C("depends_on_unknown", ColKind.Bool, "an unknown (not fully evaluable) match decided this verdict"),
-            N("observed", ColKind.Text, "observed egress versus prediction; NULL until the fidelity check runs"),
+            N("observed", ColKind.Text, "observed egress versus prediction; NULL until the fidelity check runs") with { Storage = ColStorage.TextId },
         ]);
 
     internal static readonly TableDef Rules = new(
@@ -196,7 +202,17 @@ public static class RunSchema
             N("detail", ColKind.Text, "what was predicted and what was seen, for those examples"),
         ]);
 
-    internal static readonly TableDef[] Tables = [Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo, Fidelity];
+    /// <summary>The texts keyed columns point at (<see cref="ColStorage"/>); ids are dense from 0, in the order they were first needed.</summary>
+    internal static readonly TableDef RunText = new(
+        "run_text",
+        "The texts of packets_data's keyed columns: capture points, paths, drop reasons, observed outcomes and addresses (as IpAddr prints them)",
+        [
+            C("id", ColKind.UInt32, "the id packets_data stores; dense from 0"),
+            C("text", ColKind.Text, "the text the views print for it"),
+        ]);
+
+    /// <summary>The tables, created in this order; run_text last so the views that read it are created after it.</summary>
+    internal static readonly TableDef[] Tables = [RunText, Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo, Fidelity];
 
     /// <summary>Views for everyday questions; plain SQL so any DuckDB client can use them.</summary>
     internal static readonly (string Name, string Comment, string Sql)[] Views =

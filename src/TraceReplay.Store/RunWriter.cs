@@ -60,7 +60,8 @@ public sealed partial class RunWriter : IDisposable
     private readonly RunWriterOptions _options;
     private readonly DuckDBConnection _db;
     private readonly Table[] _tables;
-    private readonly Table _packets, _rules, _connections, _nat, _events, _trace, _captures, _info;
+    private readonly Table _packets, _rules, _connections, _nat, _events, _trace, _captures, _info, _fidelity, _text;
+    private readonly TextIds _ids;
     private bool _completed;
     private bool _disposed;
     private readonly BatchWriter? _background;
@@ -98,7 +99,9 @@ public sealed partial class RunWriter : IDisposable
             throw new RunStoreException($"cannot create run database '{_partial}': {e.Message}", e);
         }
 
-        var addresses = new AddressText();
+        // Keyed columns keep their text too only when a plain batch is wanted: the Arrow files.
+        var addresses = new AddressText { KeepText = options.ArrowDirectory is not null };
+        _ids = addresses.Ids;
         try
         {
             using (var cmd = _db.CreateCommand())
@@ -139,8 +142,10 @@ public sealed partial class RunWriter : IDisposable
             Dispose();
             throw;
         }
-        (_packets, _rules, _connections, _nat, _events, _trace, _captures, _info) =
-            (_tables[0], _tables[1], _tables[2], _tables[3], _tables[4], _tables[5], _tables[6], _tables[7]);
+        Table Of(TableDef d) => _tables[System.Array.IndexOf(RunSchema.Tables, d)];
+        (_packets, _rules, _connections, _nat, _events, _trace, _captures, _info, _fidelity, _text) =
+            (Of(RunSchema.Packets), Of(RunSchema.Rules), Of(RunSchema.Connections), Of(RunSchema.NatMappings), Of(RunSchema.ConntrackEvents),
+             Of(RunSchema.RuleTrace), Of(RunSchema.Captures), Of(RunSchema.RunInfo), Of(RunSchema.Fidelity), Of(RunSchema.RunText));
         AddInfo("schema_version", RunSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
@@ -176,7 +181,18 @@ public sealed partial class RunWriter : IDisposable
     {
         AppendPacket(_packets.Buffer, r);
         EndRow(_packets);
+        if (_ids.HasPending)
+            WriteTexts();
     }
+
+    /// <summary>The run_text rows of the ids the last rows took (a new capture point, path, reason or IPv6 address).</summary>
+    private void WriteTexts() => _ids.Drain((id, text) =>
+    {
+        var b = _text.Buffer;
+        b.U32(id);
+        b.Text(text);
+        EndRow(_text);
+    });
 
     /// <summary>The packets row's columns in schema order, without ending the row (shared with the Arrow-only benchmark).</summary>
     internal static void AppendPacket(TableBuffer b, in PacketRow r)
@@ -462,20 +478,20 @@ public sealed partial class RunWriter : IDisposable
         Store(t, t.Buffer);
     }
 
-    /// <summary>One batch to the Arrow file and DuckDB, then the buffer is empty for reuse.</summary>
+    /// <summary>One batch to the Arrow file (as text) and DuckDB (as stored), then the buffer is empty for reuse.</summary>
     private void Store(Table t, TableBuffer buffer)
     {
-        if (t.Arrow is not null || _options.Load == DuckDbLoad.Appender)
+        if (t.Arrow is not null)
         {
-            using var batch = buffer.Build();
-            t.Arrow?.WriteRecordBatch(batch);
-            if (_options.Load == DuckDbLoad.Appender)
-                DuckDbAppend.Append(_db, buffer.Def, batch);
+            using var plain = buffer.Build();
+            t.Arrow.WriteRecordBatch(plain);
         }
-        if (_options.Load == DuckDbLoad.ArrowScan)
+        using (var batch = buffer.BuildForScan())
         {
-            using var batch = buffer.BuildForScan();
-            t.Scan.Insert(batch);
+            if (_options.Load == DuckDbLoad.ArrowScan)
+                t.Scan.Insert(batch);
+            else
+                DuckDbAppend.Append(_db, buffer.Def, batch);
         }
         buffer.Clear();
     }

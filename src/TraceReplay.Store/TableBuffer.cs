@@ -23,8 +23,36 @@ internal enum ColKind : byte
     Ts,
 }
 
+/// <summary>How a Text column is stored in DuckDB when not as itself (see <see cref="TableDef.IsKeyed"/>).</summary>
+internal enum ColStorage : byte
+{
+    /// <summary>As its own type (VARCHAR for text).</summary>
+    Plain,
+
+    /// <summary>
+    /// An address as the UINTEGER id of its text in run_text (as IpAddr prints it). Not the IPv4 value:
+    /// a run's addresses span far-apart prefixes, so their values bitpack at ~32 bits where ids of a
+    /// few thousand distinct addresses take a dozen (measured: a 4 M-sighting replay's file 131 MB
+    /// with values, 86 MB as text); and the view prints an id by a list lookup, not arithmetic.
+    /// </summary>
+    AddrKey,
+
+    /// <summary>A text as the UINTEGER id of its run_text row (capture points, paths, reasons: a handful of values).</summary>
+    TextId,
+}
+
 internal readonly record struct ColumnDef(string Name, ColKind Kind, bool Nullable, string Comment)
 {
+    /// <summary>How the column is stored in the table DuckDB holds; the view and the Arrow files show the text.</summary>
+    public ColStorage Storage { get; init; }
+
+    /// <summary>The type of the column in the stored table: the key for a keyed text column, else <see cref="SqlType"/>.</summary>
+    public string StoredSqlType => Storage switch
+    {
+        ColStorage.AddrKey or ColStorage.TextId => "UINTEGER",
+        _ => SqlType,
+    };
+
     /// <summary>For a Text column of a fixed vocabulary: the DuckDB ENUM type it is stored as (one byte a value, and the allowed values are in the schema).</summary>
     public string? EnumType { get; init; }
 
@@ -58,7 +86,7 @@ internal readonly record struct ColumnDef(string Name, ColKind Kind, bool Nullab
 }
 
 /// <summary>One table of the run database: its columns, the Arrow schema and the DDL with COMMENT ON.</summary>
-internal sealed class TableDef
+internal sealed partial class TableDef
 {
     public TableDef(string name, string comment, params ColumnDef[] columns)
     {
@@ -66,8 +94,26 @@ internal sealed class TableDef
         Comment = comment;
         Columns = columns;
         Schema = new Schema([.. columns.Select(c => new Field(c.Name, c.ArrowType, c.Nullable))], null);
-        ScanSchema = new Schema([.. columns.Select(c => new Field(c.Name, c.EnumType is null ? c.ArrowType : UInt8Type.Default, c.Nullable))], null);
+        ScanSchema = new Schema([.. columns.Select(c => new Field(c.Name, ScanType(c), c.Nullable))], null);
+        IsKeyed = columns.Any(c => c.Storage != ColStorage.Plain);
+        DataName = IsKeyed ? name + "_data" : name;
     }
+
+    private static IArrowType ScanType(ColumnDef c) => c.Storage switch
+    {
+        ColStorage.AddrKey or ColStorage.TextId => UInt32Type.Default,
+        _ => c.EnumType is null ? c.ArrowType : UInt8Type.Default,
+    };
+
+    /// <summary>
+    /// Some text columns are stored as keys (<see cref="ColStorage"/>): DuckDB then holds the rows in
+    /// <see cref="DataName"/> (NAME_data) and NAME is a view that prints the keys back as text, so the
+    /// SQL contract is the same as if the text were stored.
+    /// </summary>
+    public bool IsKeyed { get; }
+
+    /// <summary>The table DuckDB stores the rows in: <see cref="Name"/>, or NAME_data for a keyed table.</summary>
+    public string DataName { get; }
 
     public string Name { get; }
     public string Comment { get; }
@@ -76,7 +122,7 @@ internal sealed class TableDef
 
     /// <summary>
     /// The schema of the batches DuckDB scans: <see cref="Schema"/> with each ENUM column as its
-    /// value's code (UTINYINT), which the INSERT turns into the ENUM by indexing a constant list of the
+    /// value's 1-based code (UTINYINT), which the INSERT turns into the ENUM by indexing a constant list of the
     /// enum (<see cref="ScanSelect"/>): a string per row cast to an ENUM is a hash lookup per row,
     /// DuckDB casts a dictionary vector by flattening it first, and there is no integer-to-ENUM cast.
     /// </summary>
@@ -84,23 +130,70 @@ internal sealed class TableDef
 
     /// <summary>The select list that turns a <see cref="ScanSchema"/> batch into this table's row: ENUM codes back into ENUMs.</summary>
     public string ScanSelect() => string.Join(", ", Columns.Select(c => c.EnumType is { } e
-        ? $"([{string.Join(", ", RunSchema.EnumValues(e).Select(Quote))}]::{e}[])[\"{c.Name}\" + 1]"
+        ? $"([{string.Join(", ", RunSchema.EnumValues(e).Select(Quote))}]::{e}[])[\"{c.Name}\"]"
         : $"\"{c.Name}\""));
 
     public IEnumerable<string> CreateStatements()
     {
         var sb = new StringBuilder();
-        sb.Append("CREATE TABLE ").Append(Name).Append(" (");
+        sb.Append("CREATE TABLE ").Append(DataName).Append(" (");
         for (int i = 0; i < Columns.Length; i++)
         {
             var c = Columns[i];
-            sb.Append(i == 0 ? "" : ", ").Append('"').Append(c.Name).Append("\" ").Append(c.SqlType);
+            sb.Append(i == 0 ? "" : ", ").Append('"').Append(c.Name).Append("\" ").Append(c.StoredSqlType);
             if (!c.Nullable)
                 sb.Append(" NOT NULL");
         }
         sb.Append(')');
         yield return sb.ToString();
-        yield return $"COMMENT ON TABLE {Name} IS {Quote(Comment)}";
+        if (!IsKeyed)
+        {
+            yield return $"COMMENT ON TABLE {Name} IS {Quote(Comment)}";
+            foreach (var c in Columns)
+                yield return $"COMMENT ON COLUMN {Name}.\"{c.Name}\" IS {Quote(c.Comment)}";
+            yield break;
+        }
+        yield return $"COMMENT ON TABLE {DataName} IS {Quote($"The rows of the view {Name}, with addresses and texts as keys (the view prints them): {Comment}")}";
+        foreach (var c in Columns)
+        {
+            string stored = c.Storage switch
+            {
+                ColStorage.AddrKey or ColStorage.TextId => " — stored as run_text.id of the text",
+                _ => "",
+            };
+            yield return $"COMMENT ON COLUMN {DataName}.\"{c.Name}\" IS {Quote(c.Comment + stored)}";
+        }
+        foreach (var view in Views())
+            yield return view;
+    }
+
+    /// <summary>
+    /// For a keyed table: NAME_keyed, the rows with every column as text plus each address's key
+    /// (COLUMN_key, for filters that should compare integers), and NAME, the same without the keys —
+    /// exactly the columns and types the table would have if it stored text. run_text is read once per
+    /// query (a one-row cross join), and an id indexes its list of texts.
+    /// </summary>
+    private IEnumerable<string> Views()
+    {
+        var select = new StringBuilder();
+        var keys = new List<string>();
+        foreach (var c in Columns)
+        {
+            string col = $"d.\"{c.Name}\"";
+            select.Append(select.Length == 0 ? "" : ", ").Append(c.Storage switch
+            {
+                ColStorage.AddrKey or ColStorage.TextId => $"t.t[{col}::BIGINT + 1]",
+                _ => col,
+            }).Append(" AS \"").Append(c.Name).Append('"');
+            if (c.Storage == ColStorage.AddrKey)
+                keys.Add($"{c.Name}_key");
+        }
+        foreach (var c in Columns.Where(c => c.Storage == ColStorage.AddrKey))
+            select.Append($", d.\"{c.Name}\" AS \"{c.Name}_key\"");
+        yield return $"CREATE VIEW {Name}_keyed AS WITH t AS (SELECT coalesce(list(text ORDER BY id), []::VARCHAR[]) AS t FROM run_text) SELECT {select} FROM {DataName} d CROSS JOIN t";
+        yield return $"COMMENT ON VIEW {Name}_keyed IS {Quote($"{Name} with each address's stored key (COLUMN_key: run_text.id of its text): compare keys (key IN (SELECT id FROM run_text WHERE ...)), not text, in hot filters")}";
+        yield return $"CREATE VIEW {Name} AS SELECT * EXCLUDE ({string.Join(", ", keys)}) FROM {Name}_keyed";
+        yield return $"COMMENT ON VIEW {Name} IS {Quote(Comment)}";
         foreach (var c in Columns)
             yield return $"COMMENT ON COLUMN {Name}.\"{c.Name}\" IS {Quote(c.Comment)}";
     }
@@ -117,6 +210,12 @@ internal sealed class AddressText
 {
     private const int Limit = 1 << 16;
     private readonly Dictionary<IpAddr, byte[]> _text = [];
+
+    /// <summary>The run's run_text ids, shared by every buffer of every keyed table.</summary>
+    public TextIds Ids { get; } = new();
+
+    /// <summary>Keyed columns also keep their text, for plain batches (the Arrow files, --arrow).</summary>
+    public bool KeepText { get; init; }
 
     public ReadOnlySpan<byte> Get(IpAddr a)
     {
@@ -152,26 +251,36 @@ internal sealed class TableBuffer
         Def = def;
         _addresses = addresses;
         _capacity = Math.Max(capacity, 8);
-        _c = [.. def.Columns.Select(c => new Column(c, _capacity))];
+        _c = [.. def.Columns.Select(c => new Column(c, _capacity, addresses.KeepText))];
     }
 
     public TableDef Def { get; }
     public int Rows { get; private set; }
 
-    private sealed class Column(ColumnDef def, int capacity)
+    private sealed class Column(ColumnDef def, int capacity, bool keepText)
     {
         public readonly ColumnDef Def = def;
-        public readonly int Width = def.Kind switch
+        public readonly ColStorage Storage = def.Storage;
+        public readonly int Width = def.Storage switch
         {
-            ColKind.Bool => 0,
-            ColKind.UInt8 => 1,
-            ColKind.UInt16 => 2,
-            ColKind.UInt32 or ColKind.Int32 => 4,
-            ColKind.Text => 4, // the offsets
-            _ => 8,
+            ColStorage.AddrKey or ColStorage.TextId => 4,
+            _ => def.Kind switch
+            {
+                ColKind.Bool => 0,
+                ColKind.UInt8 => 1,
+                ColKind.UInt16 => 2,
+                ColKind.UInt32 or ColKind.Int32 => 4,
+                ColKind.Text => 4, // the offsets
+                _ => 8,
+            },
         };
 
-        public byte[] Values = new byte[Size(def.Kind, capacity)];
+        // A keyed column's Values are its keys; its text (offsets + UTF-8, as a plain text column's
+        // Values + Data) is kept only for plain batches, when the run writes Arrow files.
+        public readonly bool KeepText = def.Storage == ColStorage.Plain ? def.Kind == ColKind.Text : keepText;
+
+        public byte[] Values = new byte[Size(def, capacity)];
+        public byte[] Offsets = def.Storage != ColStorage.Plain && keepText ? new byte[(capacity + 1) * 4] : [];
 
         // An ENUM column keeps each row's code (its index in RunSchema.Enums) and writes the text only
         // when a plain batch is built (the Arrow file), so a row costs a byte store.
@@ -183,28 +292,47 @@ internal sealed class TableBuffer
         public int DataLength;
         public int NullCount;
 
-        // The UTF-8 bytes of the last few strings written, by reference: packets' text columns take a
-        // handful of shared strings (capture points, paths, enum names), so most rows copy bytes instead
-        // of transcoding. Fixed slots, overwritten in turn, so a miss allocates nothing either.
+        // The UTF-8 bytes (a keyed column: the id) of the last few strings written, by reference:
+        // packets' text columns take a handful of shared strings (capture points, paths, enum names), so
+        // most rows copy bytes or an id instead of transcoding or hashing. Fixed slots, overwritten in
+        // turn, so a miss allocates nothing either.
         public const int CacheSlots = 8, CacheSlotBytes = 64;
         public readonly string?[] CachedText = def.Kind == ColKind.Text ? new string?[CacheSlots] : [];
         public readonly int[] CachedLength = def.Kind == ColKind.Text ? new int[CacheSlots] : [];
+        public readonly uint[] CachedId = def.Kind == ColKind.Text ? new uint[CacheSlots] : [];
         public readonly byte[] CachedBytes = def.Kind == ColKind.Text ? new byte[CacheSlots * CacheSlotBytes] : [];
         public int CacheNext;
 
-        private static int Size(ColKind kind, int capacity) => kind switch
+        // An address column's last few addresses and their ids: a packet's sightings and a flow's
+        // packets come in runs, so most rows skip the run's address table (a 16-byte hash).
+        public const int AddrSlots = 4;
+        public readonly IpAddr[] CachedAddr = def.Storage == ColStorage.AddrKey ? new IpAddr[AddrSlots] : [];
+        public readonly uint[] CachedAddrId = def.Storage == ColStorage.AddrKey ? new uint[AddrSlots] : [];
+        public int CachedAddrCount;
+        public int AddrNext;
+
+        private static int Size(ColumnDef def, int capacity) => def.Storage switch
         {
-            ColKind.Bool => (capacity + 7) / 8,
-            ColKind.UInt8 => capacity,
-            ColKind.UInt16 => capacity * 2,
-            ColKind.UInt32 or ColKind.Int32 => capacity * 4,
-            ColKind.Text => (capacity + 1) * 4,
-            _ => capacity * 8,
+            ColStorage.AddrKey or ColStorage.TextId => capacity * 4,
+            _ => def.Kind switch
+            {
+                ColKind.Bool => (capacity + 7) / 8,
+                ColKind.UInt8 => capacity,
+                ColKind.UInt16 => capacity * 2,
+                ColKind.UInt32 or ColKind.Int32 => capacity * 4,
+                ColKind.Text => (capacity + 1) * 4,
+                _ => capacity * 8,
+            },
         };
+
+        /// <summary>Where the text offsets go: Values for a plain text column, Offsets for a keyed one.</summary>
+        public byte[] TextOffsets => Storage == ColStorage.Plain ? Values : Offsets;
 
         public void Grow(int capacity)
         {
-            System.Array.Resize(ref Values, Size(Def.Kind, capacity));
+            System.Array.Resize(ref Values, Size(Def, capacity));
+            if (Offsets.Length > 0)
+                System.Array.Resize(ref Offsets, (capacity + 1) * 4);
             if (EnumValues is not null)
                 System.Array.Resize(ref Codes, capacity);
             System.Array.Resize(ref Validity, (capacity + 7) / 8);
@@ -260,37 +388,73 @@ internal sealed class TableBuffer
         var c = Next();
         if (c.EnumValues is { } values)
         {
-            c.Codes[Rows] = EnumCode(c, values, s);
+            // 1-based, as DuckDB lists index: the INSERT indexes with the code as it is (an add with an
+            // overflow check per row was ~3% of the import).
+            c.Codes[Rows] = (byte)(EnumCode(c, values, s) + 1);
             return;
         }
+        if (c.Storage == ColStorage.TextId)
+        {
+            Unsafe.WriteUnaligned(ref c.Values[Rows * 4], TextId(c, s));
+            if (c.KeepText)
+                AppendText(c, s);
+            return;
+        }
+        AppendText(c, s);
+    }
+
+    /// <summary>The run_text id of a keyed column's text: the reference cache first, then the run's table.</summary>
+    private uint TextId(Column c, string s)
+    {
         var cached = c.CachedText;
         for (int i = 0; i < cached.Length; i++)
         {
             if (ReferenceEquals(cached[i], s))
+                return c.CachedId[i];
+        }
+        uint id = _addresses.Ids.Text(s);
+        int slot = c.CacheNext;
+        c.CacheNext = (slot + 1) % Column.CacheSlots;
+        cached[slot] = s;
+        c.CachedId[slot] = id;
+        return id;
+    }
+
+    /// <summary>The UTF-8 of <paramref name="s"/> after the column's text so far, and the row's end offset.</summary>
+    private void AppendText(Column c, string s)
+    {
+        var offsets = c.TextOffsets;
+        if (c.Storage == ColStorage.Plain)
+        {
+            var cached = c.CachedText;
+            for (int i = 0; i < cached.Length; i++)
             {
-                int n = c.CachedLength[i];
-                if (c.DataLength + n > c.Data.Length)
-                    System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + n));
-                c.CachedBytes.AsSpan(i * Column.CacheSlotBytes, n).CopyTo(c.Data.AsSpan(c.DataLength));
-                c.DataLength += n;
-                Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
-                return;
+                if (ReferenceEquals(cached[i], s))
+                {
+                    int n = c.CachedLength[i];
+                    if (c.DataLength + n > c.Data.Length)
+                        System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + n));
+                    c.CachedBytes.AsSpan(i * Column.CacheSlotBytes, n).CopyTo(c.Data.AsSpan(c.DataLength));
+                    c.DataLength += n;
+                    Unsafe.WriteUnaligned(ref offsets[(Rows + 1) * 4], c.DataLength);
+                    return;
+                }
             }
         }
         int max = Encoding.UTF8.GetMaxByteCount(s.Length);
         if (c.DataLength + max > c.Data.Length)
             System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + max));
         int written = Encoding.UTF8.GetBytes(s, c.Data.AsSpan(c.DataLength));
-        if (written <= Column.CacheSlotBytes)
+        if (c.Storage == ColStorage.Plain && written <= Column.CacheSlotBytes)
         {
             int slot = c.CacheNext;
             c.CacheNext = (slot + 1) % Column.CacheSlots;
             c.Data.AsSpan(c.DataLength, written).CopyTo(c.CachedBytes.AsSpan(slot * Column.CacheSlotBytes));
             c.CachedLength[slot] = written;
-            cached[slot] = s;
+            c.CachedText[slot] = s;
         }
         c.DataLength += written;
-        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+        Unsafe.WriteUnaligned(ref offsets[(Rows + 1) * 4], c.DataLength);
     }
 
     /// <summary>The code of an ENUM value: the row writers pass the same literals RunSchema.Enums holds, so the reference test nearly always hits.</summary>
@@ -312,21 +476,45 @@ internal sealed class TableBuffer
     public void Addr(IpAddr a)
     {
         var c = Next();
+        if (c.Storage == ColStorage.AddrKey)
+        {
+            Unsafe.WriteUnaligned(ref c.Values[Rows * 4], AddrId(c, a));
+            if (!c.KeepText)
+                return;
+        }
         var text = _addresses.Get(a);
+        var offsets = c.TextOffsets;
         if (c.DataLength + text.Length > c.Data.Length)
             System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, c.DataLength + text.Length));
         text.CopyTo(c.Data.AsSpan(c.DataLength));
         c.DataLength += text.Length;
-        Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+        Unsafe.WriteUnaligned(ref offsets[(Rows + 1) * 4], c.DataLength);
     }
 
-    /// <summary>A NULL in the next column, whatever its type: validity bit left clear (a text column repeats its offset).</summary>
+    private uint AddrId(Column c, IpAddr a)
+    {
+        var cached = c.CachedAddr;
+        for (int i = 0; i < c.CachedAddrCount; i++)
+        {
+            if (cached[i] == a)
+                return c.CachedAddrId[i];
+        }
+        uint id = _addresses.Ids.Key(a);
+        int slot = c.AddrNext;
+        c.AddrNext = (slot + 1) % Column.AddrSlots;
+        c.CachedAddrCount = Math.Max(c.CachedAddrCount, slot + 1);
+        cached[slot] = a;
+        c.CachedAddrId[slot] = id;
+        return id;
+    }
+
+    /// <summary>A NULL in the next column, whatever its type: validity bit left clear (text repeats its offset).</summary>
     public void Null()
     {
         var c = _c[_col++];
         c.NullCount++;
-        if (c.Def.Kind == ColKind.Text)
-            Unsafe.WriteUnaligned(ref c.Values[(Rows + 1) * 4], c.DataLength);
+        if (c.Def.Kind == ColKind.Text && c.KeepText)
+            Unsafe.WriteUnaligned(ref c.TextOffsets[(Rows + 1) * 4], c.DataLength);
     }
 
     public void EndRow()
@@ -370,6 +558,19 @@ internal sealed class TableBuffer
                 }
                 ExpandEnum(c, rows);
             }
+            if (c.Storage != ColStorage.Plain)
+            {
+                if (scan)
+                {
+                    arrays[i] = ArrowArrayFactory.BuildArray(new ArrayData(UInt32Type.Default, rows, c.NullCount, 0, [validity, new ArrowBuffer(c.Values.AsMemory(0, rows * c.Width))]));
+                    continue;
+                }
+                if (!c.KeepText)
+                    throw new InvalidOperationException($"{Def.Name}.{c.Def.Name}: a plain batch needs the text, which this run does not keep (AddressText.KeepText)");
+                arrays[i] = new StringArray(new ArrayData(StringType.Default, rows, c.NullCount, 0,
+                    [validity, new ArrowBuffer(c.Offsets.AsMemory(0, (rows + 1) * 4)), new ArrowBuffer(c.Data.AsMemory(0, c.DataLength))]));
+                continue;
+            }
             ArrowBuffer[] buffers = c.Def.Kind switch
             {
                 ColKind.Text => [validity, new ArrowBuffer(c.Values.AsMemory(0, (rows + 1) * 4)), new ArrowBuffer(c.Data.AsMemory(0, c.DataLength))],
@@ -390,7 +591,7 @@ internal sealed class TableBuffer
         {
             if ((c.Validity[r >> 3] & (1 << (r & 7))) != 0)
             {
-                var text = utf8[c.Codes[r]];
+                var text = utf8[c.Codes[r] - 1];
                 if (length + text.Length > c.Data.Length)
                     System.Array.Resize(ref c.Data, Math.Max(c.Data.Length * 2, length + text.Length));
                 text.CopyTo(c.Data, length);

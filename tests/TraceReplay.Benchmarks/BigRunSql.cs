@@ -65,9 +65,9 @@ internal static class BigRunSql
                 AS r(id, tbl, chain, position, is_policy, text)
             WHERE {{ssh}} OR id <> 5
             """;
-        yield return
+        // packets stores addresses and texts as keys: the text rows go through the schema's conversion.
+        foreach (string sql in TraceReplay.Store.RunSchema.InsertPacketsFromText(
             $"""
-            INSERT INTO packets BY NAME
             SELECT i AS id, i // 2 AS packet_id,
                    first_ts + to_microseconds(j * 864) AS ts,
                    CASE WHEN input = orig THEN 'veth1' ELSE 'eth0' END AS capture_point,
@@ -93,7 +93,10 @@ internal static class BigRunSql
                    false AS depends_on_unknown
             FROM (SELECT conn.*, c * 8 + j AS i, j, j % 2 = 0 AS input, j // 2 % 2 = 0 AS orig, rule IS NULL AS ok
                   FROM conn CROSS JOIN range(8) r(j))
-            """;
+            """))
+        {
+            yield return sql;
+        }
         yield return
             $"""
             INSERT INTO connections BY NAME

@@ -6,7 +6,7 @@ const string Usage = """
            TraceReplay.Benchmarks pipeline [--packets N] [--dir DIR]
            TraceReplay.Benchmarks fuzz [--cases N] [--seed S]
            TraceReplay.Benchmarks host [--runs N] [--dir DIR]
-           TraceReplay.Benchmarks store [--rows N] [--dir DIR]
+           TraceReplay.Benchmarks store [--rows N] [--dir DIR] [--variants base,addrint,textint,addrint-textint,...]
            TraceReplay.Benchmarks anomaly-eval [--seconds N] [--dir DIR] [--conntrack-max N]
            TraceReplay.Benchmarks replay [--packets N] [--snaplen N] [--flows N] [--rate PPS] [--modes none,duckdb,arrow,duckdb-2t,arrow-2t] [--cpu N] [--runs N] [--dir DIR] [--keep]
            TraceReplay.Benchmarks bigrun [--packets N] [--dir DIR] [--keep]

@@ -7,7 +7,7 @@ using TraceReplay.Store;
 namespace TraceReplay.Benchmarks;
 
 /// <summary>
-/// `store [--rows N] [--dir DIR]`: rows/s and bytes allocated per row for the packets table, four ways:
+/// `store [--rows N] [--dir DIR] [--variants LIST]` (StoreVariants: schema/setting experiments): rows/s and bytes allocated per row for the packets table, four ways:
 /// Arrow builders alone (record batches built and dropped), Arrow IPC file, DuckDB by Arrow import
 /// (the RunWriter default), DuckDB by DuckDB.NET's appender. Whole runs with Stopwatch rather than
 /// BenchmarkDotNet: the cost that matters includes batch flushes, the file and DuckDB's checkpoint.
@@ -18,20 +18,29 @@ public static class StoreRun
     {
         int rows = 5_000_000;
         string dir = Path.Combine(Path.GetTempPath(), "tracereplay-store-bench");
+        string? variants = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
             {
                 case "--rows": rows = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--dir": dir = args[i + 1]; break;
+                case "--variants": variants = args[i + 1]; break;
                 default: Console.Error.WriteLine("usage: store [--rows N] [--dir DIR]"); return 2;
             }
         }
         Directory.CreateDirectory(dir);
+        if (variants is not null)
+        {
+            foreach (var v in variants.Split(','))
+                StoreVariants.Run(rows, dir, v);
+            return 0;
+        }
         var packets = new PacketRow[4096];
         for (int i = 0; i < packets.Length; i++)
             packets[i] = Packet(i);
 
+        // The rows as DuckDB takes them (keys, ids, ENUM codes): the cost the replay thread pays per row.
         Measure("arrow builders only", rows, () =>
         {
             var b = new TableBuffer(RunSchema.Packets, new AddressText(), 64 * 1024);
@@ -44,17 +53,17 @@ public static class StoreRun
                 b.EndRow();
                 if (b.Rows == 64 * 1024)
                 {
-                    b.Build().Dispose();
+                    b.BuildForScan().Dispose();
                     b.Clear();
                 }
             }
-            b.Build().Dispose();
+            b.BuildForScan().Dispose();
             b.Clear();
         });
         string arrowFile = Path.Combine(dir, "packets.arrow");
         Measure("arrow IPC file", rows, () =>
         {
-            var b = new TableBuffer(RunSchema.Packets, new AddressText(), 64 * 1024);
+            var b = new TableBuffer(RunSchema.Packets, new AddressText { KeepText = true }, 64 * 1024);
             using var fs = new FileStream(arrowFile, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
             using var w = new ArrowFileWriter(fs, RunSchema.Packets.Schema);
             w.WriteStart();

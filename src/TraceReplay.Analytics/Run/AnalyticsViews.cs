@@ -24,9 +24,9 @@ public static class AnalyticsViews
 
     public static readonly (string Name, string Comment, string Sql)[] Views =
     [
-        ("v_drop_packets", "every dropped or rejected packet (its simulated sighting) with its cause and flow",
+        ("v_drop_packets", "every dropped or rejected packet (its simulated sighting) with its cause and flow (src_key, dst_key: the stored address keys, for filters)",
             $"""
-            SELECT p.id, p.packet_id, p.ts, p.capture_point, p.family, p.proto, p.src, p.sport, p.dst, p.dport, p.verdict,
+            SELECT p.id, p.packet_id, p.ts, p.capture_point, p.family, p.proto, p.src, p.sport, p.dst, p.dport, p.verdict, p.src_key, p.dst_key,
                    p.verdict_rule_id AS rule_id, r."table" AS rule_table, r.chain AS rule_chain, r.position AS rule_position,
                    r.is_policy AS rule_is_policy, r.text AS rule_text, p.drop_reason, p.depends_on_unknown, p.ct_id,
                    CASE WHEN r.id IS NOT NULL
@@ -34,7 +34,7 @@ public static class AnalyticsViews
                              || CASE WHEN r.is_policy THEN 'policy' ELSE 'rule:' || r.position END
                         ELSE coalesce(p.drop_reason, 'unknown') END AS cause,
                    {FlowKey} AS flow
-            FROM packets p
+            FROM packets_keyed p
             LEFT JOIN rules r ON r.id = p.verdict_rule_id
             LEFT JOIN connections c ON c.ct_id = p.ct_id AND p.ts >= c.first_ts AND p.ts <= coalesce(c.last_ts, 'infinity'::TIMESTAMPTZ)
             WHERE p.verdict IN ('DROP', 'REJECT')

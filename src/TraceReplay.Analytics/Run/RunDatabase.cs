@@ -52,8 +52,9 @@ public sealed class RunDatabase : IDisposable
         var run = new RunDatabase(path, db);
         try
         {
-            long tables = run.Scalar<long>("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN ('run_info', 'packets', 'rules', 'nat_mappings', 'connections')");
-            if (tables < 5)
+            long tables = run.Scalar<long>("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN ('run_info', 'packets_data', 'rules', 'nat_mappings', 'connections')");
+            // packets is a view over packets_data since schema version 3; an older run fails the version check below.
+            if (tables < 5 && run.Scalar<long>("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN ('run_info', 'packets')") < 2)
                 throw new RunDatabaseException($"{path}: not a run database (it lacks the run_info, packets, rules, nat_mappings or connections table; run databases are written by `tracereplay replay --out`)");
             if (run.InfoValue("schema_version") is not { } version)
                 throw new RunDatabaseException($"{path}: not a run database (run_info has no schema_version)");

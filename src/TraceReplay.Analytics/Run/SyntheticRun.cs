@@ -44,19 +44,19 @@ public static class SyntheticRun
         {
             // No ICU: TIMESTAMP to TIMESTAMPTZ is taken as UTC anyway.
         }
-        foreach (string sql in new[]
-        {
-            "SET preserve_insertion_order = false",
-            $"""
-            INSERT INTO packets (id, packet_id, ts, capture_point, direction, family, proto, src, sport, dst, dport, len, ct_id, ct_state, ct_dir, path, verdict, verdict_rule_id, depends_on_unknown)
-            SELECT i, i, make_timestamp({T0Us} + i * 100)::TIMESTAMPTZ, 'eth0', 'in', 'ipv4', 6,
-                   '10.' || (i // 10 // 250 % 250) || '.' || (i // 10 % 250) || '.1', 1024 + i // 10 % 60000,
-                   '192.0.2.' || (i // 10 % 200 + 1), CASE i // 10 % 100 WHEN 7 THEN 22 WHEN 9 THEN 23 ELSE 443 END, 60,
-                   CASE WHEN i // 10 % 100 IN (7, 9) THEN NULL ELSE i // 10 END, CASE WHEN i % 10 = 0 THEN 'NEW' ELSE 'ESTABLISHED' END, 'ORIGINAL',
-                   'PREROUTING>INPUT', CASE WHEN i // 10 % 100 IN (7, 9) THEN 'DROP' ELSE 'ACCEPT' END,
-                   CASE i // 10 % 100 WHEN 7 THEN 1 WHEN 9 THEN 0 ELSE NULL END, false
+        // packets stores addresses and texts as keys (RunSchema): the rows go in in text form through
+        // the schema's own conversion.
+        var packetsSql = RunSchema.InsertPacketsFromText($"""
+            SELECT i AS id, i AS packet_id, make_timestamp({T0Us} + i * 100)::TIMESTAMPTZ AS ts, 'eth0' AS capture_point, 'in' AS direction, 'ipv4' AS family, 6 AS proto,
+                   '10.' || (i // 10 // 250 % 250) || '.' || (i // 10 % 250) || '.1' AS src, 1024 + i // 10 % 60000 AS sport,
+                   '192.0.2.' || (i // 10 % 200 + 1) AS dst, CASE i // 10 % 100 WHEN 7 THEN 22 WHEN 9 THEN 23 ELSE 443 END AS dport, 60 AS len,
+                   CASE WHEN i // 10 % 100 IN (7, 9) THEN NULL ELSE i // 10 END AS ct_id, CASE WHEN i % 10 = 0 THEN 'NEW' ELSE 'ESTABLISHED' END AS ct_state, 'ORIGINAL' AS ct_dir,
+                   'PREROUTING>INPUT' AS path, CASE WHEN i // 10 % 100 IN (7, 9) THEN 'DROP' ELSE 'ACCEPT' END AS verdict,
+                   CASE i // 10 % 100 WHEN 7 THEN 1 WHEN 9 THEN 0 ELSE NULL END AS verdict_rule_id, false AS depends_on_unknown
             FROM range({packets}) t(i)
-            """,
+            """);
+        foreach (string sql in new[] { "SET preserve_insertion_order = false" }.Concat(packetsSql).Concat(new[]
+        {
             $"""
             INSERT INTO nat_mappings
             SELECT make_timestamp({T0Us} + f * 1000)::TIMESTAMPTZ, make_timestamp({T0Us} + f * 1000 + 120000000)::TIMESTAMPTZ, 'ipv4', 6,
@@ -74,7 +74,7 @@ public static class SyntheticRun
             "UPDATE rules SET packets = (SELECT count(*) FROM packets WHERE verdict_rule_id = 1) WHERE id = 1",
             "UPDATE rules SET packets = (SELECT count(*) FROM packets WHERE verdict_rule_id = 0) WHERE id = 0",
             "CHECKPOINT",
-        })
+        }))
         {
             cmd.CommandText = sql;
             cmd.ExecuteNonQuery();
