@@ -6,6 +6,7 @@ using TraceReplay.Host.Iptables;
 using TraceReplay.Host.Iptables.Extensions;
 using TraceReplay.Host.Ipset;
 using TraceReplay.Host.Network;
+using TraceReplay.Netfilter.Bridge;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Nat;
 using TraceReplay.Netfilter.Routing;
@@ -170,7 +171,7 @@ public sealed partial class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
-        if (ingress.PhysInDev is null && Bridges.Port(ingress.Dev) is { } port)
+        if (ingress.PhysInDev is null && PortOf(ingress.Dev) is { } port)
         {
             var bridged = BridgeReceive(frame, ref packet, ingress, port, trace);
             LocalReply(frame, packet, ref bridged, ingress.TimeNs);
@@ -450,6 +451,25 @@ public sealed partial class NfHost
         (_ifName1, _ifIndex1) = (_ifName0, _ifIndex0);
         (_ifName0, _ifIndex0) = (dev, index);
         return index;
+    }
+
+    // The bridge port of each capture point's name, by reference: the replay hands the same string
+    // instances packet after packet, and hashing the name was a dictionary lookup per received packet.
+    private readonly (string? Name, BrPort? Port)[] _ports = new (string?, BrPort?)[8];
+    private int _portsNext;
+
+    /// <summary>br_port_get_rcu(dev): the bridge port named <paramref name="dev"/>, or null (remembered for the last eight names).</summary>
+    private BrPort? PortOf(string dev)
+    {
+        foreach (var (name, port) in _ports)
+        {
+            if (ReferenceEquals(name, dev))
+                return port;
+        }
+        var found = Bridges.Port(dev);
+        _ports[_portsNext] = (dev, found);
+        _portsNext = (_portsNext + 1) & (_ports.Length - 1);
+        return found;
     }
 
     private void SetOut(ref XtActionParam p, ref NfHookResult r, in RouteResult route)
