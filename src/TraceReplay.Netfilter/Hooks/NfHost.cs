@@ -435,42 +435,14 @@ public sealed partial class NfHost
             && Confirm(ref p, ref r);
     }
 
-    // The last names looked up and their indexes: capture points and routes hand the same string
-    // instances packet after packet, so a reference compare saves NetworkConfig's dictionary lookup.
-    private string? _ifName0, _ifName1;
-    private int _ifIndex0, _ifIndex1;
+    private NfNameMemo<int>? _ifIndexes;
+    private NfNameMemo<BrPort?>? _ports;
 
-    /// <summary>dev->ifindex of a device by name (0 when the snapshot has no such device), remembered for the last two names.</summary>
-    private int IfIndexOf(string dev)
-    {
-        if (ReferenceEquals(dev, _ifName0))
-            return _ifIndex0;
-        if (ReferenceEquals(dev, _ifName1))
-            return _ifIndex1;
-        int index = Network.Device(dev)?.IfIndex ?? 0;
-        (_ifName1, _ifIndex1) = (_ifName0, _ifIndex0);
-        (_ifName0, _ifIndex0) = (dev, index);
-        return index;
-    }
+    /// <summary>dev->ifindex of a device by name (0 when the snapshot has no such device).</summary>
+    private int IfIndexOf(string dev) => (_ifIndexes ??= new(name => Network.Device(name)?.IfIndex ?? 0))[dev];
 
-    // The bridge port of each capture point's name, by reference: the replay hands the same string
-    // instances packet after packet, and hashing the name was a dictionary lookup per received packet.
-    private readonly (string? Name, BrPort? Port)[] _ports = new (string?, BrPort?)[8];
-    private int _portsNext;
-
-    /// <summary>br_port_get_rcu(dev): the bridge port named <paramref name="dev"/>, or null (remembered for the last eight names).</summary>
-    private BrPort? PortOf(string dev)
-    {
-        foreach (var (name, port) in _ports)
-        {
-            if (ReferenceEquals(name, dev))
-                return port;
-        }
-        var found = Bridges.Port(dev);
-        _ports[_portsNext] = (dev, found);
-        _portsNext = (_portsNext + 1) & (_ports.Length - 1);
-        return found;
-    }
+    /// <summary>br_port_get_rcu(dev): the bridge port named <paramref name="dev"/>, or null.</summary>
+    private BrPort? PortOf(string dev) => (_ports ??= new(Bridges.Port))[dev];
 
     private void SetOut(ref XtActionParam p, ref NfHookResult r, in RouteResult route)
     {
