@@ -71,20 +71,21 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     /// <summary>Registers the prediction for packet <paramref name="packetId"/>, whose entry row is sighting <paramref name="sighting"/>.</summary>
     public void Predict(long sighting, long packetId, long timeNs, in NfHookResult r)
     {
-        var p = new Pending
-        {
-            Sighting = sighting,
-            LastNs = timeNs,
-            Fate = r.Fate,
-            OutDev = r.OutDev,
-            Bridge = (r.Path & NfPath.Bridge) != 0 ? r.InDev : null,
-            PhysInDev = r.PhysInDev,
-            PhysOutDev = r.PhysOutDev,
-            Flood = r.BridgeOutPorts > 1,
-            BridgeSent = r.BridgeOutPorts > 0,
-            Predicted = r.TupleAfter,
-        };
-        _pending.Add(packetId) = p;
+        // Field by field into the slot: a whole Pending assigned to the heap is a bulk copy with write barriers.
+        ref Pending p = ref _pending.Add(packetId);
+        p.Sighting = sighting;
+        p.LastNs = timeNs;
+        p.Fate = r.Fate;
+        p.OutDev = r.OutDev;
+        p.Bridge = (r.Path & NfPath.Bridge) != 0 ? r.InDev : null;
+        p.PhysInDev = r.PhysInDev;
+        p.PhysOutDev = r.PhysOutDev;
+        p.Flood = r.BridgeOutPorts > 1;
+        p.BridgeSent = r.BridgeOutPorts > 0;
+        p.Predicted = r.TupleAfter;
+        p.Best = FidelityOutcome.None;
+        p.SeenPoint = null;
+        p.Seen = default;
         _byTime.Enqueue((packetId, timeNs));
     }
 
