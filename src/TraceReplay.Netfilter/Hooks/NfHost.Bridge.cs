@@ -216,8 +216,20 @@ public sealed partial class NfHost : IBrNetfilterHooks
             _br.DependsOnUnknown = true;
     }
 
-    private bool CallsIptables(in DecodedPacket packet) =>
-        packet.IsIpv4 ? Network.Sysctls.BridgeNfCallIptables : packet.IsIpv6 && Network.Sysctls.BridgeNfCallIp6tables;
+    // bridge-nf-call-iptables / -ip6tables, read at the first bridged packet as the router reads its
+    // sysctls when it is built: a sysctl is a string-keyed lookup and a parse, once per bridged packet before.
+    private byte _callIptables; // bit 0: read; bit 1: iptables; bit 2: ip6tables
+
+    private bool CallsIptables(in DecodedPacket packet)
+    {
+        int c = _callIptables;
+        if (c == 0)
+        {
+            c = 1 | (Network.Sysctls.BridgeNfCallIptables ? 2 : 0) | (Network.Sysctls.BridgeNfCallIp6tables ? 4 : 0);
+            _callIptables = (byte)c;
+        }
+        return packet.IsIpv4 ? (c & 2) != 0 : packet.IsIpv6 && (c & 4) != 0;
+    }
 
     /// <summary>
     /// The frame as the hooks may rewrite it: the bridge hands its frame on read-only, but it is the

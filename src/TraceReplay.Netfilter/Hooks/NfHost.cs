@@ -6,6 +6,7 @@ using TraceReplay.Host.Iptables;
 using TraceReplay.Host.Iptables.Extensions;
 using TraceReplay.Host.Ipset;
 using TraceReplay.Host.Network;
+using TraceReplay.Netfilter.Bridge;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Nat;
 using TraceReplay.Netfilter.Routing;
@@ -170,7 +171,7 @@ public sealed partial class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
-        if (ingress.PhysInDev is null && Bridges.Port(ingress.Dev) is { } port)
+        if (ingress.PhysInDev is null && PortOf(ingress.Dev) is { } port)
         {
             var bridged = BridgeReceive(frame, ref packet, ingress, port, trace);
             LocalReply(frame, packet, ref bridged, ingress.TimeNs);
@@ -434,23 +435,14 @@ public sealed partial class NfHost
             && Confirm(ref p, ref r);
     }
 
-    // The last names looked up and their indexes: capture points and routes hand the same string
-    // instances packet after packet, so a reference compare saves NetworkConfig's dictionary lookup.
-    private string? _ifName0, _ifName1;
-    private int _ifIndex0, _ifIndex1;
+    private NfNameMemo<int>? _ifIndexes;
+    private NfNameMemo<BrPort?>? _ports;
 
-    /// <summary>dev->ifindex of a device by name (0 when the snapshot has no such device), remembered for the last two names.</summary>
-    private int IfIndexOf(string dev)
-    {
-        if (ReferenceEquals(dev, _ifName0))
-            return _ifIndex0;
-        if (ReferenceEquals(dev, _ifName1))
-            return _ifIndex1;
-        int index = Network.Device(dev)?.IfIndex ?? 0;
-        (_ifName1, _ifIndex1) = (_ifName0, _ifIndex0);
-        (_ifName0, _ifIndex0) = (dev, index);
-        return index;
-    }
+    /// <summary>dev->ifindex of a device by name (0 when the snapshot has no such device).</summary>
+    private int IfIndexOf(string dev) => (_ifIndexes ??= new(name => Network.Device(name)?.IfIndex ?? 0))[dev];
+
+    /// <summary>br_port_get_rcu(dev): the bridge port named <paramref name="dev"/>, or null.</summary>
+    private BrPort? PortOf(string dev) => (_ports ??= new(Bridges.Port))[dev];
 
     private void SetOut(ref XtActionParam p, ref NfHookResult r, in RouteResult route)
     {

@@ -101,7 +101,6 @@ public sealed class SightingCorrelator
         {
             g.Seen |= bit;
             g.LastNs = timeNs;
-            _byTime.Enqueue((key, timeNs));
             Observations++;
             return new Sighting(g.PacketId, SightingRole.Observation, g.Kind, g.EntryPoint, g.FirstNs);
         }
@@ -169,12 +168,21 @@ public sealed class SightingCorrelator
             if (!Unsafe.IsNullRef(ref g) && g.LastNs == ns)
                 _expected.Remove(key);
         }
+        // A group is queued once, at its first sighting; when that entry comes due and the group was
+        // seen since, it is queued again at its last sighting instead of once per sighting (one table
+        // lookup per packet rather than per sighting). The queue is then only nearly in time order, so
+        // a group may be removed a little late: harmless, as Classify checks the window itself and
+        // replaces a stale group with the same fingerprint.
         while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > _windowNs)
         {
             var (key, ns) = _byTime.Dequeue();
             ref Group g = ref _groups.Find(key);
-            if (!Unsafe.IsNullRef(ref g) && g.LastNs == ns)
+            if (Unsafe.IsNullRef(ref g))
+                continue;
+            if (nowNs - g.LastNs > _windowNs)
                 _groups.Remove(key);
+            else if (g.LastNs != ns)
+                _byTime.Enqueue((key, g.LastNs));
         }
     }
 

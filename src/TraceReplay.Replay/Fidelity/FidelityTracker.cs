@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceReplay.Capture.Readers;
 using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Hooks;
@@ -9,6 +10,9 @@ public sealed class FidelityCoverage(bool all, IEnumerable<string> names)
 {
     private readonly HashSet<string> _names = new(names, StringComparer.Ordinal);
 
+    // Capture points hand the same string instance sighting after sighting: a reference compare saves hashing it each time.
+    private string? _lastAdded;
+
     public bool All => all;
 
     public bool Covers(string? dev) => dev is not null && (all || _names.Contains(dev));
@@ -16,7 +20,10 @@ public sealed class FidelityCoverage(bool all, IEnumerable<string> names)
     /// <summary>An interface seen in the capture is covered by it.</summary>
     public void Add(string dev)
     {
-        if (!all && dev.Length > 0 && dev != "?")
+        if (all || ReferenceEquals(dev, _lastAdded))
+            return;
+        _lastAdded = dev;
+        if (dev.Length > 0 && dev != "?")
             _names.Add(dev);
     }
 }
@@ -29,6 +36,11 @@ public sealed class FidelityCoverage(bool all, IEnumerable<string> names)
 /// window. An egress is on the predicted interface when it is the predicted output device, a port of
 /// that device when it is a bridge (the FDB picks the port), or for a bridged frame the port the
 /// bridge chose (any port but the input one when it flooded).
+/// <para>
+/// The pending packets live in a ring indexed by packet id (<see cref="IdRing{T}"/>) and are updated
+/// in place: a Dictionary copied the ~170-byte entry out and back for every sighting, with a write
+/// barrier for each of its strings.
+/// </para>
 /// </summary>
 public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, string?> masterOf, long windowNs, int examplesPerOutcome = 5)
 {
@@ -49,28 +61,31 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         public NfConntrackTuple Seen;
     }
 
-    private readonly Dictionary<long, Pending> _pending = [];
+    private readonly IdRing<Pending> _pending = new();
     private readonly Queue<(long PacketId, long Ns)> _byTime = new();
-    private readonly Dictionary<FidelityOutcome, long> _counts = [];
+    private readonly long[] _counts = new long[Enum.GetValues<FidelityOutcome>().Max(o => (int)o) + 1];
+    private string? _masterPoint;
+    private string? _master;
     private readonly List<FidelityExample> _examples = [];
 
     /// <summary>Registers the prediction for packet <paramref name="packetId"/>, whose entry row is sighting <paramref name="sighting"/>.</summary>
     public void Predict(long sighting, long packetId, long timeNs, in NfHookResult r)
     {
-        var p = new Pending
-        {
-            Sighting = sighting,
-            LastNs = timeNs,
-            Fate = r.Fate,
-            OutDev = r.OutDev,
-            Bridge = (r.Path & NfPath.Bridge) != 0 ? r.InDev : null,
-            PhysInDev = r.PhysInDev,
-            PhysOutDev = r.PhysOutDev,
-            Flood = r.BridgeOutPorts > 1,
-            BridgeSent = r.BridgeOutPorts > 0,
-            Predicted = r.TupleAfter,
-        };
-        _pending[packetId] = p;
+        // Field by field into the slot: a whole Pending assigned to the heap is a bulk copy with write barriers.
+        ref Pending p = ref _pending.Add(packetId);
+        p.Sighting = sighting;
+        p.LastNs = timeNs;
+        p.Fate = r.Fate;
+        p.OutDev = r.OutDev;
+        p.Bridge = (r.Path & NfPath.Bridge) != 0 ? r.InDev : null;
+        p.PhysInDev = r.PhysInDev;
+        p.PhysOutDev = r.PhysOutDev;
+        p.Flood = r.BridgeOutPorts > 1;
+        p.BridgeSent = r.BridgeOutPorts > 0;
+        p.Predicted = r.TupleAfter;
+        p.Best = FidelityOutcome.None;
+        p.SeenPoint = null;
+        p.Seen = default;
         _byTime.Enqueue((packetId, timeNs));
     }
 
@@ -81,7 +96,10 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     public FidelityOutcome Observe(long packetId, string point, PacketDirection direction, in NfConntrackTuple seen, long timeNs)
     {
         coverage.Add(point);
-        if (direction != PacketDirection.Outgoing || !_pending.TryGetValue(packetId, out var p))
+        if (direction != PacketDirection.Outgoing)
+            return FidelityOutcome.None;
+        ref Pending p = ref _pending.Find(packetId);
+        if (Unsafe.IsNullRef(ref p))
             return FidelityOutcome.None;
         var o = Compare(p, point, seen);
         if (p.Best == FidelityOutcome.None || Rank(o) < Rank(p.Best))
@@ -91,7 +109,6 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
             p.Seen = seen;
         }
         p.LastNs = timeNs;
-        _pending[packetId] = p;
         _byTime.Enqueue((packetId, timeNs));
         return o;
     }
@@ -100,8 +117,7 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     public void NotSimulated(long packetId, string point, long timeNs)
     {
         coverage.Add(point);
-        long n = _counts.TryGetValue(FidelityOutcome.NotSimulated, out long c) ? c : 0;
-        _counts[FidelityOutcome.NotSimulated] = n + 1;
+        long n = _counts[(int)FidelityOutcome.NotSimulated]++;
         if (n < examplesPerOutcome)
             _examples.Add(new FidelityExample(packetId, FidelityOutcome.NotSimulated, $"first seen leaving {point} at {timeNs}: never an input of the simulation"));
     }
@@ -112,10 +128,13 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > windowNs)
         {
             var (id, ns) = _byTime.Dequeue();
-            if (_pending.TryGetValue(id, out var p) && p.LastNs == ns)
+            ref Pending p = ref _pending.Find(id);
+            if (!Unsafe.IsNullRef(ref p) && p.LastNs == ns)
             {
+                long sighting = p.Sighting;
+                var o = Decide(id, p);
                 _pending.Remove(id);
-                decided(p.Sighting, Decide(id, p));
+                decided(sighting, o);
             }
         }
     }
@@ -123,15 +142,23 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     /// <summary>The end of the capture closes every window.</summary>
     public void Finish(Action<long, FidelityOutcome> decided) => Advance(long.MaxValue, decided);
 
-    public FidelitySummary Summary() => new(new Dictionary<FidelityOutcome, long>(_counts), [.. _examples]);
+    public FidelitySummary Summary()
+    {
+        var counts = new Dictionary<FidelityOutcome, long>();
+        for (int i = 0; i < _counts.Length; i++)
+        {
+            if (_counts[i] > 0)
+                counts[(FidelityOutcome)i] = _counts[i];
+        }
+        return new(counts, [.. _examples]);
+    }
 
     private FidelityOutcome Decide(long packetId, in Pending p)
     {
         var o = p.Best != FidelityOutcome.None ? p.Best
             : p.Fate is NfFate.Forwarded or NfFate.Sent or NfFate.Bridged && PredictedCovered(p) ? FidelityOutcome.PredictedUnseen
             : FidelityOutcome.NotApplicable;
-        long n = _counts.TryGetValue(o, out long c) ? c : 0;
-        _counts[o] = n + 1;
+        long n = _counts[(int)o]++;
         // The words are made only for the few examples kept: nothing is allocated for an explained packet.
         if (o is not (FidelityOutcome.Explained or FidelityOutcome.NotApplicable) && n < examplesPerOutcome)
         {
@@ -169,7 +196,7 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
     {
         // A multicast or broadcast frame is flooded by the bridge and passed up at once (br_handle_frame_finish):
         // its copies out of the ports are predicted whatever became of it in IP.
-        if (p.BridgeSent && p.Fate != NfFate.Bridged && masterOf(point) == p.Bridge && (p.Flood ? point != p.PhysInDev : point == p.PhysOutDev))
+        if (p.BridgeSent && p.Fate != NfFate.Bridged && MasterOf(point) == p.Bridge && (p.Flood ? point != p.PhysInDev : point == p.PhysOutDev))
             return seen.Equals(p.Predicted) ? FidelityOutcome.Explained : FidelityOutcome.NatOtherDiffers;
         switch (p.Fate)
         {
@@ -190,11 +217,19 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         }
     }
 
+    /// <summary>The bridge <paramref name="point"/> is a port of, remembered for the last point (the same string instance sighting after sighting).</summary>
+    private string? MasterOf(string point)
+    {
+        if (!ReferenceEquals(point, _masterPoint))
+            (_masterPoint, _master) = (point, masterOf(point));
+        return _master;
+    }
+
     private bool OnPredicted(in Pending p, string point)
     {
         if (p.Fate == NfFate.Bridged)
-            return p.Flood ? masterOf(point) == p.Bridge && point != p.PhysInDev : point == p.PhysOutDev;
-        return point == p.OutDev || (p.OutDev is not null && masterOf(point) == p.OutDev);
+            return p.Flood ? MasterOf(point) == p.Bridge && point != p.PhysInDev : point == p.PhysOutDev;
+        return point == p.OutDev || (p.OutDev is not null && MasterOf(point) == p.OutDev);
     }
 
     private bool PredictedCovered(in Pending p) => p.Fate == NfFate.Bridged
