@@ -211,7 +211,7 @@ public static partial class RunSchema
             C("text", ColKind.Text, "the text the views print for it"),
         ]);
 
-    /// <summary>The tables, created in this order; run_text last so the views that read it are created after it.</summary>
+    /// <summary>The tables, created in this order; run_text first so the views that read it (packets, packets_keyed) can be created with their tables.</summary>
     internal static readonly TableDef[] Tables = [RunText, Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo, Fidelity];
 
     /// <summary>Views for everyday questions; plain SQL so any DuckDB client can use them.</summary>

@@ -233,14 +233,20 @@ internal sealed class ReceiveStage : IReceivedPackets
                     return;
                 }
                 _pending = false;
+
+                // Everything that can throw comes before the entry is counted: a failure must not
+                // leave a half-filled entry for the simulation to replay (the one-thread loop never
+                // sees that packet either).
+                string pointName = s.Points.Name(s.Point);
+                ulong fingerprint = SightingCorrelator.Fingerprint(s.Packet, frame);
                 ref var e = ref batch.Add(frame);
                 e.Record = s.Record;
                 e.Packet = s.Packet;
                 e.Source = s.Source;
                 e.Point = s.Point;
-                e.PointName = s.Points.Name(s.Point);
+                e.PointName = pointName;
                 e.Direction = s.Direction;
-                e.Fingerprint = SightingCorrelator.Fingerprint(e.Packet, batch.Frame(e));
+                e.Fingerprint = fingerprint;
             }
         }
         catch (Exception e)
