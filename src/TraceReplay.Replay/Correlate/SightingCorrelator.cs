@@ -67,7 +67,7 @@ public sealed class SightingCorrelator
 
     private readonly long _windowNs;
     private readonly SightingTable<Group> _groups = new();
-    private readonly Queue<(ulong Key, long Ns)> _byTime = new();
+    private readonly Queue<(ulong Key, long Ns, long PacketId)> _byTime = new();
 
     // Packets the simulated host made (REJECT's replies), by their reply fingerprint: their captured copies are observations.
     private readonly SightingTable<Group> _expected = new();
@@ -82,6 +82,9 @@ public sealed class SightingCorrelator
 
     /// <summary>Packets (groups of sightings) seen so far.</summary>
     public long Packets => _nextPacketId - 1;
+
+    /// <summary>Entries waiting in the expiry queue: one per live group (tests check it stays bounded).</summary>
+    internal int QueuedForExpiry => _byTime.Count;
 
     /// <summary>Sightings recognised as observations of an earlier one.</summary>
     public long Observations { get; private set; }
@@ -125,7 +128,7 @@ public sealed class SightingCorrelator
         };
         long id = _nextPacketId++;
         _groups.Set(key, new Group { PacketId = id, FirstNs = timeNs, LastNs = timeNs, Seen = bit, Kind = kind, EntryPoint = point });
-        _byTime.Enqueue((key, timeNs));
+        _byTime.Enqueue((key, timeNs, id));
         return new Sighting(id, SightingRole.Entry, kind, point, timeNs);
     }
 
@@ -172,17 +175,20 @@ public sealed class SightingCorrelator
         // seen since, it is queued again at its last sighting instead of once per sighting (one table
         // lookup per packet rather than per sighting). The queue is then only nearly in time order, so
         // a group may be removed a little late: harmless, as Classify checks the window itself and
-        // replaces a stale group with the same fingerprint.
+        // replaces a stale group with the same fingerprint. An entry belongs to one group (its packet
+        // id): a group that replaced it under the same fingerprint has an entry of its own, so the old
+        // one is dropped — re-queued for the new group, identical frames repeating within the window
+        // (a loop, a storm) kept every entry alive and made each pass over the queue longer.
         while (_byTime.Count > 0 && nowNs - _byTime.Peek().Ns > _windowNs)
         {
-            var (key, ns) = _byTime.Dequeue();
+            var (key, ns, packetId) = _byTime.Dequeue();
             ref Group g = ref _groups.Find(key);
-            if (Unsafe.IsNullRef(ref g))
+            if (Unsafe.IsNullRef(ref g) || g.PacketId != packetId)
                 continue;
             if (nowNs - g.LastNs > _windowNs)
                 _groups.Remove(key);
             else if (g.LastNs != ns)
-                _byTime.Enqueue((key, g.LastNs));
+                _byTime.Enqueue((key, g.LastNs, packetId));
         }
     }
 

@@ -111,6 +111,26 @@ public sealed class SightingCorrelatorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Identical_frames_repeating_within_the_window_keep_the_expiry_queue_bounded()
+    {
+        // The same frame at the same point every 50 ms (a loop or a storm): each is a new packet (same
+        // point), replacing the group of the one before under the same fingerprint. The window is
+        // 100 ms, so at most three groups' entries (the live group and two replaced ones not yet due)
+        // can be queued at once; 20,000 repeats must not leave 20,000 entries.
+        byte[] frame = Frames.UdpV4("10.0.0.1", 5353, "224.0.0.251", 5353);
+        PacketDecoder.Decode(frame, LinkType.Ethernet, frame.Length, out var d);
+        var c = new SightingCorrelator(windowNs: 100_000_000);
+        long maxQueued = 0;
+        for (int i = 0; i < 20_000; i++)
+        {
+            var s = c.Classify(d, frame, 1, PacketDirection.Incoming, i * 50_000_000L);
+            Assert.Equal((SightingRole.Entry, (long)i + 1), (s.Role, s.PacketId));
+            maxQueued = Math.Max(maxQueued, c.QueuedForExpiry);
+        }
+        Assert.InRange(maxQueued, 1, 3);
+    }
+
+    [Fact]
     public void Classifying_allocates_nothing_once_the_window_is_warm()
     {
         byte[] frame = Frames.TcpV4("10.0.0.1", 40000, "10.0.0.2", 80);
