@@ -26,7 +26,9 @@ internal sealed class IdRing<T> where T : struct
     {
         var slots = _slots;
         ref Slot s = ref slots[(int)id & (slots.Length - 1)];
-        if (s.Tag == id + 1)
+
+        // A free slot's tag is 0, which is what id -1 would be tagged: no negative id is ever present.
+        if (s.Tag == id + 1 && id >= 0)
             return ref s.Value;
         return ref Unsafe.NullRef<T>();
     }
@@ -53,7 +55,7 @@ internal sealed class IdRing<T> where T : struct
     {
         var slots = _slots;
         ref Slot s = ref slots[(int)id & (slots.Length - 1)];
-        if (s.Tag == id + 1)
+        if (s.Tag == id + 1 && id >= 0)
             s.Tag = 0;
     }
 

@@ -25,6 +25,19 @@ public sealed class IdRingTests
     }
 
     [Fact]
+    public void A_negative_id_is_never_found_not_even_in_a_free_slot()
+    {
+        // Slot 1023 is free (tag 0), and -1 & 1023 = 1023: a tag of id + 1 would say -1 lives there.
+        var ring = new IdRing<long>();
+        ring.Add(1023) = 7;
+        ring.Remove(1023);
+        Assert.True(Unsafe.IsNullRef(ref ring.Find(-1)));
+        ring.Add(5) = 5;
+        ring.Remove(-1);
+        Assert.Equal(5, ring.Find(5));
+    }
+
+    [Fact]
     public void A_live_id_in_the_new_ids_slot_grows_the_ring_and_keeps_both()
     {
         var ring = new IdRing<long>();
