@@ -412,6 +412,24 @@ internal sealed class DockerHostTraffic
         if (Sightings >= limit)
             return;
         var f = _frame.AsSpan();
+        var h = WriteSll2Ipv4(f, ifIndex, packetType, mac, protocol, ipLength, ipId, ttl, src, dst);
+        if (protocol != L4Protocol.Icmp)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(h[20..], srcPort);
+            BinaryPrimitives.WriteUInt16BigEndian(h[22..], dstPort);
+        }
+        int length = Sll2Length + ipLength;
+        w.Write(ns, f[..Math.Min(length, _snapLength)], length);
+        Sightings++;
+    }
+
+    /// <summary>
+    /// The DLT_LINUX_SLL2 header and an IPv4 header (DF, checksum filled) at the start of
+    /// <paramref name="f"/>, as `tcpdump -i any` records a packet; returns the IP header onwards for
+    /// the caller's transport header. Shared with <see cref="ScaleTraffic"/>.
+    /// </summary>
+    internal static Span<byte> WriteSll2Ipv4(Span<byte> f, int ifIndex, byte packetType, ulong mac, byte protocol, int ipLength, ushort ipId, byte ttl, uint src, uint dst)
+    {
         // DLT_LINUX_SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address.
         BinaryPrimitives.WriteUInt16BigEndian(f, EtherTypes.Ipv4);
         BinaryPrimitives.WriteUInt16BigEndian(f[2..], 0);
@@ -440,13 +458,6 @@ internal sealed class DockerHostTraffic
         sum = (sum & 0xFFFF) + (sum >> 16);
         sum += sum >> 16;
         BinaryPrimitives.WriteUInt16BigEndian(h[10..], (ushort)~sum);
-        if (protocol != L4Protocol.Icmp)
-        {
-            BinaryPrimitives.WriteUInt16BigEndian(h[20..], srcPort);
-            BinaryPrimitives.WriteUInt16BigEndian(h[22..], dstPort);
-        }
-        int length = Sll2Length + ipLength;
-        w.Write(ns, f[..Math.Min(length, _snapLength)], length);
-        Sightings++;
+        return h;
     }
 }

@@ -162,33 +162,7 @@ internal sealed class ScaleTraffic
     private void Sighting(PcapWriter w, long ns, int ifIndex, byte packetType, ulong mac, int ipLength, int tcpHeader, ushort ipId, byte ttl, uint src, ushort srcPort, uint dst, ushort dstPort)
     {
         var f = _frame.AsSpan();
-        // DLT_LINUX_SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address.
-        BinaryPrimitives.WriteUInt16BigEndian(f, EtherTypes.Ipv4);
-        BinaryPrimitives.WriteUInt16BigEndian(f[2..], 0);
-        BinaryPrimitives.WriteInt32BigEndian(f[4..], ifIndex);
-        BinaryPrimitives.WriteUInt16BigEndian(f[8..], 1);
-        f[10] = packetType;
-        f[11] = 6;
-        BinaryPrimitives.WriteUInt32BigEndian(f[12..], (uint)(mac >> 16));
-        BinaryPrimitives.WriteUInt16BigEndian(f[16..], (ushort)mac);
-        BinaryPrimitives.WriteUInt16BigEndian(f[18..], 0);
-        var h = f[Sll2Length..];
-        h[0] = 0x45;
-        h[1] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(h[2..], (ushort)ipLength);
-        BinaryPrimitives.WriteUInt16BigEndian(h[4..], ipId);
-        BinaryPrimitives.WriteUInt16BigEndian(h[6..], 0x4000); // DF
-        h[8] = ttl;
-        h[9] = L4Protocol.Tcp;
-        BinaryPrimitives.WriteUInt16BigEndian(h[10..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(h[12..], src);
-        BinaryPrimitives.WriteUInt32BigEndian(h[16..], dst);
-        uint sum = 0;
-        for (int i = 0; i < 20; i += 2)
-            sum += BinaryPrimitives.ReadUInt16BigEndian(h[i..]);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum += sum >> 16;
-        BinaryPrimitives.WriteUInt16BigEndian(h[10..], (ushort)~sum);
+        var h = DockerHostTraffic.WriteSll2Ipv4(f, ifIndex, packetType, mac, L4Protocol.Tcp, ipLength, ipId, ttl, src, dst);
         BinaryPrimitives.WriteUInt16BigEndian(h[20..], srcPort);
         BinaryPrimitives.WriteUInt16BigEndian(h[22..], dstPort);
         w.Write(ns, f[..(Sll2Length + 20 + tcpHeader)], Sll2Length + ipLength);
