@@ -331,21 +331,9 @@ public sealed partial class NfHost : IBrNetfilterHooks
         var bridge = outPort.Bridge;
         var frame = Writable(e.Frame);
         var tables = packet.IsIpv6 ? _v6 : _v4;
-        var p = new XtActionParam(ref packet, frame, NfInetHook.Forward)
-        {
-            InDev = bridge.Name,
-            InIfIndex = bridge.IfIndex,
-            OutDev = bridge.Name,
-            OutIfIndex = bridge.IfIndex,
-            Bridged = true,
-            PhysInDev = inPort.Name,
-            PhysOutDev = outPort.Name,
-            PktType = e.PktType == 3 ? (byte)0 : e.PktType,
-            HasMacHeader = true,
-            TimeNs = e.TimeNs,
-            Mark = e.Mark,
-            Ct = NfCtInfo.From(Conntrack, _ctinfo, e.TimeNs),
-        };
+        var p = BridgedParam(ref e, frame, NfInetHook.Forward, bridge, inPort.Name, outPort.Name);
+        p.InDev = bridge.Name;
+        p.InIfIndex = bridge.IfIndex;
         _brPhysOut = true;
         bool ok = RunTable(tables, NfTableId.Mangle, ref p, ref _br, _brTrace)
             && RunTable(tables, NfTableId.Filter, ref p, ref _br, _brTrace)
@@ -367,23 +355,31 @@ public sealed partial class NfHost : IBrNetfilterHooks
         var bridge = outPort.Bridge;
         var frame = Writable(e.Frame);
         var tables = packet.IsIpv6 ? _v6 : _v4;
-        var p = new XtActionParam(ref packet, frame, NfInetHook.PostRouting)
-        {
-            OutDev = bridge.Name,
-            OutIfIndex = bridge.IfIndex,
-            Bridged = true,
-            PhysInDev = _br.PhysInDev,
-            PhysOutDev = outPort.Name,
-            PktType = e.PktType == 3 ? (byte)0 : e.PktType,
-            HasMacHeader = true,
-            TimeNs = e.TimeNs,
-            Mark = e.Mark,
-            Ct = NfCtInfo.From(Conntrack, _ctinfo, e.TimeNs),
-        };
+        var p = BridgedParam(ref e, frame, NfInetHook.PostRouting, bridge, _br.PhysInDev, outPort.Name);
         _br.OutDev = bridge.Name;
         _br.NextHop = packet.Dst;
         bool ok = PostRouting(frame, ref p, tables, ref _br, _brTrace);
         e.Mark = p.Mark;
         return ok ? BrNfVerdict.Accept : BrNfVerdict.Drop;
     }
+
+    /// <summary>
+    /// The iptables parameters br_netfilter hands a bridged copy at FORWARD and POSTROUTING: out = the
+    /// bridge device, the ports in nf_bridge_info (physindev, physoutdev), the frame's packet type
+    /// (PACKET_OTHERHOST taken as PACKET_HOST, as br_nf_pre_routing set it), the MAC header present.
+    /// </summary>
+    private XtActionParam BridgedParam(ref EbtActionParam e, Span<byte> frame, NfInetHook hook, BrBridge bridge, string? physIn, string physOut) =>
+        new(ref e.Packet, frame, hook)
+        {
+            OutDev = bridge.Name,
+            OutIfIndex = bridge.IfIndex,
+            Bridged = true,
+            PhysInDev = physIn,
+            PhysOutDev = physOut,
+            PktType = e.PktType == 3 ? (byte)0 : e.PktType,
+            HasMacHeader = true,
+            TimeNs = e.TimeNs,
+            Mark = e.Mark,
+            Ct = NfCtInfo.From(Conntrack, _ctinfo, e.TimeNs),
+        };
 }
