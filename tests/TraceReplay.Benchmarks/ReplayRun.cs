@@ -233,7 +233,7 @@ internal static class ReplayRun
         Print("alloc_bytes_thread_pass", threadEnd - thread0);
         Print("gc_gen0", GC.CollectionCount(0) - gen0);
         Print("gc_gen2", GC.CollectionCount(2) - gen2);
-        Print("peak_rss_mb", PeakRssKb() / 1024.0, "F1");
+        Print("peak_rss_mb", ProcStatus.Kb("VmHWM:") / 1024.0, "F1");
         if (File.Exists(db))
             Print("db_mb", new FileInfo(db).Length / 1e6, "F1");
     }
@@ -319,16 +319,6 @@ internal static class ReplayRun
     }
 
     /// <summary>VmHWM of /proc/self/status: the peak resident set, native memory (DuckDB, libpcap) included.</summary>
-    private static long PeakRssKb()
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
-        }
-        return -1;
-    }
-
     private static string FindSnapshot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)

@@ -54,7 +54,7 @@ internal static class ScaleRun
             Console.Error.WriteLine($"scale: --connections at least 1, --packets at least 9 per connection (the handshakes' three sightings of three packets)\n{Usage}");
             return 2;
         }
-        string host = FindSnapshot();
+        string host = Path.Combine(TablesBenchmarks.RepoRoot(), "datasets", "docker-host", "snapshot");
         string work = dir ?? Directory.CreateTempSubdirectory("tracereplay-scale-").FullName;
         Directory.CreateDirectory(work);
         string capture = Path.Combine(work, "scale.pcap"), db = Path.Combine(work, "scale.duckdb");
@@ -123,13 +123,13 @@ internal static class ScaleRun
             relay.Target = sink;
             counting.Inner = sink;
             using var sampler = new Timer(_ => Console.WriteLine(
-                $"  {wall.Elapsed.TotalSeconds,6:F0} s  {Volatile.Read(ref counting.Count),13:N0} sightings  rss {Status("VmRSS:") / 1024.0,7:F0} MB  managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1e6,6:F0} MB  conntrack {nf.Conntrack.Count:N0}  nat open {nf.Nat.OpenCount:N0}"),
+                $"  {wall.Elapsed.TotalSeconds,6:F0} s  {Volatile.Read(ref counting.Count),13:N0} sightings  rss {ProcStatus.Kb("VmRSS:") / 1024.0,7:F0} MB  managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1e6,6:F0} MB  conntrack {nf.Conntrack.Count:N0}  nat open {nf.Nat.OpenCount:N0}"),
                 null, 10_000, 10_000);
             summary = new ReplayJob(snapshot, nf).Run([new CaptureSource(capture, null)], counting);
             sampler.Dispose();
             process.Refresh();
             Print("seconds_before_complete", wall.Elapsed.TotalSeconds, "F1");
-            Print("peak_rss_mb_before_complete", Status("VmHWM:") / 1024.0, "F0");
+            Print("peak_rss_mb_before_complete", ProcStatus.Kb("VmHWM:") / 1024.0, "F0");
             Print("managed_heap_mb_before_complete", GC.GetGCMemoryInfo().HeapSizeBytes / 1e6, "F0");
             Print("managed_live_mb_before_complete", GC.GetTotalMemory(forceFullCollection: true) / 1e6, "F0");
             Print("conntrack_entries", nf.Conntrack.Count);
@@ -150,7 +150,7 @@ internal static class ScaleRun
         Print("cpu_ns_per_sighting", cpu.TotalSeconds * 1e9 / n, "F1");
         Print("alloc_bytes_per_sighting", (counting.TotalAtEnd - total0) / (double)n, "F2");
         Print("alloc_bytes_per_sighting_after_handshakes", steady > 0 ? (counting.TotalAtEnd - counting.TotalAtSteady) / (double)steady : double.NaN, "F3");
-        Print("peak_rss_mb", Status("VmHWM:") / 1024.0, "F0");
+        Print("peak_rss_mb", ProcStatus.Kb("VmHWM:") / 1024.0, "F0");
         Print("db_mb", new FileInfo(db).Length / 1e6, "F0");
         Print("load_average", LoadAverage());
         return 0;
@@ -182,27 +182,6 @@ internal static class ScaleRun
     }
 
     /// <summary>A kB field of /proc/self/status (VmRSS, VmHWM).</summary>
-    private static long Status(string field)
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith(field, StringComparison.Ordinal))
-                return long.Parse(line.AsSpan(field.Length).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
-        }
-        return -1;
-    }
-
-    private static string FindSnapshot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            string candidate = Path.Combine(d.FullName, "datasets", "docker-host", "snapshot");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-        throw new DirectoryNotFoundException("datasets/docker-host/snapshot not found above the benchmark's folder");
-    }
-
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
     private static void Print(string name, double value, string format) =>

@@ -8,6 +8,23 @@ namespace TraceReplay.Analytics.Query;
 /// <summary>How `tracereplay query` prints a result: an aligned text table, CSV (RFC 4180) or JSON (an array of objects).</summary>
 public static class ResultFormat
 {
+    /// <summary>The result in the format `--format` named: csv, json, or (anything else) the text table.</summary>
+    public static void Write(TextWriter o, QueryResult r, string? format)
+    {
+        switch (format)
+        {
+            case "csv":
+                Csv(o, r);
+                break;
+            case "json":
+                Json(o, r);
+                break;
+            default:
+                Table(o, r);
+                break;
+        }
+    }
+
     /// <summary>A value as text: times in ISO 8601 UTC (as DESIGN.md's command line takes them), numbers invariant.</summary>
     public static string Text(object? v) => v switch
     {

@@ -37,7 +37,7 @@ internal static class FleetCommand
         command.SetAction((parse, _) =>
         {
             string path = CheckDir(parse.GetValue(dir)!);
-            Print(parse, FleetDatabase.Query(path, parse.GetValue(sql)!), parse.GetValue(format));
+            ResultFormat.Write(parse.InvocationConfiguration.Output, FleetDatabase.Query(path, parse.GetValue(sql)!), parse.GetValue(format));
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
@@ -52,7 +52,7 @@ internal static class FleetCommand
         command.SetAction((parse, _) =>
         {
             string path = CheckDir(parse.GetValue(dir)!);
-            Print(parse, FleetDatabase.Drops(path), parse.GetValue(json) ? "json" : parse.GetValue(format));
+            ResultFormat.Write(parse.InvocationConfiguration.Output, FleetDatabase.Drops(path), parse.GetValue(json) ? "json" : parse.GetValue(format));
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
@@ -66,22 +66,5 @@ internal static class FleetCommand
         if (!Directory.Exists(path))
             throw new UsageException($"{path}: no such directory");
         return path;
-    }
-
-    private static void Print(ParseResult parse, QueryResult result, string? format)
-    {
-        var o = parse.InvocationConfiguration.Output;
-        switch (format)
-        {
-            case "csv":
-                ResultFormat.Csv(o, result);
-                break;
-            case "json":
-                ResultFormat.Json(o, result);
-                break;
-            default:
-                ResultFormat.Table(o, result);
-                break;
-        }
     }
 }

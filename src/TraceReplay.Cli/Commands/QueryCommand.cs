@@ -19,19 +19,7 @@ internal static class QueryCommand
         {
             using var db = RunArguments.Open(parse.GetValue(run)!);
             var result = ReadOnlyQuery.Run(db, parse.GetValue(sql)!);
-            var o = parse.InvocationConfiguration.Output;
-            switch (parse.GetValue(format))
-            {
-                case "csv":
-                    ResultFormat.Csv(o, result);
-                    break;
-                case "json":
-                    ResultFormat.Json(o, result);
-                    break;
-                default:
-                    ResultFormat.Table(o, result);
-                    break;
-            }
+            ResultFormat.Write(parse.InvocationConfiguration.Output, result, parse.GetValue(format));
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
