@@ -40,7 +40,7 @@ internal static class ReplayCommand
         };
         command.SetAction((parse, _) =>
         {
-            var cost = new ReplayStats();
+            using var cost = new ReplayStats(perThread: parse.GetValue(stats));
             var dir = parse.GetValue(host)!;
             if (!dir.Exists)
                 throw new UsageException($"--host {dir.FullName}: no such directory");
@@ -78,7 +78,9 @@ internal static class ReplayCommand
             ReplaySummary summary;
             if (outPath is null)
             {
+                cost.RunStarting();
                 summary = ReplayInputs.Job(snapshot, nf, receiveThread: stages.Receive).Run(sources, progress.Wrap(sink), policy);
+                cost.RunEnded();
             }
             else
             {
@@ -86,7 +88,9 @@ internal static class ReplayCommand
                 relay.Target = db;
                 if (filter is not null)
                     db.TracePackets(filter);
+                cost.RunStarting();
                 summary = ReplayInputs.Job(snapshot, nf, filter is null ? null : db, receiveThread: stages.Receive).Run(sources, progress.Wrap(new BothSinks(sink, db)), policy);
+                cost.RunEnded();
                 progress.Done();
                 db.Complete(summary,
                 [

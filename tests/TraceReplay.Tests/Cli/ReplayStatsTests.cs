@@ -44,6 +44,18 @@ public sealed class ReplayStatsTests : CliTestBase
         // VmHWM of a .NET process with DuckDB loaded is tens of megabytes at least.
         Assert.True(D(s, "peak_rss_mb") > 10, stdout);
         Assert.Matches(@"^[0-9.]+ [0-9.]+ [0-9.]+$", s["load_average"]);
+
+        // The three phases are consecutive spans of the one stopwatch: they add up to the wall time
+        // (each printed to the millisecond).
+        Assert.Equal(wall, D(s, "startup_seconds") + D(s, "replay_loop_seconds") + D(s, "tail_seconds"), 0.002);
+        Assert.Equal(cpu, D(s, "startup_cpu_seconds") + D(s, "replay_loop_cpu_seconds") + D(s, "tail_cpu_seconds"), 0.002);
+        Assert.True(D(s, "runtime_start_seconds") >= 0, stdout);
+        // The thread groups partition the process's CPU time: procfs counts it in ticks of 10 ms,
+        // Process.TotalProcessorTime in finer units, and the two are read one after the other.
+        double threads = D(s, "simulate_thread_cpu_seconds") + D(s, "receive_thread_cpu_seconds") + D(s, "writer_thread_cpu_seconds") + D(s, "other_threads_cpu_seconds");
+        Assert.Equal(cpu, threads, 0.05);
+        // The test's own thread ran the command and its replay loop.
+        Assert.True(D(s, "simulate_thread_cpu_seconds") > 0, stdout);
     }
 
     [Fact]
