@@ -14,10 +14,12 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 # chromium: the headless browser the `report --html` test loads the page in (the test skips without it).
 APT_PACKAGES := libpcap0.8 tcpdump iproute2 procps iptables conntrack ebtables ipset iputils-ping netcat-openbsd fonts-dejavu-core chromium
 
-CLI := src/TraceReplay.Cli/bin/$(CONFIG)/net10.0/linux-x64/tracereplay
+# demo, bench and fleet-demo run the published CLI: ReadyToRun (precompiled), as users would install it.
+PUBLISH_DIR := out/tracereplay
+CLI := $(PUBLISH_DIR)/tracereplay
 DEMO := datasets/docker-host
 
-.PHONY: all deps build test demo bench bench-micro fleet-demo fuzz clean record-demo
+.PHONY: all deps build publish test demo bench bench-micro fleet-demo fuzz clean record-demo
 
 all: build
 
@@ -41,6 +43,10 @@ deps:
 build: deps
 	$(DOTNET) build TraceReplay.sln -c $(CONFIG) -m:2 -v q -clp:NoSummary
 
+# The CLI with every assembly compiled ahead of time (PublishReadyToRun in its csproj; README "Speed").
+publish: build
+	$(DOTNET) publish src/TraceReplay.Cli -c $(CONFIG) -m:1 -v q -clp:NoSummary -o $(PUBLISH_DIR)
+
 test: deps
 	$(DOTNET) build TraceReplay.sln -c $(TEST_CONFIG) -m:2 -v q -clp:NoSummary
 	@set -o pipefail; \
@@ -62,7 +68,7 @@ test: deps
 	awk '/^  failed:/{f=$$2} /^  succeeded:/{s=$$2} /^  skipped:/{k=$$2} END{if (s!="") printf "kernel tests: %d passed, %d failed, %d skipped\n", s, f, k}' /tmp/tracereplay-kernel-test.log; \
 	exit $$status
 
-demo: build
+demo: publish
 	$(CLI) capinfo --host $(DEMO)/snapshot $(DEMO)/captures/any.pcap
 	$(CLI) rules check $(DEMO)/snapshot
 	$(CLI) conntrack $(DEMO)/snapshot
@@ -90,7 +96,7 @@ CONNECTIONS ?= 1000000
 SCALE_PACKETS ?= 100000000
 BENCH := $(DOTNET) run -c $(CONFIG) --no-build --project tests/TraceReplay.Benchmarks --
 
-bench: build
+bench: publish
 	PACKETS=$(PACKETS) CLI=$(CLI) CONFIG=$(CONFIG) scripts/bench.sh
 	@if [ "$(RULES)" = 1 ]; then $(BENCH) rulescale --packets 1000000 --runs 3; fi
 	@if [ "$(SCALE)" = 1 ]; then $(BENCH) scale --connections $(CONNECTIONS) --packets $(SCALE_PACKETS); fi
@@ -104,7 +110,7 @@ bench-micro: build
 
 # `make fleet-demo`: several bundled hosts replayed in parallel, exported into one Parquet tree and
 # queried together (examples/fleet/run.sh; README "Many hosts").
-fleet-demo: build
+fleet-demo: publish
 	CLI=$(CLI) examples/fleet/run.sh
 
 fuzz: build

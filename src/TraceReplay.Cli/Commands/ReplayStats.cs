@@ -28,6 +28,10 @@ internal sealed class ReplayStats : IDisposable
 
     // All threads (the writer thread's too), precise: the counter is what issue 9's "bytes allocated per packet" asks for.
     private readonly long _allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+    private readonly int[] _collections0 = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+    private readonly TimeSpan _pause0 = GC.GetTotalPauseDuration();
+    private int[] _collections = [0, 0, 0];
+    private TimeSpan _pause;
     private TimeSpan _wallEnd, _cpuEnd;
     private long _allocatedEnd;
 
@@ -62,6 +66,8 @@ internal sealed class ReplayStats : IDisposable
         _wallEnd = _wall.Elapsed;
         _cpuEnd = ProcessCpu() - _cpu0;
         _allocatedEnd = GC.GetTotalAllocatedBytes(precise: true) - _allocated0;
+        _collections = [GC.CollectionCount(0) - _collections0[0], GC.CollectionCount(1) - _collections0[1], GC.CollectionCount(2) - _collections0[2]];
+        _pause = GC.GetTotalPauseDuration() - _pause0;
         _threadsEnd = _threads?.Now() ?? _threadsEnd;
     }
 
@@ -85,6 +91,9 @@ internal sealed class ReplayStats : IDisposable
         Line(o, "allocated_bytes", _allocatedEnd.ToString(CultureInfo.InvariantCulture));
         Line(o, "allocated_bytes_per_sighting", (_allocatedEnd / (double)n).ToString("F1", CultureInfo.InvariantCulture));
         Line(o, "peak_rss_mb", PeakRssKb() is long kb and >= 0 ? (kb / 1024.0).ToString("F1", CultureInfo.InvariantCulture) : "unknown");
+        // CollectionCount(0) counts every collection (a gen1 or gen2 one collects gen0 too).
+        Line(o, "gc_collections", string.Create(CultureInfo.InvariantCulture, $"{_collections[0]} gen0, {_collections[1]} gen1, {_collections[2]} gen2"));
+        Line(o, "gc_pause_seconds", Seconds(_pause.TotalSeconds));
         WritePhases(o, n);
         Line(o, "load_average", File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown");
     }
