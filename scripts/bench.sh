@@ -14,7 +14,8 @@
 #
 # Variables: PACKETS (sightings, default 4,000,000), SNAPLEN (default 262144: full frames), FLOWS,
 # RATE (real packets per second of capture time), BENCH_DIR (where the capture and run go; removed
-# at the end unless KEEP=1), CLI and BENCH (the built programs; make passes the Release builds).
+# at the end unless KEEP=1), CLI and BENCH (the built programs; make passes the published CLI and the
+# Release benchmarks).
 # A tool that is missing or fails is reported as such, never given a made-up time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,10 @@ FLOWS=${FLOWS:-20000}
 RATE=${RATE:-50000}
 KEEP=${KEEP:-0}
 CONFIG=${CONFIG:-Release}
-CLI=${CLI:-src/TraceReplay.Cli/bin/$CONFIG/net10.0/linux-x64/tracereplay}
+# The published CLI (make publish: ReadyToRun, what make bench passes) when there is one, else the build.
+CLI_DEFAULT=out/tracereplay/tracereplay
+[ -x "$CLI_DEFAULT" ] || CLI_DEFAULT=src/TraceReplay.Cli/bin/$CONFIG/net10.0/linux-x64/tracereplay
+CLI=${CLI:-$CLI_DEFAULT}
 BENCH=${BENCH:-tests/TraceReplay.Benchmarks/bin/$CONFIG/net10.0/linux-x64/TraceReplay.Benchmarks}
 SNAPSHOT=datasets/docker-host/snapshot
 export PATH="$PATH:/usr/sbin:/sbin" # argus lives in /usr/sbin
@@ -47,7 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "bench: missing ${missing[*]} (not root or no apt-get: those tools are reported as missing)"
   fi
 fi
-[ -x "$CLI" ] || { say "bench: $CLI not built (run make build)"; exit 1; }
+[ -x "$CLI" ] || { say "bench: $CLI not built (run make publish)"; exit 1; }
 [ -x "$BENCH" ] || { say "bench: $BENCH not built (run make build)"; exit 1; }
 command -v /usr/bin/time >/dev/null || { say "bench: GNU time (/usr/bin/time) is required"; exit 1; }
 
