@@ -1,0 +1,167 @@
+using TraceReplay.Capture.Decode;
+using TraceReplay.Capture.Points;
+using TraceReplay.Capture.Readers;
+using TraceReplay.Netfilter.Bridge;
+using TraceReplay.Netfilter.Hooks;
+using TraceReplay.Netfilter.Reject;
+using TraceReplay.Netfilter.Routing;
+using TraceReplay.Netfilter.Tables;
+using TraceReplay.Replay.Correlate;
+using TraceReplay.Replay.Fidelity;
+
+namespace TraceReplay.Replay.Pipeline;
+
+public sealed partial class ReplayJob
+{
+    /// <summary>
+    /// The simulate stage's state for one run and its work per sighting (<see cref="Step"/>), as
+    /// netif_receive_skb is called once per packet by the NAPI poll loop: correlate, hand an entering
+    /// packet to the hook graph, check fidelity, hand the row to the sink. The hook result stays in
+    /// the frame of the method that received it and goes on by reference; a packet that does not
+    /// enter the simulation builds none.
+    /// </summary>
+    private sealed class SimulateLoop(ReplayJob job, SightingCorrelator correlator, FidelityTracker fidelity, IReplaySink sink, int files)
+    {
+        private readonly NfHost _host = job.Host;
+        private readonly PointDevices _devices = new(job._interfaces, job.Host.Bridges);
+        private readonly IReplayTraceSink? _trace = job.Trace;
+        private readonly long _stopAfter = job.StopAfterPacket;
+        private byte[] _buffer = new byte[65536 + 256];
+
+        public Action<long, FidelityOutcome> Decided { get; } = sink.Decide;
+
+        public (long Packets, long FirstNs, long LastNs)[] PerFile { get; } = new (long, long, long)[files];
+
+        public long Sightings, Generated, Simulated, Observations, NotIp, Bridged, MadeOnPort, Unknown;
+
+        /// <summary>One sighting, in capture order; false when the run stops here (<see cref="StopAfterPacket"/>).</summary>
+        public bool Step(IReceivedPackets stream)
+        {
+            long number = ++Sightings;
+            ref readonly var rec = ref stream.Record;
+            long ns = rec.TimestampNs;
+            ref var file = ref PerFile[stream.Source];
+            file.FirstNs = file.Packets == 0 ? ns : Math.Min(file.FirstNs, ns);
+            file.LastNs = Math.Max(file.LastNs, ns);
+            file.Packets++;
+            ref readonly var captured = ref stream.Packet;
+            var frame = stream.Frame;
+            int pointId = stream.Point;
+            string point = stream.PointName;
+            var direction = stream.Direction;
+            var s = correlator.Classify(stream.Fingerprint, captured, frame, pointId, direction, ns);
+            if (s.PacketId > _stopAfter)
+                return false;
+            fidelity.Advance(ns, Decided);
+            if (s.Role == SightingRole.Observation)
+            {
+                Observations++;
+                var observed = captured.HasIp ? fidelity.Observe(s.PacketId, point, direction, NfHost.TupleOf(captured), ns) : FidelityOutcome.None;
+                sink.Add(new ReplayedSighting(number, s, SightingHandling.Observation, point, direction, ns, default) { Observed = observed }, captured);
+                return true;
+            }
+            if (!captured.HasIp && !(s.Kind == EntryKind.Received && _devices.Of(pointId, point).Dev?.Master is not null))
+            {
+                NotIp++;
+                sink.Add(new ReplayedSighting(number, s, SightingHandling.NotIp, point, direction, ns, default), captured);
+                return true;
+            }
+            Enter(number, s, frame, captured, pointId, point, direction, ns);
+            return true;
+        }
+
+        /// <summary>A packet's first sighting: into the simulated host by the bridge or PREROUTING (received) or OUTPUT (sent by the host).</summary>
+        private void Enter(long number, in Sighting s, ReadOnlySpan<byte> frame, in DecodedPacket captured, int pointId, string point, PacketDirection direction, long ns)
+        {
+            ref readonly var at = ref _devices.Of(pointId, point);
+            var dev = at.Dev;
+            if (_buffer.Length < frame.Length)
+                _buffer = new byte[frame.Length];
+            frame.CopyTo(_buffer);
+            var span = _buffer.AsSpan(0, frame.Length);
+
+            // The hooks rewrite the packet (NAT, a cooked capture's destination MAC): the row shows it as it left them.
+            var packet = captured;
+            var trace = _trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
+            NfHookResult result = default;
+            var handling = s.Kind switch
+            {
+                EntryKind.Received => Receive(span, ref packet, point, dev, at.Port, ns, ref result, trace),
+                EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, ns, ref result, trace),
+                _ => SightingHandling.UnknownDirection,
+            };
+            switch (handling)
+            {
+                case SightingHandling.Simulated: Simulated++; break;
+                case SightingHandling.BridgedNotSimulated: Bridged++; break;
+                case SightingHandling.MadeOnBridgePort: MadeOnPort++; break;
+                default: Unknown++; break;
+            }
+            bool awaits = false;
+
+            // Frames that are not IP (ARP) go through the bridge, but have no addresses or ports to check: NULL.
+            if (handling == SightingHandling.Simulated && packet.HasIp)
+            {
+                fidelity.Predict(number, s.PacketId, ns, result);
+                awaits = true;
+                // A packet first seen leaving (made by the host) is itself an egress to check, as it was captured.
+                if (direction == PacketDirection.Outgoing)
+                    fidelity.Observe(s.PacketId, point, direction, NfHost.TupleOf(captured), ns);
+            }
+            else if (packet.HasIp && direction == PacketDirection.Outgoing && handling is SightingHandling.MadeOnBridgePort or SightingHandling.UnknownDirection)
+            {
+                fidelity.NotSimulated(s.PacketId, point, ns);
+            }
+            sink.Add(new ReplayedSighting(number, s, handling, point, direction, ns, result) { AwaitsOutcome = awaits }, packet);
+            if (handling == SightingHandling.Simulated && result.Generated is { } gen)
+                AddGenerated(gen, ++Generated);
+        }
+
+        /// <summary>REJECT's reply as a row of its own (numbered -1, -2, … so captured rows keep their frame numbers); its captured copy will be an observation of it.</summary>
+        private void AddGenerated(NfGeneratedPacket gen, long number)
+        {
+            var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
+            fidelity.Predict(-number, s.PacketId, gen.TimeNs, gen.Result);
+            sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen, AwaitsOutcome = true }, gen.Packet);
+        }
+
+        private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, ref NfHookResult result, IIptTraceSink? trace)
+        {
+            // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
+            var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
+            if (dev?.Master is not null && port is not null && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
+            {
+                // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
+                packet.DstMac = _host.CookedDestination(port, packet, type);
+            }
+            result = _host.Receive(frame, ref packet, new NfIngress(point, timeNs, type), trace);
+            return SightingHandling.Simulated;
+        }
+
+        private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace)
+        {
+            // A bridge port with an address of its own (an IPv6 link-local one, always) sends from it by its own
+            // IP stack — MLD reports, router solicitations — through OUTPUT like any host packet; anything
+            // else first seen leaving a port was made in the bridge path.
+            if (dev?.Master is not null && !job.OwnAddress(point, packet.Src))
+                return SightingHandling.MadeOnBridgePort;
+            // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
+            bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
+            result = _host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
+            return SightingHandling.Simulated;
+        }
+    }
+
+    /// <summary>Whether <paramref name="src"/> is an address of <paramref name="dev"/> (a loop: no closure per packet first seen leaving a bridge port).</summary>
+    private bool OwnAddress(string dev, IpAddr src)
+    {
+        if (snapshot.Network.Device(dev) is not { } d)
+            return false;
+        foreach (var a in d.Addresses)
+        {
+            if (a.Local == src)
+                return true;
+        }
+        return false;
+    }
+}
