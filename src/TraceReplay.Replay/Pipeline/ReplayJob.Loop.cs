@@ -49,6 +49,8 @@ public sealed partial class ReplayJob
             int pointId = stream.Point;
             string point = stream.PointName;
             var direction = stream.Direction;
+            if (stream.PeekNextFingerprint(out ulong next))
+                correlator.Prefetch(next);
             var s = correlator.Classify(stream.Fingerprint, captured, frame, pointId, direction, ns);
             if (s.PacketId > _stopAfter)
                 return false;
@@ -57,39 +59,55 @@ public sealed partial class ReplayJob
             {
                 Observations++;
                 var observed = captured.HasIp ? fidelity.Observe(s.PacketId, point, direction, NfHost.TupleOf(captured), ns) : FidelityOutcome.None;
-                sink.Add(new ReplayedSighting(number, s, SightingHandling.Observation, point, direction, ns, default) { Observed = observed }, captured);
+                sink.Add(new ReplayedSighting(number, s, SightingHandling.Observation, point, direction, ns) { Observed = observed }, captured);
                 return true;
             }
             if (!captured.HasIp && !(s.Kind == EntryKind.Received && _devices.Of(pointId, point).Dev?.Master is not null))
             {
                 NotIp++;
-                sink.Add(new ReplayedSighting(number, s, SightingHandling.NotIp, point, direction, ns, default), captured);
+                sink.Add(new ReplayedSighting(number, s, SightingHandling.NotIp, point, direction, ns), captured);
                 return true;
             }
-            Enter(number, s, frame, captured, pointId, point, direction, ns);
+            Enter(number, s, frame, stream.PrivateFrame, captured, pointId, point, direction, ns);
             return true;
         }
 
         /// <summary>A packet's first sighting: into the simulated host by the bridge or PREROUTING (received) or OUTPUT (sent by the host).</summary>
-        private void Enter(long number, in Sighting s, ReadOnlySpan<byte> frame, in DecodedPacket captured, int pointId, string point, PacketDirection direction, long ns)
+        private void Enter(long number, in Sighting s, ReadOnlySpan<byte> frame, Span<byte> span, in DecodedPacket captured, int pointId, string point, PacketDirection direction, long ns)
         {
             ref readonly var at = ref _devices.Of(pointId, point);
             var dev = at.Dev;
-            if (_buffer.Length < frame.Length)
-                _buffer = new byte[frame.Length];
-            frame.CopyTo(_buffer);
-            var span = _buffer.AsSpan(0, frame.Length);
+            if (span.Length != frame.Length)
+            {
+                // The reader's buffer (one thread): the hooks rewrite a copy. A batch's frame is rewritten where it is, saving a copy of every entering frame.
+                if (_buffer.Length < frame.Length)
+                    _buffer = new byte[frame.Length];
+                frame.CopyTo(_buffer);
+                span = _buffer.AsSpan(0, frame.Length);
+            }
 
             // The hooks rewrite the packet (NAT, a cooked capture's destination MAC): the row shows it as it left them.
             var packet = captured;
             var trace = _trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
-            NfHookResult result = default;
-            var handling = s.Kind switch
+
+            // Each hook result is returned straight into this frame's local and goes on by reference.
+            NfHookResult result;
+            SightingHandling handling;
+            if (s.Kind == EntryKind.Received)
             {
-                EntryKind.Received => Receive(span, ref packet, point, dev, at.Port, ns, ref result, trace),
-                EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, ns, ref result, trace),
-                _ => SightingHandling.UnknownDirection,
-            };
+                result = Receive(span, ref packet, point, dev, at.Port, ns, trace);
+                handling = SightingHandling.Simulated;
+            }
+            else if (s.Kind == EntryKind.LocallyGenerated && ThroughOutput(point, dev, packet))
+            {
+                result = Send(span, ref packet, point, ns, trace);
+                handling = SightingHandling.Simulated;
+            }
+            else
+            {
+                result = default;
+                handling = s.Kind == EntryKind.LocallyGenerated ? SightingHandling.MadeOnBridgePort : SightingHandling.UnknownDirection;
+            }
             switch (handling)
             {
                 case SightingHandling.Simulated: Simulated++; break;
@@ -102,7 +120,7 @@ public sealed partial class ReplayJob
             // Frames that are not IP (ARP) go through the bridge, but have no addresses or ports to check: NULL.
             if (handling == SightingHandling.Simulated && packet.HasIp)
             {
-                fidelity.Predict(number, s.PacketId, ns, result);
+                fidelity.Predict(number, s.PacketId, ns, in result);
                 awaits = true;
                 // A packet first seen leaving (made by the host) is itself an egress to check, as it was captured.
                 if (direction == PacketDirection.Outgoing)
@@ -112,7 +130,7 @@ public sealed partial class ReplayJob
             {
                 fidelity.NotSimulated(s.PacketId, point, ns);
             }
-            sink.Add(new ReplayedSighting(number, s, handling, point, direction, ns, result) { AwaitsOutcome = awaits }, packet);
+            sink.Add(new ReplayedSighting(number, s, handling, point, direction, ns, in result) { AwaitsOutcome = awaits }, packet);
             if (handling == SightingHandling.Simulated && result.Generated is { } gen)
                 AddGenerated(gen, ++Generated);
         }
@@ -121,11 +139,11 @@ public sealed partial class ReplayJob
         private void AddGenerated(NfGeneratedPacket gen, long number)
         {
             var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
-            fidelity.Predict(-number, s.PacketId, gen.TimeNs, gen.Result);
-            sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen, AwaitsOutcome = true }, gen.Packet);
+            fidelity.Predict(-number, s.PacketId, gen.TimeNs, in gen.Result);
+            sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, in gen.Result) { Generated = gen, AwaitsOutcome = true }, gen.Packet);
         }
 
-        private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, ref NfHookResult result, IIptTraceSink? trace)
+        private NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, IIptTraceSink? trace)
         {
             // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
             var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
@@ -134,21 +152,22 @@ public sealed partial class ReplayJob
                 // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
                 packet.DstMac = _host.CookedDestination(port, packet, type);
             }
-            result = _host.Receive(frame, ref packet, new NfIngress(point, timeNs, type), trace);
-            return SightingHandling.Simulated;
+            return _host.Receive(frame, ref packet, new NfIngress(point, timeNs, type), trace);
         }
 
-        private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace)
+        /// <summary>
+        /// Whether a packet first seen leaving <paramref name="point"/> was sent through OUTPUT. A bridge port with an address of
+        /// its own (an IPv6 link-local one, always) sends from it by its own IP stack — MLD reports, router solicitations — like
+        /// any host packet; anything else first seen leaving a port was made in the bridge path.
+        /// </summary>
+        private bool ThroughOutput(string point, HostInterface? dev, in DecodedPacket packet) =>
+            dev?.Master is null || job.OwnAddress(point, packet.Src);
+
+        private NfHookResult Send(Span<byte> frame, ref DecodedPacket packet, string point, long timeNs, IIptTraceSink? trace)
         {
-            // A bridge port with an address of its own (an IPv6 link-local one, always) sends from it by its own
-            // IP stack — MLD reports, router solicitations — through OUTPUT like any host packet; anything
-            // else first seen leaving a port was made in the bridge path.
-            if (dev?.Master is not null && !job.OwnAddress(point, packet.Src))
-                return SightingHandling.MadeOnBridgePort;
             // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
             bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
-            result = _host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
-            return SightingHandling.Simulated;
+            return _host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
         }
     }
 

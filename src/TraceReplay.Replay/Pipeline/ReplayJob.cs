@@ -42,18 +42,44 @@ public enum SightingHandling : byte
     Generated,
 }
 
-/// <summary>One sighting and its fate: the unit a sink receives.</summary>
-public readonly struct ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs, NfHookResult result)
+/// <summary>
+/// One sighting and its fate: the unit a sink receives, valid for the call it is handed to (as an
+/// skb is the hook's for the call). A ref struct: the 300-byte hook result stays where the hook graph
+/// wrote it and <see cref="Result"/> refers to it, rather than being copied into every row and out of
+/// it again by each sink. A sink that keeps rows copies the members it needs.
+/// </summary>
+public readonly ref struct ReplayedSighting
 {
-    public long SightingNumber { get; } = sightingNumber;
-    public Sighting Sighting { get; } = sighting;
-    public SightingHandling Handling { get; } = handling;
-    public string Point { get; } = point;
-    public PacketDirection Direction { get; } = direction;
-    public long TimeNs { get; } = timeNs;
+    private static readonly NfHookResult NoResult = default;
 
-    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/>.</summary>
-    public NfHookResult Result { get; } = result;
+    private readonly ref readonly NfHookResult _result;
+
+    /// <summary>A row with no hook result (an observation, a frame that is not IP, one that did not enter).</summary>
+    public ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs)
+        : this(sightingNumber, sighting, handling, point, direction, timeNs, in NoResult)
+    {
+    }
+
+    public ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs, ref readonly NfHookResult result)
+    {
+        SightingNumber = sightingNumber;
+        Sighting = sighting;
+        Handling = handling;
+        Point = point;
+        Direction = direction;
+        TimeNs = timeNs;
+        _result = ref result;
+    }
+
+    public long SightingNumber { get; }
+    public Sighting Sighting { get; }
+    public SightingHandling Handling { get; }
+    public string Point { get; }
+    public PacketDirection Direction { get; }
+    public long TimeNs { get; }
+
+    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/> (all default otherwise).</summary>
+    public ref readonly NfHookResult Result => ref _result;
 
     /// <summary>For a <see cref="SightingHandling.Generated"/> row, the packet the host made (its bytes); the host reuses it after this call.</summary>
     public NfGeneratedPacket? Generated { get; init; }
