@@ -34,8 +34,24 @@ public sealed partial class ReplayJob
 
         public long Sightings, Generated, Simulated, Observations, NotIp, Bridged, MadeOnPort, Unknown;
 
+        /// <summary>
+        /// Every sighting of the stream. <see cref="Step"/> is a call per sighting, not this loop's body:
+        /// the loop runs once per replay, so its body would only ever run as on-stack-replacement code,
+        /// while a method called millions of times tiers up to fully optimised code like any hot method.
+        /// </summary>
+        public void Run<TStream>(TStream stream)
+            where TStream : struct, IReceivedPackets
+        {
+            while (stream.MoveNext())
+            {
+                if (!Step(ref stream))
+                    break;
+            }
+        }
+
         /// <summary>One sighting, in capture order; false when the run stops here (<see cref="StopAfterPacket"/>).</summary>
-        public bool Step(IReceivedPackets stream)
+        public bool Step<TStream>(ref TStream stream)
+            where TStream : struct, IReceivedPackets
         {
             long number = ++Sightings;
             ref readonly var rec = ref stream.Record;
@@ -168,6 +184,66 @@ public sealed partial class ReplayJob
             // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
             bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
             return _host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
+        }
+
+        /// <summary>The receive thread's batches, as a struct type argument: <see cref="Step"/> is compiled for it with direct calls.</summary>
+        public readonly struct Staged(ReceiveStage s) : IReceivedPackets
+        {
+            public bool MoveNext() => s.MoveNext();
+
+            public int Source => s.Source;
+
+            public ref readonly CaptureRecord Record => ref s.Record;
+
+            public ReadOnlySpan<byte> Frame => s.Frame;
+
+            public Span<byte> PrivateFrame => s.PrivateFrame;
+
+            public ref readonly DecodedPacket Packet => ref s.Packet;
+
+            public int Point => s.Point;
+
+            public string PointName => s.PointName;
+
+            public PacketDirection Direction => s.Direction;
+
+            public ulong Fingerprint => s.Fingerprint;
+
+            public bool PeekNextFingerprint(out ulong fingerprint) => s.PeekNextFingerprint(out fingerprint);
+
+            public void Finish() => s.Finish();
+
+            public void Dispose() => s.Dispose();
+        }
+
+        /// <summary>The stream read on this thread, as a struct type argument.</summary>
+        public readonly struct Direct(DirectReceive s) : IReceivedPackets
+        {
+            public bool MoveNext() => s.MoveNext();
+
+            public int Source => s.Source;
+
+            public ref readonly CaptureRecord Record => ref s.Record;
+
+            public ReadOnlySpan<byte> Frame => s.Frame;
+
+            public Span<byte> PrivateFrame => s.PrivateFrame;
+
+            public ref readonly DecodedPacket Packet => ref s.Packet;
+
+            public int Point => s.Point;
+
+            public string PointName => s.PointName;
+
+            public PacketDirection Direction => s.Direction;
+
+            public ulong Fingerprint => s.Fingerprint;
+
+            public bool PeekNextFingerprint(out ulong fingerprint) => s.PeekNextFingerprint(out fingerprint);
+
+            public void Finish() => s.Finish();
+
+            public void Dispose() => s.Dispose();
         }
     }
 
