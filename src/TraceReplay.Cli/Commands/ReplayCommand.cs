@@ -133,10 +133,18 @@ internal static class ReplayCommand
         }
     }
 
-    /// <summary>Collects what the summary shows; holds no packets.</summary>
+    /// <summary>Collects what the summary shows; holds no packets, and allocates nothing per packet.</summary>
     private sealed class SummarySink : IReplaySink
     {
-        public Dictionary<NfFate, long> Fates { get; } = [];
+        // Counted by fate in an array; the order fates were first met is kept, as the summary lists equal counts in it.
+        private readonly long[] _fates = new long[256];
+        private readonly List<NfFate> _fateOrder = [];
+
+        // One text per drop cause (NfHookResult.DropDescription formats and allocates a string each time).
+        private readonly Dictionary<DropKey, string> _why = [];
+
+        public Dictionary<NfFate, long> Fates => _fateOrder.ToDictionary(f => f, f => _fates[(int)f]);
+
         public Dictionary<string, (long Packets, string Example)> Drops { get; } = new(StringComparer.Ordinal);
         public long DependsOnUnknown { get; private set; }
 
@@ -144,16 +152,26 @@ internal static class ReplayCommand
         {
             if (sighting.Handling != SightingHandling.Simulated)
                 return;
-            var r = sighting.Result;
-            Fates[r.Fate] = Fates.GetValueOrDefault(r.Fate) + 1;
+            ref readonly var r = ref sighting.Result;
+            if (_fates[(int)r.Fate]++ == 0)
+                _fateOrder.Add(r.Fate);
             if (r.DependsOnUnknown)
                 DependsOnUnknown++;
             if (r.Fate == NfFate.Dropped)
             {
-                string why = r.DropDescription();
-                var (n, example) = Drops.GetValueOrDefault(why);
-                Drops[why] = (n + 1, example ?? $"packet {sighting.Sighting.PacketId}: {packet.Src} > {packet.Dst} {L4Protocol.Name(packet.Protocol)}{(packet.DstPort != 0 ? " dport " + packet.DstPort.ToString(CultureInfo.InvariantCulture) : string.Empty)}");
+                var key = DropKey.Of(r);
+                if (!_why.TryGetValue(key, out string? why))
+                    _why.Add(key, why = r.DropDescription());
+                ref var drop = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Drops, why, out _);
+                drop = (drop.Packets + 1, drop.Example ?? $"packet {sighting.Sighting.PacketId}: {packet.Src} > {packet.Dst} {L4Protocol.Name(packet.Protocol)}{(packet.DstPort != 0 ? " dport " + packet.DstPort.ToString(CultureInfo.InvariantCulture) : string.Empty)}");
             }
+        }
+
+        /// <summary>Everything <see cref="NfHookResult.DropDescription"/> reads.</summary>
+        private readonly record struct DropKey(TraceReplay.Netfilter.Tables.XtTableInfo? Table, int Entry, NfDropCause Cause, TraceReplay.Netfilter.Bridge.BrOutcome Bridge,
+            TraceReplay.Netfilter.Routing.RouteDropReason Route, TraceReplay.Netfilter.Conntrack.CtReason Ct, TraceReplay.Netfilter.Nat.NatVerdict Nat, NfIpDropReason Ip)
+        {
+            public static DropKey Of(in NfHookResult r) => new(r.DropTable, r.DropEntry, r.DropCause, r.BridgeDrop, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
         }
     }
 

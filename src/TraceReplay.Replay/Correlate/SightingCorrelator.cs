@@ -190,7 +190,15 @@ public sealed class SightingCorrelator
             else if (g.LastNs != ns)
                 _byTime.Enqueue((key, g.LastNs, packetId));
         }
+
+        // The next group to come due is looked up by a later sighting: its slot is a cache miss (one
+        // per packet) unless loaded while this sighting is simulated.
+        if (_byTime.Count > 0)
+            _groups.Prefetch(_byTime.Peek().Key);
     }
+
+    /// <summary>The next sighting's fingerprint, known ahead (a batch of the receive thread): its group's slot is loaded while this sighting is simulated.</summary>
+    public void Prefetch(ulong fingerprint) => _groups.Prefetch(fingerprint);
 
     /// <summary>
     /// The bytes eight at a time, each lane through xxHash64's round (multiply, rotate, multiply) into

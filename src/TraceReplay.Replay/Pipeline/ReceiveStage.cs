@@ -20,6 +20,13 @@ internal interface IReceivedPackets : IDisposable
 
     ReadOnlySpan<byte> Frame { get; }
 
+    /// <summary>
+    /// <see cref="Frame"/> when it is a copy of the simulation's own, which the hooks may rewrite in
+    /// place (NAT, checksums) — a batch's arena, read by nothing else until the batch is released;
+    /// empty when it is the reader's buffer, which the simulation must copy first.
+    /// </summary>
+    Span<byte> PrivateFrame { get; }
+
     ref readonly DecodedPacket Packet { get; }
 
     int Point { get; }
@@ -30,6 +37,9 @@ internal interface IReceivedPackets : IDisposable
 
     /// <summary>The correlator's fingerprint of the packet (SightingCorrelator.Fingerprint): a pure function of it, so the receive thread takes it off the simulation's.</summary>
     ulong Fingerprint { get; }
+
+    /// <summary>The fingerprint of the packet after this one when it is already known (the same batch), for the correlator to prefetch its slot.</summary>
+    bool PeekNextFingerprint(out ulong fingerprint);
 
     /// <summary>Stops the receive thread, if any, so the readers can be asked about the files (after the loop, or when it stopped early).</summary>
     void Finish();
@@ -46,6 +56,8 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
 
     public ReadOnlySpan<byte> Frame => stream.Frame;
 
+    public Span<byte> PrivateFrame => default;
+
     public ref readonly DecodedPacket Packet => ref stream.Packet;
 
     public int Point => stream.Point;
@@ -55,6 +67,12 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
     public PacketDirection Direction => stream.Direction;
 
     public ulong Fingerprint => SightingCorrelator.Fingerprint(stream.Packet, stream.Frame);
+
+    public bool PeekNextFingerprint(out ulong fingerprint)
+    {
+        fingerprint = 0;
+        return false;
+    }
 
     public void Finish()
     {
@@ -160,6 +178,8 @@ internal sealed class ReceiveStage : IReceivedPackets
 
     public ReadOnlySpan<byte> Frame => _batch!.Frame(Current);
 
+    public Span<byte> PrivateFrame => _batch!.Arena.AsSpan(Current.FrameOffset, Current.FrameLength);
+
     public ref readonly DecodedPacket Packet => ref Current.Packet;
 
     public int Point => Current.Point;
@@ -169,6 +189,14 @@ internal sealed class ReceiveStage : IReceivedPackets
     public PacketDirection Direction => Current.Direction;
 
     public ulong Fingerprint => Current.Fingerprint;
+
+    public bool PeekNextFingerprint(out ulong fingerprint)
+    {
+        var batch = _batch!;
+        bool known = _index + 1 < batch.Count;
+        fingerprint = known ? batch.Entries[_index + 1].Fingerprint : 0;
+        return known;
+    }
 
     /// <summary>The receive thread: fill a batch, publish it, wait for a free one when all are taken.</summary>
     private void Receive()

@@ -42,18 +42,44 @@ public enum SightingHandling : byte
     Generated,
 }
 
-/// <summary>One sighting and its fate: the unit a sink receives.</summary>
-public readonly struct ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs, NfHookResult result)
+/// <summary>
+/// One sighting and its fate: the unit a sink receives, valid for the call it is handed to (as an
+/// skb is the hook's for the call). A ref struct: the 300-byte hook result stays where the hook graph
+/// wrote it and <see cref="Result"/> refers to it, rather than being copied into every row and out of
+/// it again by each sink. A sink that keeps rows copies the members it needs.
+/// </summary>
+public readonly ref struct ReplayedSighting
 {
-    public long SightingNumber { get; } = sightingNumber;
-    public Sighting Sighting { get; } = sighting;
-    public SightingHandling Handling { get; } = handling;
-    public string Point { get; } = point;
-    public PacketDirection Direction { get; } = direction;
-    public long TimeNs { get; } = timeNs;
+    private static readonly NfHookResult NoResult = default;
 
-    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/>.</summary>
-    public NfHookResult Result { get; } = result;
+    private readonly ref readonly NfHookResult _result;
+
+    /// <summary>A row with no hook result (an observation, a frame that is not IP, one that did not enter).</summary>
+    public ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs)
+        : this(sightingNumber, sighting, handling, point, direction, timeNs, in NoResult)
+    {
+    }
+
+    public ReplayedSighting(long sightingNumber, Sighting sighting, SightingHandling handling, string point, PacketDirection direction, long timeNs, ref readonly NfHookResult result)
+    {
+        SightingNumber = sightingNumber;
+        Sighting = sighting;
+        Handling = handling;
+        Point = point;
+        Direction = direction;
+        TimeNs = timeNs;
+        _result = ref result;
+    }
+
+    public long SightingNumber { get; }
+    public Sighting Sighting { get; }
+    public SightingHandling Handling { get; }
+    public string Point { get; }
+    public PacketDirection Direction { get; }
+    public long TimeNs { get; }
+
+    /// <summary>The hook graph's result; meaningful when <see cref="Handling"/> is <see cref="SightingHandling.Simulated"/> or <see cref="SightingHandling.Generated"/> (all default otherwise).</summary>
+    public ref readonly NfHookResult Result => ref _result;
 
     /// <summary>For a <see cref="SightingHandling.Generated"/> row, the packet the host made (its bytes); the host reuses it after this call.</summary>
     public NfGeneratedPacket? Generated { get; init; }
@@ -101,7 +127,7 @@ public sealed record ReplaySummary(long Sightings, long Packets, long Simulated,
 /// With <see cref="ReceiveThread"/> the receive stage runs on a thread of its own (<see cref="ReceiveStage"/>)
 /// and this loop reads its batches: one reader, one ring read in order, one simulation, so the rows are the same.
 /// </summary>
-public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
+public sealed partial class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs = SightingCorrelator.DefaultWindowNs)
 {
     private readonly InterfaceTable _interfaces = new(snapshot.Network.Devices.Select(d => new HostInterface(d.IfIndex, d.Name, d.Mac, d.Master, d.Kind)));
 
@@ -133,98 +159,23 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
     {
         var correlator = new SightingCorrelator(windowNs);
         var fidelity = new FidelityTracker(Coverage(captures, packets), dev => _interfaces.ByName(dev)?.Master, windowNs);
-        Action<long, FidelityOutcome> decided = sink.Decide;
-        byte[] buffer = new byte[65536 + 256];
-        var devices = new PointDevices(_interfaces, host.Bridges);
-        long sightings = 0, generated = 0, simulated = 0, observations = 0, notIp = 0, bridged = 0, madeOnPort = 0, unknown = 0;
-        var perFile = new (long Packets, long FirstNs, long LastNs)[captures.Count];
-        while (stream.MoveNext())
-        {
-            sightings++;
-            var rec = stream.Record;
-            ref var file = ref perFile[stream.Source];
-            file.FirstNs = file.Packets == 0 ? rec.TimestampNs : Math.Min(file.FirstNs, rec.TimestampNs);
-            file.LastNs = Math.Max(file.LastNs, rec.TimestampNs);
-            file.Packets++;
-            var packet = stream.Packet;
-            var frame = stream.Frame;
-            string point = stream.PointName;
-            var direction = stream.Direction;
-            var s = correlator.Classify(stream.Fingerprint, packet, frame, stream.Point, direction, rec.TimestampNs);
-            if (s.PacketId > StopAfterPacket)
-                break;
-            fidelity.Advance(rec.TimestampNs, decided);
-            SightingHandling handling;
-            NfHookResult result = default;
-            var observed = FidelityOutcome.None;
-            var seen = NfHost.TupleOf(packet);
-            if (s.Role == SightingRole.Observation)
-            {
-                handling = SightingHandling.Observation;
-                if (packet.HasIp)
-                    observed = fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
-            }
-            else if (!packet.HasIp && !(s.Kind == EntryKind.Received && devices.Of(stream.Point, point).Dev?.Master is not null))
-            {
-                handling = SightingHandling.NotIp;
-            }
-            else
-            {
-                ref readonly var at = ref devices.Of(stream.Point, point);
-                var dev = at.Dev;
-                if (buffer.Length < frame.Length)
-                    buffer = new byte[frame.Length];
-                frame.CopyTo(buffer);
-                var span = buffer.AsSpan(0, frame.Length);
-                var trace = Trace is { } t && t.BeginPacket(s.PacketId) ? t : null;
-                handling = s.Kind switch
-                {
-                    EntryKind.Received => Receive(span, ref packet, point, dev, at.Port, rec.TimestampNs, ref result, trace),
-                    EntryKind.LocallyGenerated => Send(span, ref packet, point, dev, rec.TimestampNs, ref result, trace),
-                    _ => SightingHandling.UnknownDirection,
-                };
-            }
-            switch (handling)
-            {
-                case SightingHandling.Simulated: simulated++; break;
-                case SightingHandling.Observation: observations++; break;
-                case SightingHandling.NotIp: notIp++; break;
-                case SightingHandling.BridgedNotSimulated: bridged++; break;
-                case SightingHandling.MadeOnBridgePort: madeOnPort++; break;
-                default: unknown++; break;
-            }
-            bool awaits = false;
+        var loop = new SimulateLoop(this, correlator, fidelity, sink, captures.Count);
 
-            // Frames that are not IP (ARP) go through the bridge, but have no addresses or ports to check: NULL.
-            if (handling == SightingHandling.Simulated && packet.HasIp)
-            {
-                fidelity.Predict(sightings, s.PacketId, rec.TimestampNs, result);
-                awaits = true;
-                // A packet first seen leaving (made by the host) is itself an egress to check.
-                if (direction == PacketDirection.Outgoing)
-                    fidelity.Observe(s.PacketId, point, direction, seen, rec.TimestampNs);
-            }
-            else if (packet.HasIp && direction == PacketDirection.Outgoing && handling is SightingHandling.MadeOnBridgePort or SightingHandling.UnknownDirection)
-            {
-                fidelity.NotSimulated(s.PacketId, point, rec.TimestampNs);
-            }
-            sink.Add(new ReplayedSighting(sightings, s, handling, point, direction, rec.TimestampNs, result) { Observed = observed, AwaitsOutcome = awaits }, packet);
-            if (handling == SightingHandling.Simulated && result.Generated is { } gen)
-                AddGenerated(gen, correlator, fidelity, sink, ++generated);
-        }
+        // The stream's class is known here, once: each gets a loop of its own (a struct type argument)
+        // whose calls to it are direct and inlined, not ten interface calls per sighting.
+        if (stream is ReceiveStage staged)
+            loop.Run(new SimulateLoop.Staged(staged));
+        else
+            loop.Run(new SimulateLoop.Direct((DirectReceive)stream));
         stream.Finish();
-        fidelity.Finish(decided);
+        fidelity.Finish(loop.Decided);
+        var perFile = loop.PerFile;
         var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(packets.Readers[i].Format),
             string.Join(",", packets.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
-        return new ReplaySummary(sightings, correlator.Packets, simulated, observations, notIp, bridged, madeOnPort, unknown) { Captures = files, Generated = generated, Fidelity = fidelity.Summary() };
-    }
-
-    /// <summary>REJECT's reply as a row of its own (numbered -1, -2, … so captured rows keep their frame numbers); its captured copy will be an observation of it.</summary>
-    private static void AddGenerated(NfGeneratedPacket gen, SightingCorrelator correlator, FidelityTracker fidelity, IReplaySink sink, long number)
-    {
-        var s = correlator.Expect(gen.Packet, gen.Frame, gen.TimeNs);
-        fidelity.Predict(-number, s.PacketId, gen.TimeNs, gen.Result);
-        sink.Add(new ReplayedSighting(-number, s, SightingHandling.Generated, gen.OutDev ?? string.Empty, PacketDirection.Outgoing, gen.TimeNs, gen.Result) { Generated = gen, AwaitsOutcome = true }, gen.Packet);
+        return new ReplaySummary(loop.Sightings, correlator.Packets, loop.Simulated, loop.Observations, loop.NotIp, 0, loop.MadeOnPort, loop.Unknown)
+        {
+            Captures = files, Generated = loop.Generated, Fidelity = fidelity.Summary(),
+        };
     }
 
     /// <summary>
@@ -256,19 +207,6 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         return new FidelityCoverage(any, names);
     }
 
-    private SightingHandling Receive(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, BrPort? port, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
-    {
-        // Cooked captures say the packet type; plain Ethernet ones leave it to us, as eth_type_trans does.
-        var type = packet.LinkPacketType == 255 ? EthTypeTrans(packet, dev) : (PacketType)Math.Min(packet.LinkPacketType, (byte)PacketType.OtherHost);
-        if (dev?.Master is not null && port is not null && packet.DstMac.Value == 0 && packet.LinkPacketType != 255)
-        {
-            // SLL/SLL2 (`tcpdump -i any`) keep no destination MAC: the packet type and the stations seen stand in for it.
-            packet.DstMac = host.CookedDestination(port, packet, type);
-        }
-        result = host.Receive(frame, ref packet, new NfIngress(point, timeNs, type), trace);
-        return SightingHandling.Simulated;
-    }
-
     /// <summary>
     /// eth_type_trans: the packet type of a frame received on <paramref name="dev"/> from its destination
     /// MAC — broadcast, multicast, for this interface's address, or for another host. Without the
@@ -282,22 +220,6 @@ public sealed class ReplayJob(HostSnapshot snapshot, NfHost host, long windowNs 
         if ((dst >> 40 & 1) != 0)
             return dst == 0xFFFF_FFFF_FFFFUL ? PacketType.Broadcast : PacketType.Multicast;
         return dev?.Mac is { } mac && mac != packet.DstMac ? PacketType.OtherHost : PacketType.Host;
-    }
-
-    private bool OwnAddress(string dev, IpAddr src) =>
-        snapshot.Network.Device(dev) is { } d && d.Addresses.Any(a => a.Local == src);
-
-    private SightingHandling Send(Span<byte> frame, ref DecodedPacket packet, string point, HostInterface? dev, long timeNs, ref NfHookResult result, IIptTraceSink? trace = null)
-    {
-        // A bridge port with an address of its own (an IPv6 link-local one, always) sends from it by its own
-        // IP stack — MLD reports, router solicitations — through OUTPUT like any host packet; anything
-        // else first seen leaving a port was made in the bridge path.
-        if (dev?.Master is not null && !OwnAddress(point, packet.Src))
-            return SightingHandling.MadeOnBridgePort;
-        // Multicast leaves by the interface its socket chose (IP_MULTICAST_IF): the one it was captured on.
-        bool multicast = packet.IsIpv4 ? (packet.Dst.V4 >> 28) == 0xE : (packet.Dst.Hi >> 56) == 0xFF;
-        result = host.Output(frame, ref packet, new NfEgress(timeNs, BoundDev: multicast ? point : null), trace);
-        return SightingHandling.Simulated;
     }
 
     /// <summary>

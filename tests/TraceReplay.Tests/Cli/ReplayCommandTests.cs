@@ -26,6 +26,25 @@ public sealed class ReplayCommandTests : CliTestBase
     }
 
     [Fact]
+    public void The_summarys_fates_add_up_to_the_packets_that_entered_and_its_drops_to_the_dropped()
+    {
+        // Two counts made apart: the job counts what entered the host, the summary sink each fate and
+        // each drop cause (one text per cause, not one per packet): every entered packet has one fate,
+        // every dropped one one cause, and the fates are listed most frequent first.
+        var (code, stdout, stderr) = Run("replay", "--host", Path.Combine(DockerHost, "snapshot"), Path.Combine(DockerHost, "captures", "any.pcap"));
+        Assert.True(code == 0, stderr);
+        long entered = long.Parse(System.Text.RegularExpressions.Regex.Match(stdout, @"\((\d+) entered the simulated host").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        string fatesLine = stdout.Split('\n').Single(l => l.StartsWith("Fates:", StringComparison.Ordinal));
+        var fates = System.Text.RegularExpressions.Regex.Matches(fatesLine, @"([a-z ]+?) (\d+)(?:,|$)")
+            .Select(m => (Name: m.Groups[1].Value.Trim(), Count: long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.Equal(entered, fates.Sum(f => f.Count));
+        Assert.Equal(fates.Select(f => f.Count).OrderDescending(), fates.Select(f => f.Count));
+        long dropped = fates.Single(f => f.Name == "dropped").Count;
+        var drops = System.Text.RegularExpressions.Regex.Matches(stdout, @"^\s+(\d+)  \S+\s+e\.g\. packet", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.Equal(dropped, drops.Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
     public void A_changed_rule_set_changes_the_verdicts()
     {
         // What would my change have done? Without the DOCKER-USER REJECT, SMTP from the container is forwarded.

@@ -20,9 +20,9 @@ public sealed class ReplayJobTests
 {
     private sealed class ListSink : IReplaySink
     {
-        public List<(ReplayedSighting Sighting, DecodedPacket Packet)> Rows { get; } = [];
+        public List<(KeptSighting Sighting, DecodedPacket Packet)> Rows { get; } = [];
 
-        public void Add(in ReplayedSighting sighting, in DecodedPacket packet) => Rows.Add((sighting, packet));
+        public void Add(in ReplayedSighting sighting, in DecodedPacket packet) => Rows.Add((new KeptSighting(sighting), packet));
     }
 
     private static string Dir => Path.Combine(Corpus.Root, "datasets", "docker-host");

@@ -7,6 +7,7 @@ using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Reject;
 using TraceReplay.Replay.Correlate;
 using TraceReplay.Replay.Pipeline;
+using TraceReplay.Tests.Replay;
 using TraceReplay.Tests.Support;
 
 namespace TraceReplay.Tests.Netfilter.Reject;
@@ -25,10 +26,10 @@ public sealed class NfRejectKernelTests
 
     private sealed class Sink : IReplaySink
     {
-        public List<(ReplayedSighting S, DecodedPacket P, byte[]? Bytes)> Rows { get; } = [];
+        public List<(KeptSighting S, DecodedPacket P, byte[]? Bytes)> Rows { get; } = [];
 
         public void Add(in ReplayedSighting sighting, in DecodedPacket packet) =>
-            Rows.Add((sighting, packet, sighting.Generated?.Frame.ToArray()));
+            Rows.Add((new KeptSighting(sighting), packet, sighting.Generated?.Frame.ToArray()));
     }
 
     private static (Sink Sink, ReplaySummary Summary, List<byte[]> Frames, List<DecodedPacket> Decoded) Replay()

@@ -26,16 +26,16 @@ public sealed class FidelityScenarioTests(ITestOutputHelper output)
 
     private sealed class Sink : IReplaySink
     {
-        public List<(ReplayedSighting S, DecodedPacket P, byte[]? Bytes)> Rows { get; } = [];
+        public List<(KeptSighting S, DecodedPacket P, byte[]? Bytes)> Rows { get; } = [];
         public Dictionary<long, FidelityOutcome> Decided { get; } = [];
 
         public void Add(in ReplayedSighting sighting, in DecodedPacket packet) =>
-            Rows.Add((sighting, packet, sighting.Generated?.Frame.ToArray()));
+            Rows.Add((new KeptSighting(sighting), packet, sighting.Generated?.Frame.ToArray()));
 
         public void Decide(long sightingNumber, FidelityOutcome outcome) => Decided.Add(sightingNumber, outcome);
     }
 
-    internal static (ReplaySummary Summary, List<(ReplayedSighting S, DecodedPacket P, byte[]? Bytes)> Rows, Dictionary<long, FidelityOutcome> Decided) Replay(string scenario)
+    internal static (ReplaySummary Summary, List<(KeptSighting S, DecodedPacket P, byte[]? Bytes)> Rows, Dictionary<long, FidelityOutcome> Decided) Replay(string scenario)
     {
         string dir = Path.Combine(Corpus.Root, "datasets", scenario);
         var snapshot = HostSnapshot.Load(Path.Combine(dir, "snapshot"));
