@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
 using TraceReplay.Netfilter.Conntrack;
+using TraceReplay.Netfilter.Nat;
 
 namespace TraceReplay.Store;
 
 /// <summary>
 /// The tables the replay fills once per sighting or connection (packets, conntrack_events,
-/// connections) take rows as plain values: the replay's thread copies each into an array of
+/// connections, nat_mappings) take rows as plain values: the replay's thread copies each into an array of
 /// references-free structs and hands a full array over, and whoever stores batches (the writer
 /// thread, or the replay itself without one) turns it into columns. Column filling (run_text ids,
 /// ENUM codes, address keys) is then off the replay's critical path, and a held row is a value
@@ -33,6 +34,7 @@ public sealed partial class RunWriter
     private RowSource<PacketRecord> _packetRows = null!;
     private RowSource<NfConntrackEvent> _eventRows = null!;
     private RowSource<ConnectionRow> _connectionRows = null!;
+    private RowSource<NatMapping> _natRows = null!;
 
     /// <summary>
     /// The handle of a text for <see cref="PacketRecord"/>'s text fields (0 for null). Handles stand
@@ -79,6 +81,9 @@ public sealed partial class RunWriter
 
     public void AddConnection(in ConnectionRow r) => _connectionRows.Add(this, r);
 
+    /// <summary>A NAT binding (<see cref="NatMapping"/>); its capture-clock nanoseconds become UTC microseconds.</summary>
+    public void AddNatMapping(in NatMapping m) => _natRows.Add(this, m);
+
     internal static PacketRecord Record(in PacketRow r, int capturePoint, int path, int dropReason, int observed) => new()
     {
         Id = r.Id,
@@ -118,6 +123,7 @@ public sealed partial class RunWriter
         _packetRows = new(_packets, rows, arrays);
         _eventRows = new(_events, rows, arrays);
         _connectionRows = new(_connections, rows, arrays);
+        _natRows = new(_nat, rows, arrays);
     }
 
     /// <summary>Hands over the rows not yet handed over (at Complete): they may still add run_text rows.</summary>
@@ -126,10 +132,15 @@ public sealed partial class RunWriter
         _packetRows.HandOver(this);
         _eventRows.HandOver(this);
         _connectionRows.HandOver(this);
+        _natRows.HandOver(this);
     }
 
-    /// <summary>A table whose buffer only the filling side touches: its rows arrive as <see cref="RowBatch"/>es.</summary>
-    private bool FilledFromRows(Table t) => t == _packets || t == _events || t == _connections || t == _text;
+    /// <summary>
+    /// A table whose buffer only the filling side touches: its rows arrive as <see cref="RowBatch"/>es.
+    /// Every table with an address or keyed column must be one: <see cref="AddressText"/> and
+    /// <see cref="TextIds"/> are one thread's (the others, filled by the replay, hold plain values and texts).
+    /// </summary>
+    private bool FilledFromRows(Table t) => t == _packets || t == _events || t == _connections || t == _nat || t == _text;
 
     /// <summary>A batch of rows of one table, with the texts first handed over with it.</summary>
     private abstract class RowBatch
@@ -158,8 +169,10 @@ public sealed partial class RunWriter
                 w.FillPackets(MemoryMarshalCast<PacketRecord>(rows));
             else if (typeof(T) == typeof(NfConntrackEvent))
                 w.FillEvents(MemoryMarshalCast<NfConntrackEvent>(rows));
-            else
+            else if (typeof(T) == typeof(ConnectionRow))
                 w.FillConnections(MemoryMarshalCast<ConnectionRow>(rows));
+            else
+                w.FillNatMappings(MemoryMarshalCast<NatMapping>(rows));
         }
 
         private static ReadOnlySpan<TTo> MemoryMarshalCast<TTo>(Span<T> rows) where TTo : unmanaged =>
@@ -269,6 +282,15 @@ public sealed partial class RunWriter
         {
             AppendConnection(_connections.Buffer, r);
             EndFilledRow(_connections);
+        }
+    }
+
+    private void FillNatMappings(ReadOnlySpan<NatMapping> rows)
+    {
+        foreach (ref readonly var m in rows)
+        {
+            AppendNatMapping(_nat.Buffer, m);
+            EndFilledRow(_nat);
         }
     }
 

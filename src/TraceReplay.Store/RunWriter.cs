@@ -287,10 +287,8 @@ public sealed partial class RunWriter : IDisposable
         b.U64(r.ReplyBytes);
     }
 
-    /// <summary>A NAT binding (<see cref="NatMapping"/>); its capture-clock nanoseconds become UTC microseconds.</summary>
-    public void AddNatMapping(in NatMapping m)
+    private static void AppendNatMapping(TableBuffer b, in NatMapping m)
     {
-        var b = _nat.Buffer;
         b.Ts(m.SetUpNs / 1000);
         if (m.RemovedNs == NatMapping.Live)
             b.Null();
@@ -301,7 +299,6 @@ public sealed partial class RunWriter : IDisposable
         b.Addr(m.NatAddress);
         b.U16(m.NatPort);
         b.Text(m.Manip == NfNatManipType.Src ? "SRC" : "DST");
-        EndRow(_nat);
     }
 
     private static void AppendConntrackEvent(TableBuffer b, in NfConntrackEvent e)

@@ -1,6 +1,7 @@
 using DuckDB.NET.Data;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Netfilter.Conntrack;
+using TraceReplay.Netfilter.Nat;
 using TraceReplay.Store;
 
 namespace TraceReplay.Tests.Store;
@@ -70,6 +71,8 @@ public sealed class RunWriterRecordsTests : IDisposable
                 w.AddConntrackEvent(new NfConntrackEvent(i % 2 == 0 ? NfctEventType.New : NfctEventType.Destroy, NfctEventMask.New, i * 1000L, i, t, t.Invert(), 0, CtStatus.None, TcpConntrack.None, 0, 1, 60, 0, 0, (i * 1000L) + 30_000_000_000, true));
             if (i % 5 == 0)
                 w.AddConnection(new ConnectionRow { CtId = i, Orig = t, Reply = t.Invert(), FirstUs = i, LastUs = i % 2 == 0 ? -1 : i + 1, OrigPackets = (ulong)i });
+            if (i % 7 == 0)
+                w.AddNatMapping(NatMapping.Create(i * 1000L, t, t.Invert() with { Dst = IpAddr.FromV4(0xCB007100u + (uint)(i % 11)) }, i % 2 == 0 ? -1 : 3, NfNatManipType.Src));
         }
         Assert.Equal(N, w.PacketRows);
         w.Complete();
@@ -147,6 +150,9 @@ public sealed class RunWriterRecordsTests : IDisposable
         var connections = Enumerable.Range(0, N).Where(i => i % 5 == 0).ToList();
         Assert.Equal(connections.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), Column(path, "SELECT ct_id FROM connections"));
         Assert.Equal(connections.Select(i => i % 2 == 0 ? "NULL" : "x"), Column(path, "SELECT CASE WHEN last_ts IS NULL THEN NULL ELSE 'x' END FROM connections"));
+        var nat = Enumerable.Range(0, N).Where(i => i % 7 == 0).ToList();
+        Assert.Equal(nat.Select(i => Tuple(i).Src.ToString()), Column(path, "SELECT orig_src FROM nat_mappings"));
+        Assert.Equal(nat.Select(i => i % 2 == 0 ? "NULL" : "3"), Column(path, "SELECT rule_id FROM nat_mappings"));
     }
 
     [Fact]
