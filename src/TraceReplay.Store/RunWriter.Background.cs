@@ -8,7 +8,9 @@ public sealed partial class RunWriter
     /// <summary>
     /// The writer thread of <see cref="RunWriterOptions.WriterThread"/>: full buffers go to it in the
     /// order they filled (so DuckDB and the Arrow files get exactly the batches of the one-thread
-    /// path), it stores them and hands the emptied buffers back. A table has at most
+    /// path), it stores them and hands the emptied buffers back. Arrays of rows
+    /// (RunWriter.Records.cs) come the same way, in order with the buffers: it fills their table's
+    /// columns, stores each full batch and hands the emptied arrays back. A table has at most
     /// <see cref="BuffersPerTable"/> buffers, so the replay waits rather than queueing without bound
     /// when storage is the slower stage. A failure on the writer thread is rethrown to the replay at
     /// its next batch or at Complete.
@@ -20,7 +22,8 @@ public sealed partial class RunWriter
 
         private readonly RunWriter _writer;
         private readonly AddressText _addresses;
-        private readonly BlockingCollection<(Table Table, TableBuffer Buffer)> _queue = [];
+        /// <summary>A full buffer to store; or rows to fill (Table null); or a table whose filled buffer to store (both null).</summary>
+        private readonly BlockingCollection<(Table? Table, TableBuffer? Buffer, RowBatch? Rows)> _queue = [];
         private readonly Thread _thread;
         private volatile ExceptionDispatchInfo? _failure;
 
@@ -38,7 +41,21 @@ public sealed partial class RunWriter
             _failure?.Throw();
             var full = t.Buffer;
             t.Buffer = TakeSpare(t, full);
-            _queue.Add((t, full));
+            _queue.Add((t, full, null));
+        }
+
+        /// <summary>Queues rows to be filled into their table's columns; the array comes back through its source once filled.</summary>
+        public void Enqueue(RowBatch rows)
+        {
+            _failure?.Throw();
+            _queue.Add((null, null, rows));
+        }
+
+        /// <summary>Queues the storing of what a row-filled table's buffer holds (at Complete).</summary>
+        public void EnqueueStore(Table t)
+        {
+            _failure?.Throw();
+            _queue.Add((t, null, null));
         }
 
         /// <summary>Waits until everything queued is stored; rethrows the writer thread's failure.</summary>
@@ -72,21 +89,33 @@ public sealed partial class RunWriter
 
         private void Run()
         {
-            foreach (var (t, buffer) in _queue.GetConsumingEnumerable())
+            foreach (var (t, buffer, rows) in _queue.GetConsumingEnumerable())
             {
                 if (_failure is null)
                 {
                     try
                     {
-                        _writer.Store(t, buffer);
+                        if (rows is not null)
+                            rows.Fill(_writer);
+                        else if (buffer is not null)
+                            _writer.Store(t!, buffer);
+                        else
+                            _writer.StoreFilled(t!);
                     }
                     catch (Exception e)
                     {
                         _failure = ExceptionDispatchInfo.Capture(e);
                     }
                 }
+                if (rows is not null)
+                {
+                    rows.Recycle();
+                    continue;
+                }
+                if (buffer is null)
+                    continue;
                 buffer.Clear();
-                lock (t.Spares)
+                lock (t!.Spares)
                 {
                     t.Spares.Push(buffer);
                     Monitor.PulseAll(t.Spares);

@@ -146,6 +146,7 @@ public sealed partial class RunWriter : IDisposable
         (_packets, _rules, _connections, _nat, _events, _trace, _captures, _info, _fidelity, _text) =
             (Of(RunSchema.Packets), Of(RunSchema.Rules), Of(RunSchema.Connections), Of(RunSchema.NatMappings), Of(RunSchema.ConntrackEvents),
              Of(RunSchema.RuleTrace), Of(RunSchema.Captures), Of(RunSchema.RunInfo), Of(RunSchema.Fidelity), Of(RunSchema.RunText));
+        CreateRowSources();
         AddInfo("schema_version", RunSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
@@ -175,32 +176,26 @@ public sealed partial class RunWriter : IDisposable
         return new RunWriter(full, options);
     }
 
-    public long PacketRows => _packets.Rows + _packets.Buffer.Rows;
-
-    public void AddPacket(in PacketRow r)
-    {
-        AppendPacket(_packets.Buffer, r);
-        EndRow(_packets);
-        if (_ids.HasPending)
-            WriteTexts();
-    }
-
     /// <summary>The run_text rows of the ids the last rows took (a new capture point, path, reason or IPv6 address).</summary>
     private void WriteTexts() => _ids.Drain((id, text) =>
     {
         var b = _text.Buffer;
         b.U32(id);
         b.Text(text);
-        EndRow(_text);
+        EndFilledRow(_text);
     });
 
-    /// <summary>The packets row's columns in schema order, without ending the row (shared with the Arrow-only benchmark).</summary>
-    internal static void AppendPacket(TableBuffer b, in PacketRow r)
+    /// <summary>The packets row's columns in schema order, without ending the row (the Arrow-only benchmark).</summary>
+    internal static void AppendPacket(TableBuffer b, in PacketRow r) =>
+        AppendPacket(b, Record(r, 0, 0, 0, 0), r.CapturePoint, r.Path, r.DropReason, r.Observed);
+
+    /// <summary>The packets row's columns in schema order, its texts resolved from their handles, without ending the row.</summary>
+    internal static void AppendPacket(TableBuffer b, in PacketRecord r, string? capturePoint, string? path, string? dropReason, string? observed)
     {
         b.I64(r.Id);
         b.I64(r.PacketId);
         b.Ts(r.TimestampUs);
-        b.Text(r.CapturePoint);
+        b.Text(capturePoint);
         b.Text(r.Direction switch { SightingDirection.In => "in", SightingDirection.Out => "out", _ => null });
         if (r.Family == RunFamily.None)
         {
@@ -243,7 +238,7 @@ public sealed partial class RunWriter : IDisposable
             b.Text(CtStateName(r.CtState));
             b.Text(r.CtDirection == CtDirection.Original ? "ORIGINAL" : "REPLY");
         }
-        b.Text(r.Path);
+        b.Text(path);
         b.Text(r.Verdict switch
         {
             PacketVerdict.Accept => "ACCEPT",
@@ -253,9 +248,9 @@ public sealed partial class RunWriter : IDisposable
             _ => "STOLEN",
         });
         NullableId(b, r.VerdictRuleId);
-        b.Text(r.DropReason);
+        b.Text(dropReason);
         b.Bool(r.DependsOnUnknown);
-        b.Text(r.Observed);
+        b.Text(observed);
     }
 
     public void AddRule(in RuleRow r)
@@ -273,9 +268,8 @@ public sealed partial class RunWriter : IDisposable
         EndRow(_rules);
     }
 
-    public void AddConnection(in ConnectionRow r)
+    private static void AppendConnection(TableBuffer b, in ConnectionRow r)
     {
-        var b = _connections.Buffer;
         b.I64(r.CtId);
         Tuples(b, r.Orig, r.Reply);
         b.Ts(r.FirstUs);
@@ -291,13 +285,10 @@ public sealed partial class RunWriter : IDisposable
         b.U64(r.OrigBytes);
         b.U64(r.ReplyPackets);
         b.U64(r.ReplyBytes);
-        EndRow(_connections);
     }
 
-    /// <summary>A NAT binding (<see cref="NatMapping"/>); its capture-clock nanoseconds become UTC microseconds.</summary>
-    public void AddNatMapping(in NatMapping m)
+    private static void AppendNatMapping(TableBuffer b, in NatMapping m)
     {
-        var b = _nat.Buffer;
         b.Ts(m.SetUpNs / 1000);
         if (m.RemovedNs == NatMapping.Live)
             b.Null();
@@ -308,13 +299,10 @@ public sealed partial class RunWriter : IDisposable
         b.Addr(m.NatAddress);
         b.U16(m.NatPort);
         b.Text(m.Manip == NfNatManipType.Src ? "SRC" : "DST");
-        EndRow(_nat);
     }
 
-    /// <summary>A conntrack event (<see cref="NfConntrackEvent"/>); <see cref="NfConntrackEvent.Entry"/> is the ct_id.</summary>
-    public void AddConntrackEvent(in NfConntrackEvent e)
+    private static void AppendConntrackEvent(TableBuffer b, in NfConntrackEvent e)
     {
-        var b = _events.Buffer;
         b.Ts(e.Time / 1000);
         b.Text(e.Type switch { NfctEventType.New => "NEW", NfctEventType.Update => "UPDATE", _ => "DESTROY" });
         b.U16((ushort)e.Mask);
@@ -339,7 +327,6 @@ public sealed partial class RunWriter : IDisposable
             b.Null();
             b.Null();
         }
-        EndRow(_events);
     }
 
     public void AddRuleTrace(in RuleTraceRow r)
@@ -398,6 +385,7 @@ public sealed partial class RunWriter : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_completed)
             throw new InvalidOperationException("the run is already complete");
+        HandOverRows();
         foreach (var t in _tables)
             Flush(t);
         _background?.Finish();
@@ -467,6 +455,15 @@ public sealed partial class RunWriter : IDisposable
     private void Flush(Table t)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (FilledFromRows(t))
+        {
+            // Its buffer is the filling side's: store what it holds there, after the rows handed over before.
+            if (_background is not null)
+                _background.EnqueueStore(t);
+            else
+                StoreFilled(t);
+            return;
+        }
         if (t.Buffer.Rows == 0)
             return;
         t.Rows += t.Buffer.Rows;

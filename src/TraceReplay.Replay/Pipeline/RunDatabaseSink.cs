@@ -27,9 +27,11 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     private readonly NfHost _host;
     private readonly Dictionary<(IptFamily Family, string Table, string Chain, int Position), int> _ruleIds = [];
     private readonly HashSet<int> _policyDrop = [];
-    private readonly Dictionary<PathKey, string> _paths = [];
-    private readonly Dictionary<(PathKey, TraceReplay.Netfilter.Reject.NfGeneratedBy), string> _generatedPaths = [];
-    private readonly Dictionary<DropKey, string> _reasons = [];
+    // Texts as the writer's handles (RunWriter.TextHandle), made once per key, not per row.
+    private readonly Dictionary<PathKey, int> _paths = [];
+    private readonly Dictionary<(PathKey, TraceReplay.Netfilter.Reject.NfGeneratedBy), int> _generatedPaths = [];
+    private readonly Dictionary<DropKey, int> _reasons = [];
+    private readonly int _observationPath, _notIpPath, _bridgedPath, _bridgePortPath, _unknownDirectionPath;
 
     /// <summary>
     /// What <see cref="NfHookResult.PathDescription"/> reads: the hook bits, and for a bridged frame
@@ -73,6 +75,8 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         _snapshot = snapshot;
         _host = host;
         _writer = RunWriter.Create(path, options);
+        (_observationPath, _notIpPath, _bridgedPath, _bridgePortPath, _unknownDirectionPath) = (_writer.TextHandle(ObservationPath),
+            _writer.TextHandle(NotIpPath), _writer.TextHandle(BridgedPath), _writer.TextHandle(BridgePortPath), _writer.TextHandle(UnknownDirectionPath));
         // Bindings are rows of nat_mappings as they close; the hook keeps only the open ones.
         host.Nat.MappingSink = this;
         int id = 0;
@@ -96,12 +100,12 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     {
         if (_startNs < 0)
             _startNs = s.TimeNs;
-        var row = new PacketRow
+        var row = new PacketRecord
         {
             Id = s.SightingNumber,
             PacketId = s.Sighting.PacketId,
             TimestampUs = s.TimeNs / 1000,
-            CapturePoint = s.Point,
+            CapturePoint = _writer.TextHandle(s.Point),
             Direction = s.Direction switch { PacketDirection.Incoming => SightingDirection.In, PacketDirection.Outgoing => SightingDirection.Out, _ => SightingDirection.Unknown },
             Family = !packet.HasIp ? RunFamily.None : packet.IsIpv4 ? RunFamily.Ipv4 : RunFamily.Ipv6,
             Protocol = packet.Protocol,
@@ -150,7 +154,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 {
                     ref var why = ref CollectionsMarshal.GetValueRefOrAddDefault(_reasons, DropKey.Of(r), out bool known);
                     if (!known)
-                        why = r.DropDescription();
+                        why = _writer.TextHandle(r.DropDescription());
                     row.DropReason = why;
                 }
             }
@@ -169,14 +173,14 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
             row.DstPort = icmp ? (ushort)((packet.IcmpType << 8) | packet.IcmpCode) : packet.DstPort;
             row.Path = s.Handling switch
             {
-                SightingHandling.Observation => ObservationPath,
-                SightingHandling.NotIp => NotIpPath,
-                SightingHandling.BridgedNotSimulated => BridgedPath,
-                SightingHandling.MadeOnBridgePort => BridgePortPath,
-                _ => UnknownDirectionPath,
+                SightingHandling.Observation => _observationPath,
+                SightingHandling.NotIp => _notIpPath,
+                SightingHandling.BridgedNotSimulated => _bridgedPath,
+                SightingHandling.MadeOnBridgePort => _bridgePortPath,
+                _ => _unknownDirectionPath,
             };
         }
-        Hold(row, s);
+        Hold(ref row, s);
     }
 
     /// <summary>Conntrack's NEW/UPDATE/DESTROY events as they happen: rows of conntrack_events.</summary>
@@ -201,14 +205,13 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         }
     }
 
-    /// <summary>The hooks of a path as text, made once per distinct path.</summary>
     /// <summary>The path of a packet the host made (REJECT's reply): through OUTPUT, or straight out of a bridge port.</summary>
-    private string GeneratedPath(in NfHookResult r, TraceReplay.Netfilter.Reject.NfGeneratedBy by)
+    private int GeneratedPath(in NfHookResult r, TraceReplay.Netfilter.Reject.NfGeneratedBy by)
     {
         ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_generatedPaths, (PathKey.Of(r), by), out bool known);
         if (!known)
-            text = r.Path == NfPath.None ? GeneratedOutOfPortPath : GeneratedBy(by) + " | " + r.PathDescription();
-        return text!;
+            text = _writer.TextHandle(r.Path == NfPath.None ? GeneratedOutOfPortPath : GeneratedBy(by) + " | " + r.PathDescription());
+        return text;
     }
 
     private static string GeneratedBy(TraceReplay.Netfilter.Reject.NfGeneratedBy by) => by switch
@@ -219,12 +222,13 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         _ => "made by the host (REJECT)",
     };
 
-    private string Path(in NfHookResult r)
+    /// <summary>The hooks of a path as text, made once per distinct path.</summary>
+    private int Path(in NfHookResult r)
     {
         ref var text = ref CollectionsMarshal.GetValueRefOrAddDefault(_paths, PathKey.Of(r), out bool known);
         if (!known)
-            text = r.PathDescription();
-        return text!;
+            text = _writer.TextHandle(r.PathDescription());
+        return text;
     }
 
     /// <summary>Writes the end-of-run tables and renames the database into place.</summary>
