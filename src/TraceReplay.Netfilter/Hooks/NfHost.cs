@@ -171,6 +171,7 @@ public sealed partial class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
+        Conntrack.Prefetch(in packet);
         if (ingress.PhysInDev is null && PortOf(ingress.Dev) is { } port)
         {
             var bridged = BridgeReceive(frame, ref packet, ingress, port, trace);
