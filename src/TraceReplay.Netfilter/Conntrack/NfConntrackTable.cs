@@ -209,8 +209,8 @@ public sealed partial class NfConntrackTable
     /// Start loading the hash bucket <see cref="ConntrackIn"/> will read for <paramref name="p"/> (zone 0),
     /// so the hook work before the conntrack hook (ebtables, the FDB, the raw table) overlaps that cache
     /// miss. A hint only: no state changes, and a packet it does not fit (a fragment, a zone, an ICMP
-    /// error) just costs the hash. The kernel has no such step: its skb was just hashed by the NIC and
-    /// walks a much smaller working set per CPU.
+    /// error) just costs the hash. No kernel counterpart: a simulation aid, callable for a later packet
+    /// too (the earlier, the more of the miss it hides).
     /// </summary>
     public unsafe void Prefetch(in DecodedPacket p)
     {
