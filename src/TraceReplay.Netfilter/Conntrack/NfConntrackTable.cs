@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using TraceReplay.Capture.Decode;
 
 namespace TraceReplay.Netfilter.Conntrack;
@@ -34,11 +35,15 @@ public sealed partial class NfConntrackTable
 
     private readonly NfConntrackSettings _settings;
     private readonly NfConntrackTimeouts _timeouts;
-    private readonly int[] _buckets;
+    /// <summary>Per bucket: the first node of its chain and that node's hash.</summary>
+    private readonly CtHashLink[] _buckets;
     private NfConn[] _entries;
-    /// <summary>Per tuplehash node (entry * 2 + direction): the next node in its bucket, -1 at the end; the free list reuses slot 0's.</summary>
-    private int[] _next;
-    /// <summary>Per node: its tuple's hash, compared before the entry is touched (the kernel compares the tuple; this saves a cache miss per foreign node).</summary>
+    /// <summary>
+    /// Per tuplehash node (entry * 2 + direction): the next node in its bucket and its hash, Node -1 at
+    /// the end; the free list reuses slot 0's Node.
+    /// </summary>
+    private CtHashLink[] _next;
+    /// <summary>Per node: its own tuple's hash, for finding its bucket when it is unlinked (cold: the walk reads the links' copy).</summary>
     private uint[] _nodeHash;
     /// <summary>
     /// Per slot: the deadline, duplicated out of <see cref="NfConn.Timeout"/> so the per-packet sweep reads
@@ -61,11 +66,11 @@ public sealed partial class NfConntrackTable
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _timeouts = settings.Timeouts;
-        _buckets = new int[Math.Max(1, settings.Buckets)];
-        Array.Fill(_buckets, -1);
+        _buckets = new CtHashLink[Math.Max(1, settings.Buckets)];
+        Array.Fill(_buckets, CtHashLink.End);
         long initial = settings.Max > 0 ? Math.Min(settings.Max, 1024) : 1024;
         _entries = new NfConn[initial];
-        _next = new int[initial * 2];
+        _next = new CtHashLink[initial * 2];
         _nodeHash = new uint[initial * 2];
         _expires = new long[initial];
         Array.Fill(_expires, long.MaxValue);
@@ -201,6 +206,21 @@ public sealed partial class NfConntrackTable
     }
 
     /// <summary>
+    /// Start loading the hash bucket <see cref="ConntrackIn"/> will read for <paramref name="p"/> (zone 0),
+    /// so the hook work before the conntrack hook (ebtables, the FDB, the raw table) overlaps that cache
+    /// miss. A hint only: no state changes, and a packet it does not fit (a fragment, a zone, an ICMP
+    /// error) just costs the hash. No kernel counterpart: a simulation aid, callable for a later packet
+    /// too (the earlier, the more of the miss it hides).
+    /// </summary>
+    public unsafe void Prefetch(in DecodedPacket p)
+    {
+        if (!Sse.IsSupported || !p.HasIp || !PktToTuple(in p, out NfConntrackTuple tuple))
+            return;
+        // The array may move before the hint is taken: a prefetch of a stale address is harmless.
+        Sse.Prefetch0(Unsafe.AsPointer(ref _buckets[Bucket(Hash(in tuple, 0))]));
+    }
+
+    /// <summary>
     /// nf_conntrack_confirm / __nf_conntrack_confirm: insert an unconfirmed entry into the hash at the
     /// end of POSTROUTING/INPUT and send its NEW event. Confirmed or no entry: nothing to do. Returns
     /// false (drop the packet) when either tuple was inserted meanwhile — an insert clash — and the
@@ -278,10 +298,11 @@ public sealed partial class NfConntrackTable
     public bool TupleTaken(in NfConntrackTuple tuple, ushort zone, int ignoredEntry, long now)
     {
         uint hash = Hash(in tuple, zone);
-        for (int n = _buckets[Bucket(hash)]; n >= 0; n = _next[n])
+        for (CtHashLink l = _buckets[Bucket(hash)]; l.Node >= 0; l = _next[l.Node])
         {
-            if (_nodeHash[n] != hash)
+            if (l.Hash != hash)
                 continue;
+            int n = l.Node;
             ref NfConn c = ref _entries[n >> 1];
             if (c.Zone != zone || (n >> 1) == ignoredEntry || now >= c.Timeout || !TupleEquals(in NodeTuple(ref c, n), in tuple))
                 continue;
@@ -571,12 +592,12 @@ public sealed partial class NfConntrackTable
     private int FindNode(in NfConntrackTuple t, ushort zone, uint hash, long now)
     {
         NfConn[] entries = _entries;
-        int[] next = _next;
-        uint[] hashes = _nodeHash;
-        for (int n = _buckets[Bucket(hash)]; n >= 0; n = next[n])
+        CtHashLink[] next = _next;
+        for (CtHashLink l = _buckets[Bucket(hash)]; l.Node >= 0; l = next[l.Node])
         {
-            if (hashes[n] != hash)
+            if (l.Hash != hash)
                 continue;
+            int n = l.Node;
             ref NfConn c = ref entries[n >> 1];
             if (c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
             {
@@ -594,10 +615,13 @@ public sealed partial class NfConntrackTable
     private int FindNodeNoExpire(in NfConntrackTuple t, ushort zone)
     {
         uint hash = Hash(in t, zone);
-        for (int n = _buckets[Bucket(hash)]; n >= 0; n = _next[n])
+        for (CtHashLink l = _buckets[Bucket(hash)]; l.Node >= 0; l = _next[l.Node])
         {
+            if (l.Hash != hash)
+                continue;
+            int n = l.Node;
             ref NfConn c = ref _entries[n >> 1];
-            if (_nodeHash[n] == hash && c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
+            if (c.Zone == zone && TupleEquals(in NodeTuple(ref c, n), in t))
                 return n;
         }
         return -1;
@@ -615,7 +639,7 @@ public sealed partial class NfConntrackTable
         if (_freeHead >= 0)
         {
             idx = _freeHead;
-            _freeHead = _next[idx * 2];
+            _freeHead = _next[idx * 2].Node;
         }
         else
         {
@@ -637,7 +661,7 @@ public sealed partial class NfConntrackTable
         }
         ref NfConn c = ref _entries[idx];
         c = default;
-        _next[idx * 2] = _next[(idx * 2) + 1] = -1;
+        _next[idx * 2] = _next[(idx * 2) + 1] = CtHashLink.End;
         c.Slot = SlotFlags.InUse | (_settings.Acct ? SlotFlags.Acct : SlotFlags.Free);
         _count++;
         return idx;
@@ -662,7 +686,7 @@ public sealed partial class NfConntrackTable
             while (again)
             {
                 again = false;
-                for (int n = _buckets[b]; n >= 0; n = _next[n])
+                for (int n = _buckets[b].Node; n >= 0; n = _next[n].Node)
                 {
                     ref NfConn c = ref _entries[n >> 1];
                     if (now >= c.Timeout)
@@ -699,12 +723,12 @@ public sealed partial class NfConntrackTable
         int bo = Bucket(ho);
         _nodeHash[node] = ho;
         _next[node] = _buckets[bo];
-        _buckets[bo] = node;
+        _buckets[bo] = new CtHashLink(node, ho);
         uint hr = Hash(in c.Reply, c.Zone);
         int br = Bucket(hr);
         _nodeHash[node + 1] = hr;
         _next[node + 1] = _buckets[br];
-        _buckets[br] = node + 1;
+        _buckets[br] = new CtHashLink(node + 1, hr);
         c.Slot |= SlotFlags.Hashed;
     }
 
@@ -717,15 +741,15 @@ public sealed partial class NfConntrackTable
 
     private void UnlinkNode(int bucket, int node)
     {
-        ref int link = ref _buckets[bucket];
-        while (link >= 0)
+        ref CtHashLink link = ref _buckets[bucket];
+        while (link.Node >= 0)
         {
-            if (link == node)
+            if (link.Node == node)
             {
                 link = _next[node];
                 return;
             }
-            link = ref _next[link];
+            link = ref _next[link.Node];
         }
     }
 
@@ -760,7 +784,7 @@ public sealed partial class NfConntrackTable
             Unlink(idx);
         c.Slot = SlotFlags.Free;
         _expires[idx] = long.MaxValue;
-        _next[idx * 2] = _freeHead;
+        _next[idx * 2] = new CtHashLink(_freeHead, 0);
         _freeHead = idx;
         _count--;
         _secctx?.Remove(idx);
@@ -784,6 +808,16 @@ public sealed partial class NfConntrackTable
         _events[_eventCount++] = new NfConntrackEvent(type, mask, time, idx, c.Orig, c.Reply, c.Zone, c.Status, c.Tcp.State, c.Mark,
             c.OrigPackets, c.OrigBytes, c.ReplyPackets, c.ReplyBytes, c.Timeout, c.HasAcct) { StartNs = c.StartNs };
     }
+}
+
+/// <summary>
+/// A hash chain link (hlist_nulls_node's next) that also carries the hash of the node it points to, so
+/// a lookup reads the bucket and then only the entry whose hash matches: one dependent cache miss
+/// fewer than reading the node's hash from an array of its own.
+/// </summary>
+internal readonly record struct CtHashLink(int Node, uint Hash)
+{
+    public static CtHashLink End => new(-1, 0);
 }
 
 /// <summary>What an L4 tracker's packet() returns: NF_ACCEPT, -NF_ACCEPT (invalid), -NF_REPEAT, NF_DROP.</summary>

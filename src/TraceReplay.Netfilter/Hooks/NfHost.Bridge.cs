@@ -175,9 +175,9 @@ public sealed partial class NfHost : IBrNetfilterHooks
         // nf_send_reset / nf_send_unreach while the rejected packet still exists (a bridged one's RST leaves by its physindev).
         if (_br.HasReject)
             SendReject(frame, ref p, ref _br);
-        var result = End(ref p, ref _br);
+        End(ref p, ref _br);
         _brTrace = null;
-        return result;
+        return _br;
     }
 
     /// <summary>br_pass_frame_up → netif_receive_skb on the bridge device → ip_rcv.</summary>
@@ -203,7 +203,7 @@ public sealed partial class NfHost : IBrNetfilterHooks
         // ip_sabotage_in (NF_IP_PRI_FIRST): PREROUTING ran inside the bridge, so the hooks are skipped
         // and ip_rcv_finish goes on with the entry br_nf_pre_routing attached. br_pass_frame_up dropped
         // the fake rtable, so the input route is looked up as for any received packet.
-        p.Ct = NfCtInfo.From(Conntrack, _ctinfo, p.TimeNs);
+        NfCtInfo.Fill(ref p.Ct, Conntrack, _ctinfo, p.TimeNs);
         RouteInputAndOn(frame, ref p, tables, ref _br, _brTrace, type);
     }
 

@@ -171,6 +171,7 @@ public sealed partial class NfHost
     public NfHookResult Receive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, IIptTraceSink? trace = null)
     {
         ArgumentNullException.ThrowIfNull(ingress.Dev);
+        Conntrack.Prefetch(in packet);
         if (ingress.PhysInDev is null && PortOf(ingress.Dev) is { } port)
         {
             var bridged = BridgeReceive(frame, ref packet, ingress, port, trace);
@@ -223,9 +224,9 @@ public sealed partial class NfHost
         PreRoutingAndOn(frame, ref p, ref r, trace, runConntrack: true, ingress.PacketType);
         if (r.HasReject)
             SendReject(frame, ref p, ref r);
-        var done = End(ref p, ref r);
-        LocalReply(frame, p.Packet, ref done, ingress.TimeNs);
-        return done;
+        End(ref p, ref r);
+        LocalReply(frame, p.Packet, ref r, ingress.TimeNs);
+        return r;
     }
 
     /// <summary>PREROUTING (raw, conntrack, mangle, nat DNAT), the input route, then INPUT or FORWARD → POSTROUTING.</summary>
@@ -340,7 +341,8 @@ public sealed partial class NfHost
         OutputPath(frame, ref p, ref r, egress.BoundDev, trace);
         if (r.HasReject)
             SendReject(frame, ref p, ref r);
-        return End(ref p, ref r);
+        End(ref p, ref r);
+        return r;
     }
 
     private void OutputPath(Span<byte> frame, ref XtActionParam p, ref NfHookResult r, string? boundDev, IIptTraceSink? trace)
@@ -463,7 +465,7 @@ public sealed partial class NfHost
         if (_ctAttached)
         {
             // A generated reply carries its entry (nf_ct_attach): "previously seen", nf_conntrack_in returns NF_ACCEPT.
-            p.Ct = NfCtInfo.From(Conntrack, _ctinfo, p.TimeNs);
+            NfCtInfo.Fill(ref p.Ct, Conntrack, _ctinfo, p.TimeNs);
             return true;
         }
         var req = p.CtRequest;
@@ -479,7 +481,7 @@ public sealed partial class NfHost
             return false;
         }
         r.CtReason = _ctinfo.Reason;
-        p.Ct = NfCtInfo.From(Conntrack, _ctinfo, p.TimeNs);
+        NfCtInfo.Fill(ref p.Ct, Conntrack, _ctinfo, p.TimeNs);
         return true;
     }
 
@@ -605,7 +607,7 @@ public sealed partial class NfHost
             r.DropHook = p.Hook;
             return false;
         }
-        p.Ct = NfCtInfo.From(Conntrack, info, p.TimeNs);
+        NfCtInfo.Fill(ref p.Ct, Conntrack, info, p.TimeNs);
         return true;
     }
 
@@ -670,7 +672,7 @@ public sealed partial class NfHost
     /// with its unconfirmed ct), releasing any NAT by-source slot it took; the events go to the sink
     /// and to the NAT bookkeeping.
     /// </summary>
-    private NfHookResult End(ref XtActionParam p, ref NfHookResult r)
+    private void End(ref XtActionParam p, ref NfHookResult r)
     {
         r.TupleAfter = TupleOf(p.Packet);
         var info = _ctinfo;
@@ -698,7 +700,6 @@ public sealed partial class NfHost
             _events?.OnEvents(events);
             Conntrack.ClearEvents();
         }
-        return r;
     }
 
     /// <summary>The packet as conntrack would see it (ICMP: the id in the source port, as the tuple keeps it).</summary>

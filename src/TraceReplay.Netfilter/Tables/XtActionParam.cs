@@ -57,27 +57,39 @@ public struct NfCtInfo
     /// </summary>
     public static NfCtInfo From(NfConntrackTable table, CtInfo info, long nowNs)
     {
+        var ct = default(NfCtInfo);
+        Fill(ref ct, table, info, nowNs);
+        return ct;
+    }
+
+    /// <summary>
+    /// <see cref="From"/> written in place (into <see cref="XtActionParam.Ct"/>): the per-packet path then
+    /// builds no temporary, whose wide copy would wait on the narrow stores that filled it.
+    /// </summary>
+    public static void Fill(ref NfCtInfo into, NfConntrackTable table, CtInfo info, long nowNs)
+    {
         ArgumentNullException.ThrowIfNull(table);
+        into = default;
+        into.State = info.State;
+        into.Direction = info.Direction;
         if (!info.HasEntry)
-            return new NfCtInfo { State = info.State, Direction = info.Direction, Entry = -1 };
+        {
+            into.Entry = -1;
+            return;
+        }
         ref var ct = ref table[info.Entry];
         long left = ct.Timeout - nowNs;
-        return new NfCtInfo
-        {
-            State = info.State,
-            Direction = info.Direction,
-            Status = ct.Status,
-            Mark = ct.Mark,
-            Original = ct.Orig,
-            Reply = ct.Reply,
-            ExpiresSeconds = left <= 0 ? 0 : (uint)Math.Min(left / 1_000_000_000, uint.MaxValue),
-            Entry = info.Entry,
-            HasAcct = ct.HasAcct,
-            OrigPackets = ct.OrigPackets,
-            OrigBytes = ct.OrigBytes,
-            ReplyPackets = ct.ReplyPackets,
-            ReplyBytes = ct.ReplyBytes,
-        };
+        into.Status = ct.Status;
+        into.Mark = ct.Mark;
+        into.Original = ct.Orig;
+        into.Reply = ct.Reply;
+        into.ExpiresSeconds = left <= 0 ? 0 : (uint)Math.Min(left / 1_000_000_000, uint.MaxValue);
+        into.Entry = info.Entry;
+        into.HasAcct = ct.HasAcct;
+        into.OrigPackets = ct.OrigPackets;
+        into.OrigBytes = ct.OrigBytes;
+        into.ReplyPackets = ct.ReplyPackets;
+        into.ReplyBytes = ct.ReplyBytes;
     }
 }
 

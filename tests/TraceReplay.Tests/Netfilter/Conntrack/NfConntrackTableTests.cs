@@ -225,6 +225,54 @@ public class NfConntrackTableTests
     }
 
     [Fact]
+    public void Early_drop_walks_the_bucket_newest_first()
+    {
+        // __nf_conntrack_hash_insert adds both tuplehash nodes at the head (hlist_nulls_add_head_rcu) and
+        // early_drop_list walks from the head: in one bucket the newest connection is destroyed first.
+        var t = Table(max: 3, buckets: 1);
+        for (ushort port = 1; port <= 3; port++)
+            t.Pass(Udp(A, port, B, 53), port);
+        t.ClearEvents();
+        t.Pass(Udp(A, 4, B, 53), 10);
+        var destroyed = t.Events.ToArray().Where(e => e.Type == NfctEventType.Destroy).Select(e => e.Orig.SrcPort);
+        Assert.Equal(new ushort[] { 3, 2, 1 }, destroyed);
+    }
+
+    [Fact]
+    public void One_bucket_chain_finds_both_directions_and_survives_unlinks_anywhere_in_it()
+    {
+        // Every node in one chain: a lookup passes the nodes of other connections (same bucket, other
+        // hash or tuple), and removing the chain's head, a middle node or its tail keeps the rest
+        // reachable. Which entry a tuple finds cannot depend on how many buckets there are.
+        var t = Table(buckets: 1);
+        var entries = new int[8];
+        for (ushort i = 0; i < entries.Length; i++)
+            entries[i] = t.Pass(Udp(A, (ushort)(1000 + i), B, 53), 0).Entry;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            Assert.Equal((entries[i], CtDirection.Original), t.Find(t[entries[i]].Orig, 0, 1));
+            Assert.Equal((entries[i], CtDirection.Reply), t.Find(t[entries[i]].Reply, 0, 1));
+        }
+        int[] gone = [7, 3, 0]; // the newest is the head, the first the tail
+        var goneTuples = gone.Select(i => t[entries[i]].Orig).ToArray();
+        foreach (int i in gone)
+            t.Delete(entries[i], 1);
+        foreach (var tuple in goneTuples)
+        {
+            Assert.Equal(-1, t.Find(tuple, 0, 2).Entry);
+            Assert.Equal(-1, t.Find(tuple.Invert(), 0, 2).Entry);
+        }
+        for (ushort i = 0; i < entries.Length; i++)
+        {
+            if (gone.Contains(i))
+                continue;
+            var r = t.Pass(Udp(B, 53, A, (ushort)(1000 + i)), 2);
+            Assert.Equal((entries[i], CtState.Established, CtDirection.Reply), (r.Entry, r.State, r.Direction));
+        }
+        Assert.Equal(5, t.Count);
+    }
+
+    [Fact]
     public void Zones_keep_identical_tuples_apart()
     {
         var t = Table();
