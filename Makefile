@@ -118,4 +118,4 @@ fuzz: build
 
 clean:
 	$(DOTNET) clean TraceReplay.sln -v q
-	rm -rf BenchmarkDotNet.Artifacts
+	rm -rf BenchmarkDotNet.Artifacts out

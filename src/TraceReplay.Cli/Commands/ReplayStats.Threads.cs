@@ -36,6 +36,7 @@ internal sealed class ThreadCpuLedger : IDisposable
     private readonly Thread? _poller;
     private readonly ManualResetEventSlim _stop = new();
     private long _unattributed;
+    private long _ownAllocated;
 
     /// <summary>Starts sampling; the calling thread is the one that will run the replay loop.</summary>
     public ThreadCpuLedger()
@@ -52,6 +53,20 @@ internal sealed class ThreadCpuLedger : IDisposable
                 Sample(null);
         }) { IsBackground = true, Name = "ReplayStats" };
         _poller.Start();
+    }
+
+    /// <summary>
+    /// Managed bytes the ledger's sampling allocated (directory listings, paths, its dictionary), on
+    /// whichever thread sampled: `--stats` takes them out of the run's bytes allocated per sighting,
+    /// which would otherwise count the measuring as the replay's.
+    /// </summary>
+    public long OwnAllocatedBytes
+    {
+        get
+        {
+            lock (_gate)
+                return _ownAllocated;
+        }
     }
 
     /// <summary>Whether procfs was there to read (Linux); without it every figure is unknown.</summary>
@@ -77,6 +92,21 @@ internal sealed class ThreadCpuLedger : IDisposable
     private long Sample(double[]? totals)
     {
         lock (_gate)
+        {
+            long allocated0 = GC.GetAllocatedBytesForCurrentThread();
+            try
+            {
+                return SampleLocked(totals);
+            }
+            finally
+            {
+                _ownAllocated += GC.GetAllocatedBytesForCurrentThread() - allocated0;
+            }
+        }
+    }
+
+    private long SampleLocked(double[]? totals)
+    {
         {
             var seen = new Dictionary<int, (Group, long)>(_live.Count + 4);
             long liveTicks = 0;

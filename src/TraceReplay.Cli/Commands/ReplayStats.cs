@@ -65,10 +65,10 @@ internal sealed class ReplayStats : IDisposable
     {
         _wallEnd = _wall.Elapsed;
         _cpuEnd = ProcessCpu() - _cpu0;
-        _allocatedEnd = GC.GetTotalAllocatedBytes(precise: true) - _allocated0;
+        _threadsEnd = _threads?.Now() ?? _threadsEnd;
+        _allocatedEnd = GC.GetTotalAllocatedBytes(precise: true) - _allocated0 - (_threads?.OwnAllocatedBytes ?? 0);
         _collections = [GC.CollectionCount(0) - _collections0[0], GC.CollectionCount(1) - _collections0[1], GC.CollectionCount(2) - _collections0[2]];
         _pause = GC.GetTotalPauseDuration() - _pause0;
-        _threadsEnd = _threads?.Now() ?? _threadsEnd;
     }
 
     public void Dispose() => _threads?.Dispose();

@@ -50,6 +50,23 @@ public sealed class ThreadCpuLedgerTests
         Assert.Equal(own, gained, 0.03);
     }
 
+    [Fact]
+    public void What_sampling_allocates_is_counted_as_the_ledgers_own()
+    {
+        Assert.SkipUnless(Directory.Exists("/proc/self/task"), "needs Linux procfs (/proc/self/task)");
+        using var ledger = new ThreadCpuLedger();
+        long own0 = ledger.OwnAllocatedBytes;
+        long mine0 = GC.GetAllocatedBytesForCurrentThread();
+        ledger.Now();
+        long mine = GC.GetAllocatedBytesForCurrentThread() - mine0;
+        long own = ledger.OwnAllocatedBytes - own0;
+        // Now() samples on this thread: listing /proc/self/task alone allocates (strings, arrays), and
+        // all of it but the double[4] Now() returns (56 B with its header) is the sampling's. The poller
+        // may sample meanwhile and add its own bytes: a lower bound only.
+        Assert.True(mine > 200, $"a sample allocated only {mine} B on this thread");
+        Assert.True(own >= mine - 64, $"ledger counted {own} B of the {mine} B its sample allocated here");
+    }
+
     /// <summary>This thread's CPU time (CLOCK_THREAD_CPUTIME_ID through the runtime would do; procfs keeps the test independent of the code under test's parser).</summary>
     private static double ThreadCpuSeconds()
     {
