@@ -221,6 +221,33 @@ public sealed partial class NfConntrackTable
     }
 
     /// <summary>
+    /// The second stage of <see cref="Prefetch"/>, for a packet whose bucket was prefetched a while
+    /// ago (sightings earlier): read the bucket head and start loading the entry it links to when the
+    /// node's hash is this packet's — every cache line of it, as <see cref="ConntrackIn"/> reads the
+    /// tuple, the timeout, the status, the protocol state and the counters. A head for another hash
+    /// gets only its next link loaded. A hint like the first stage: no state changes. Called too soon
+    /// after the first stage it waits for the bucket itself, so the caller keeps the two apart.
+    /// </summary>
+    public unsafe void PrefetchEntry(in DecodedPacket p)
+    {
+        if (!Sse.IsSupported || !p.HasIp || !PktToTuple(in p, out NfConntrackTuple tuple))
+            return;
+        uint hash = Hash(in tuple, 0);
+        CtHashLink head = _buckets[Bucket(hash)];
+        if (head.Node < 0)
+            return;
+        if (head.Hash != hash)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref _next[head.Node]));
+            return;
+        }
+        byte* e = (byte*)Unsafe.AsPointer(ref _entries[head.Node >> 1]);
+        for (int off = 0; off < Unsafe.SizeOf<NfConn>(); off += 64)
+            Sse.Prefetch0(e + off);
+        Sse.Prefetch0(e + Unsafe.SizeOf<NfConn>() - 1);
+    }
+
+    /// <summary>
     /// nf_conntrack_confirm / __nf_conntrack_confirm: insert an unconfirmed entry into the hash at the
     /// end of POSTROUTING/INPUT and send its NEW event. Confirmed or no entry: nothing to do. Returns
     /// false (drop the packet) when either tuple was inserted meanwhile — an insert clash — and the

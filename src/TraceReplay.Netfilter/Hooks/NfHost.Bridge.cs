@@ -81,7 +81,7 @@ public sealed partial class NfHost : IBrNetfilterHooks
     private NfHookResult BridgeReceive(Span<byte> frame, ref DecodedPacket packet, in NfIngress ingress, BrPort port, IIptTraceSink? trace)
     {
         var bridge = port.Bridge;
-        _br = Begin(ref packet);
+        Begin(ref _br, ref packet);
         _br.Path |= NfPath.Bridge;
         _br.InDev = bridge.Name;
         _br.PhysInDev = port.Name;

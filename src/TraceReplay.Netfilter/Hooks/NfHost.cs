@@ -668,6 +668,22 @@ public sealed partial class NfHost
     };
 
     /// <summary>
+    /// <see cref="Begin(ref DecodedPacket)"/> where the result lives (the bridge's field): cleared and filled in place, where
+    /// an assignment built the ~300-byte result in a temporary and copied it into the heap through the
+    /// bulk write-barrier helper (its strings) once per bridged frame.
+    /// </summary>
+    private static void Begin(ref NfHookResult r, ref DecodedPacket packet)
+    {
+        r = default;
+        r.Fate = NfFate.Dropped;
+        r.DropEntry = -1;
+        r.CtEntry = -1;
+        r.CtState = CtState.Untracked;
+        r.Reject = new XtRejectRecord(default, -1);
+        r.TupleBefore = TupleOf(packet);
+    }
+
+    /// <summary>
     /// The end of the packet: an entry it created but never confirmed goes with it (the skb is freed
     /// with its unconfirmed ct), releasing any NAT by-source slot it took; the events go to the sink
     /// and to the NAT bookkeeping.

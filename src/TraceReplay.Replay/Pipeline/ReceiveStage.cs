@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceReplay.Capture;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Capture.Readers;
@@ -41,6 +42,9 @@ internal interface IReceivedPackets : IDisposable
     /// <summary>The fingerprint of the packet after this one when it is already known (the same batch), for the correlator to prefetch its slot.</summary>
     bool PeekNextFingerprint(out ulong fingerprint);
 
+    /// <summary>The decoded packet <paramref name="ahead"/> sightings after this one when it is already known (the same batch), for the loop to prefetch its conntrack entry; a null ref otherwise.</summary>
+    ref readonly DecodedPacket PeekPacket(int ahead);
+
     /// <summary>Stops the receive thread, if any, so the readers can be asked about the files (after the loop, or when it stopped early).</summary>
     void Finish();
 }
@@ -73,6 +77,8 @@ internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
         fingerprint = 0;
         return false;
     }
+
+    public ref readonly DecodedPacket PeekPacket(int ahead) => ref Unsafe.NullRef<DecodedPacket>();
 
     public void Finish()
     {
@@ -196,6 +202,15 @@ internal sealed class ReceiveStage : IReceivedPackets
         bool known = _index + 1 < batch.Count;
         fingerprint = known ? batch.Entries[_index + 1].Fingerprint : 0;
         return known;
+    }
+
+    public ref readonly DecodedPacket PeekPacket(int ahead)
+    {
+        var batch = _batch!;
+        int i = _index + ahead;
+        if ((uint)i < (uint)batch.Count)
+            return ref batch.Entries[i].Packet;
+        return ref Unsafe.NullRef<DecodedPacket>();
     }
 
     /// <summary>The receive thread: fill a batch, publish it, wait for a free one when all are taken.</summary>

@@ -1,7 +1,9 @@
+using System.Runtime.CompilerServices;
 using TraceReplay.Capture.Decode;
 using TraceReplay.Capture.Points;
 using TraceReplay.Capture.Readers;
 using TraceReplay.Netfilter.Bridge;
+using TraceReplay.Netfilter.Conntrack;
 using TraceReplay.Netfilter.Hooks;
 using TraceReplay.Netfilter.Reject;
 using TraceReplay.Netfilter.Routing;
@@ -23,10 +25,15 @@ public sealed partial class ReplayJob
     private sealed class SimulateLoop(ReplayJob job, SightingCorrelator correlator, FidelityTracker fidelity, IReplaySink sink, int files)
     {
         private readonly NfHost _host = job.Host;
+        private readonly NfConntrackTable _conntrack = job.Host.Conntrack;
         private readonly PointDevices _devices = new(job._interfaces, job.Host.Bridges);
         private readonly IReplayTraceSink? _trace = job.Trace;
         private readonly long _stopAfter = job.StopAfterPacket;
         private byte[] _buffer = new byte[65536 + 256];
+
+        // Sightings ahead of the current one whose conntrack bucket / entry the loop prefetches: a
+        // sighting's work (~300 ns and more) apart, so each stage's load has landed before the next reads it.
+        private const int PrefetchBucketAhead = 4, PrefetchEntryAhead = 2;
 
         public Action<long, FidelityOutcome> Decided { get; } = sink.Decide;
 
@@ -67,6 +74,16 @@ public sealed partial class ReplayJob
             var direction = stream.Direction;
             if (stream.PeekNextFingerprint(out ulong next))
                 correlator.Prefetch(next);
+            // The conntrack lookup's chain of misses (bucket → entry), started sightings ahead as a NIC
+            // driver prefetch()es descriptors: the bucket of the packet PrefetchBucketAhead on, the entry
+            // of the one PrefetchEntryAhead on (its bucket loaded meanwhile). Hints: a packet that turns
+            // out to be an observation, or not to meet conntrack, only cost its hash.
+            ref readonly var far = ref stream.PeekPacket(PrefetchBucketAhead);
+            if (!Unsafe.IsNullRef(in far))
+                _conntrack.Prefetch(in far);
+            ref readonly var near = ref stream.PeekPacket(PrefetchEntryAhead);
+            if (!Unsafe.IsNullRef(in near))
+                _conntrack.PrefetchEntry(in near);
             var s = correlator.Classify(stream.Fingerprint, captured, frame, pointId, direction, ns);
             if (s.PacketId > _stopAfter)
                 return false;
@@ -211,6 +228,8 @@ public sealed partial class ReplayJob
 
             public bool PeekNextFingerprint(out ulong fingerprint) => s.PeekNextFingerprint(out fingerprint);
 
+            public ref readonly DecodedPacket PeekPacket(int ahead) => ref s.PeekPacket(ahead);
+
             public void Finish() => s.Finish();
 
             public void Dispose() => s.Dispose();
@@ -240,6 +259,8 @@ public sealed partial class ReplayJob
             public ulong Fingerprint => s.Fingerprint;
 
             public bool PeekNextFingerprint(out ulong fingerprint) => s.PeekNextFingerprint(out fingerprint);
+
+            public ref readonly DecodedPacket PeekPacket(int ahead) => ref s.PeekPacket(ahead);
 
             public void Finish() => s.Finish();
 
