@@ -121,13 +121,20 @@ public sealed partial class RunWriter
         b.AllValid(P.Len, n);
         b.AllValid(P.Verdict, n);
 
+        int r0 = b.Rows;
         var direction = b.Codes(P.Direction, n);
+        var directionValid = b.ValidityOf(P.Direction);
+        int directionNulls = 0;
         for (int i = 0; i < n; i++)
         {
             byte code = rows[i].Direction switch { SightingDirection.In => P.In, SightingDirection.Out => P.Out, _ => 0 };
             direction[i] = code;
-            b.Valid(P.Direction, i, code != 0);
+            if (code != 0)
+                TableBuffer.SetValid(directionValid, r0 + i);
+            else
+                directionNulls++;
         }
+        b.AddNulls(P.Direction, directionNulls);
 
         // The IP columns: NULL for a frame with no IP header; the NAT ones also when NAT left it alone.
         var family = b.Codes(P.Family, n);
@@ -136,6 +143,9 @@ public sealed partial class RunWriter
         var dport = b.Values<ushort>(P.Dport, n);
         var natSport = b.Values<ushort>(P.NatSport, n);
         var natDport = b.Values<ushort>(P.NatDport, n);
+        var ipValid = b.ValidityOf(P.Family);
+        var natValid = b.ValidityOf(P.NatSport);
+        int ipNulls = 0, natNulls = 0;
         for (int i = 0; i < n; i++)
         {
             ref readonly var r = ref rows[i];
@@ -154,18 +164,27 @@ public sealed partial class RunWriter
             dport[i] = r.DstPort;
             natSport[i] = nat ? r.NatSrcPort : (ushort)0;
             natDport[i] = nat ? r.NatDstPort : (ushort)0;
-            b.Valid(P.Family, i, ip);
-            b.Valid(P.Proto, i, ip);
-            b.Valid(P.Sport, i, ip);
-            b.Valid(P.Dport, i, ip);
-            b.Valid(P.NatSport, i, nat);
-            b.Valid(P.NatDport, i, nat);
+            if (ip)
+                TableBuffer.SetValid(ipValid, r0 + i);
+            else
+                ipNulls++;
+            if (nat)
+                TableBuffer.SetValid(natValid, r0 + i);
+            else
+                natNulls++;
         }
+        b.AddNulls(P.Family, ipNulls);
+        b.SameValidity(P.Family, [P.Proto, P.Sport, P.Dport], n, ipNulls);
+        b.AddNulls(P.NatSport, natNulls);
+        b.SameValidity(P.NatSport, [P.NatDport], n, natNulls);
 
         // Conntrack: an untracked packet has no ct_id or direction, and a state only when INVALID or UNTRACKED.
         var ctId = b.Values<long>(P.CtId, n);
         var ctState = b.Codes(P.CtState, n);
         var ctDir = b.Codes(P.CtDir, n);
+        var trackedValid = b.ValidityOf(P.CtId);
+        var stateValid = b.ValidityOf(P.CtState);
+        int untracked = 0, stateNulls = 0;
         for (int i = 0; i < n; i++)
         {
             ref readonly var r = ref rows[i];
@@ -188,18 +207,32 @@ public sealed partial class RunWriter
             ctId[i] = tracked ? r.CtId : 0;
             ctState[i] = state;
             ctDir[i] = !tracked ? (byte)0 : r.CtDirection == CtDirection.Original ? P.Original : P.Reply;
-            b.Valid(P.CtId, i, tracked);
-            b.Valid(P.CtState, i, state != 0);
-            b.Valid(P.CtDir, i, tracked);
+            if (tracked)
+                TableBuffer.SetValid(trackedValid, r0 + i);
+            else
+                untracked++;
+            if (state != 0)
+                TableBuffer.SetValid(stateValid, r0 + i);
+            else
+                stateNulls++;
         }
+        b.AddNulls(P.CtId, untracked);
+        b.SameValidity(P.CtId, [P.CtDir], n, untracked);
+        b.AddNulls(P.CtState, stateNulls);
 
         var ruleId = b.Values<int>(P.VerdictRuleId, n);
+        var ruleValid = b.ValidityOf(P.VerdictRuleId);
+        int ruleNulls = 0;
         for (int i = 0; i < n; i++)
         {
             int rule = rows[i].VerdictRuleId;
             ruleId[i] = Math.Max(rule, 0);
-            b.Valid(P.VerdictRuleId, i, rule >= 0);
+            if (rule >= 0)
+                TableBuffer.SetValid(ruleValid, r0 + i);
+            else
+                ruleNulls++;
         }
+        b.AddNulls(P.VerdictRuleId, ruleNulls);
 
         for (int i = 0; i < n; i++)
             b.BoolAt(P.DependsOnUnknown, i, rows[i].DependsOnUnknown);

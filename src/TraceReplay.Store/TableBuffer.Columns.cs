@@ -66,16 +66,48 @@ internal sealed partial class TableBuffer
             v[r >> 3] |= (byte)(1 << (r & 7));
     }
 
-    /// <summary>Row <see cref="Rows"/> + <paramref name="row"/> of a column is valid (<paramref name="valid"/>) or NULL.</summary>
+    /// <summary>
+    /// A column's validity bytes, for a writer that sets the bits of rows <see cref="Rows"/>.. itself
+    /// (<see cref="SetValid"/>) and reports the NULLs with <see cref="AddNulls"/>.
+    /// </summary>
+    public byte[] ValidityOf(int column) => _c[column].Validity;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Valid(int column, int row, bool valid)
+    public static void SetValid(byte[] validity, int row) => validity[row >> 3] |= (byte)(1 << (row & 7));
+
+    public void AddNulls(int column, int nulls) => _c[column].NullCount += nulls;
+
+    /// <summary>
+    /// Columns <paramref name="to"/> get the validity column <paramref name="from"/> has for the next
+    /// <paramref name="rows"/> rows (<paramref name="nulls"/> of them NULL): columns NULL together (an
+    /// address's ports) cost one pass of bits.
+    /// </summary>
+    public void SameValidity(int from, ReadOnlySpan<int> to, int rows, int nulls)
     {
-        var c = _c[column];
-        int r = Rows + row;
-        if (valid)
-            c.Validity[r >> 3] |= (byte)(1 << (r & 7));
-        else
-            c.NullCount++;
+        if (rows == 0)
+            return;
+        var src = _c[from].Validity;
+        int first = Rows >> 3, last = (Rows + rows - 1) >> 3;
+        // The first and last bytes may hold other rows' bits: only this range's are taken (the
+        // targets' bits of the range are still clear).
+        byte firstMask = (byte)(0xff << (Rows & 7));
+        byte lastMask = (byte)(0xff >> (7 - ((Rows + rows - 1) & 7)));
+        foreach (int column in to)
+        {
+            var c = _c[column];
+            var dst = c.Validity;
+            if (first == last)
+            {
+                dst[first] |= (byte)(src[first] & firstMask & lastMask);
+            }
+            else
+            {
+                dst[first] |= (byte)(src[first] & firstMask);
+                src.AsSpan(first + 1, last - first - 1).CopyTo(dst.AsSpan(first + 1));
+                dst[last] |= (byte)(src[last] & lastMask);
+            }
+            c.NullCount += nulls;
+        }
     }
 
     /// <summary>Row <see cref="Rows"/> + <paramref name="row"/> of a BOOLEAN column (valid).</summary>

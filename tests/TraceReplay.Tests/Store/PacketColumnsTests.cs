@@ -14,7 +14,6 @@ namespace TraceReplay.Tests.Store;
 /// </summary>
 public sealed class PacketColumnsTests : IDisposable
 {
-    private const int N = 5000;
     private readonly string _dir = Directory.CreateTempSubdirectory("tracereplay-store-columns-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -54,18 +53,18 @@ public sealed class PacketColumnsTests : IDisposable
         Observed = i % 6 == 0 ? "explained" : i % 6 == 1 ? "predicted_unseen" : null,
     };
 
-    private string Write(string name, bool arrow, bool thread)
+    private string Write(string name, bool arrow, bool thread, int batchRows, int count)
     {
         string path = Path.Combine(_dir, name);
         var options = new RunWriterOptions
         {
-            BatchRows = 997,
+            BatchRows = batchRows,
             WriterThread = thread,
             // --arrow keeps the row path (keyed columns also keep their text).
             ArrowDirectory = arrow ? Path.Combine(_dir, name + ".arrow") : null,
         };
         using var w = RunWriter.Create(path, options);
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < count; i++)
         {
             var p = Packet(i);
             w.AddPacket(RunWriter.Record(p, w.TextHandle(p.CapturePoint), w.TextHandle(p.Path), w.TextHandle(p.DropReason), w.TextHandle(p.Observed)));
@@ -92,24 +91,30 @@ public sealed class PacketColumnsTests : IDisposable
         return rows;
     }
 
+    /// <remarks>
+    /// 997 rows a batch: hand-overs of 997 rows, each filling a batch from row 0. 17,387 (16 K + 1,003):
+    /// hand-overs of 16 K rows that fill batches from rows not on a byte of the validity bitmap
+    /// (15,381, …), where a column's bits are set or copied from another's (TableBuffer.SameValidity).
+    /// </remarks>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Column_filling_stores_what_row_filling_stored(bool thread)
+    [InlineData(false, 997, 5000)]
+    [InlineData(true, 997, 5000)]
+    [InlineData(false, 17_387, 60_000)]
+    public void Column_filling_stores_what_row_filling_stored(bool thread, int batchRows, int count)
     {
-        string byRow = Write($"rows-{thread}.duckdb", arrow: true, thread);
-        string byColumn = Write($"columns-{thread}.duckdb", arrow: false, thread);
+        string byRow = Write($"rows-{thread}-{batchRows}.duckdb", arrow: true, thread, batchRows, count);
+        string byColumn = Write($"columns-{thread}-{batchRows}.duckdb", arrow: false, thread, batchRows, count);
 
         // packets_data as stored (keys, not texts), in storage order; ENUMs as their codes too.
         const string Stored = "SELECT *, enum_code(direction), enum_code(family), enum_code(ct_state), enum_code(ct_dir), enum_code(verdict) FROM packets_data";
         var expected = Rows(byRow, Stored);
-        Assert.Equal(N, expected.Count);
+        Assert.Equal(count, expected.Count);
         Assert.Equal(expected, Rows(byColumn, Stored));
         Assert.Equal(Rows(byRow, "SELECT id, text FROM run_text ORDER BY id"), Rows(byColumn, "SELECT id, text FROM run_text ORDER BY id"));
 
         // And what the view prints is the records themselves (independent of either path).
         var view = Rows(byColumn, "SELECT capture_point, direction, family, src, nat_sport, ct_id, ct_state, ct_dir, path, verdict, verdict_rule_id, depends_on_unknown FROM packets");
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < count; i++)
         {
             var p = Packet(i);
             bool ip = p.Family != RunFamily.None;
