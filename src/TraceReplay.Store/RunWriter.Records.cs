@@ -258,6 +258,12 @@ public sealed partial class RunWriter
 
     private void FillPackets(ReadOnlySpan<PacketRecord> rows)
     {
+        // Column by column (RunWriter.Packets.cs) unless keyed columns keep their text too (--arrow).
+        if (_options.ArrowDirectory is null)
+        {
+            FillPacketsByColumn(rows);
+            return;
+        }
         foreach (ref readonly var r in rows)
         {
             AppendPacket(_packets.Buffer, r, TextOf(r.CapturePoint), TextOf(r.Path), TextOf(r.DropReason), TextOf(r.Observed));

@@ -239,7 +239,7 @@ internal sealed class AddressText
 /// checks the row was complete, so a row writer that skips a column fails at once instead of
 /// shifting data.
 /// </summary>
-internal sealed class TableBuffer
+internal sealed partial class TableBuffer
 {
     private readonly Column[] _c;
     private readonly AddressText _addresses;
