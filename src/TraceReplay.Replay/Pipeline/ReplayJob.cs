@@ -172,7 +172,7 @@ public sealed partial class ReplayJob(HostSnapshot snapshot, NfHost host, long w
         var perFile = loop.PerFile;
         var files = captures.Select((c, i) => new CaptureFileSummary(c.Path, c.Interface, CaptureFormats.Name(packets.Readers[i].Format),
             string.Join(",", packets.Readers[i].Interfaces.Select(x => LinkTypes.Name(x.LinkType)).Distinct()), perFile[i].Packets, perFile[i].FirstNs, perFile[i].LastNs)).ToList();
-        return new ReplaySummary(loop.Sightings, correlator.Packets, loop.Simulated, loop.Observations, loop.NotIp, 0, loop.MadeOnPort, loop.Unknown)
+        return new ReplaySummary(loop.Sightings, correlator.Packets, loop.Simulated, loop.Observations, loop.NotIp, loop.Bridged, loop.MadeOnPort, loop.Unknown)
         {
             Captures = files, Generated = loop.Generated, Fidelity = fidelity.Summary(),
         };
