@@ -53,8 +53,13 @@ public sealed partial class ReplayJob
             {
                 if (!Step(ref stream))
                     break;
+                if ((Sightings & HeapCheckMask) == 0)
+                    _heap.Check();
             }
         }
+
+        private const long HeapCheckMask = (1 << 20) - 1;
+        private HeapTrim _heap = HeapTrim.Start();
 
         /// <summary>One sighting, in capture order; false when the run stops here (<see cref="StopAfterPacket"/>).</summary>
         public bool Step<TStream>(ref TStream stream)
