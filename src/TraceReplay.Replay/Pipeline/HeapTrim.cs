@@ -6,12 +6,14 @@ namespace TraceReplay.Replay.Pipeline;
 /// connections). The replay allocates nothing per packet in the steady state, so no collection ever
 /// comes to free them: they stayed committed for the rest of the run (scale run: managed heap 800 MB,
 /// 477 MB of it live). Checked every 2^20 sightings: when the heap grew by more than
-/// <see cref="GrowthBytes"/> since the last full collection, one more is made — a handful per run,
-/// each right after a table outgrew its arrays, never in the steady state.
+/// <see cref="GrowthThreshold"/> since the last full collection, one more is made — a handful per run,
+/// each right after a table outgrew its arrays, never in the steady state. The threshold grows with
+/// the heap (a quarter of it, at least 64 MB), so a run that does allocate as it goes (`--trace`) or
+/// whose live tables keep growing pays a full collection per quarter of growth, not per 64 MB.
 /// </summary>
 internal struct HeapTrim
 {
-    private const long GrowthBytes = 64L << 20;
+    private const long MinGrowthBytes = 64L << 20;
 
     private long _afterLast;
 
@@ -20,10 +22,13 @@ internal struct HeapTrim
 
     public static HeapTrim Start() => new() { _afterLast = GC.GetTotalMemory(forceFullCollection: false) };
 
+    /// <summary>How much the heap may grow past its size after the last full collection before the next.</summary>
+    public readonly long GrowthThreshold => Math.Max(MinGrowthBytes, _afterLast / 4);
+
     public void Check()
     {
         long now = GC.GetTotalMemory(forceFullCollection: false);
-        if (now - _afterLast < GrowthBytes)
+        if (now - _afterLast < GrowthThreshold)
             return;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         Collections++;

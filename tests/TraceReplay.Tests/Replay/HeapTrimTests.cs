@@ -2,7 +2,7 @@ using TraceReplay.Replay.Pipeline;
 
 namespace TraceReplay.Tests.Replay;
 
-/// <summary>HeapTrim: a full collection after the heap outgrew itself by 64 MB, none otherwise.</summary>
+/// <summary>HeapTrim: a full collection after the heap outgrew itself by its threshold (a quarter of it, at least 64 MB), none otherwise.</summary>
 public sealed class HeapTrimTests
 {
     [Fact]
@@ -10,16 +10,17 @@ public sealed class HeapTrimTests
     {
         var trim = HeapTrim.Start();
         int full0 = GC.CollectionCount(2);
-        // A table's doubling: the old 96 MB array is garbage once the new one replaces it. Nothing
-        // else collects it here (no allocation follows), which is the steady state's situation.
-        var grown = Outgrow(96 << 20);
+        // A table's doubling: the old array (32 MB past the threshold) is garbage once the new one
+        // replaces it. Nothing else collects it here (no allocation follows), as in the steady state.
+        int bytes = (int)(trim.GrowthThreshold + (32L << 20));
+        var grown = Outgrow(bytes);
         long before = GC.GetTotalMemory(forceFullCollection: false);
         trim.Check();
         // Other tests run in parallel and may collect too: at least one full collection, and the dead
-        // 96 MB are gone from the heap.
+        // outgrown array is gone from the heap.
         Assert.Equal(1, trim.Collections);
-        Assert.True(GC.CollectionCount(2) > full0, "no full collection after 96 MB of garbage");
-        Assert.True(GC.GetTotalMemory(forceFullCollection: false) < before - (64L << 20), "the outgrown array is still counted");
+        Assert.True(GC.CollectionCount(2) > full0, $"no full collection after {bytes >> 20} MB of garbage");
+        Assert.True(GC.GetTotalMemory(forceFullCollection: false) < before - (bytes / 2), "the outgrown array is still counted");
         GC.KeepAlive(grown);
     }
 
@@ -38,10 +39,11 @@ public sealed class HeapTrimTests
     public void Below_the_threshold_it_leaves_the_heap_alone()
     {
         var trim = HeapTrim.Start();
+        Assert.True(trim.GrowthThreshold >= 64L << 20);
         var small = new byte[8 << 20];
         small[0] = 1;
         trim.Check();
-        // 8 MB of growth is not 64 (other tests allocate meanwhile, but not 56 MB within these lines).
+        // 8 MB of growth is under the threshold (other tests allocate meanwhile, but not 56 MB within these lines).
         Assert.Equal(0, trim.Collections);
         GC.KeepAlive(small);
     }
