@@ -657,19 +657,17 @@ public sealed partial class NfHost
 
     // ================================================================ per packet bookkeeping
 
-    private static NfHookResult Begin(ref DecodedPacket packet) => new()
+    /// <summary>A packet's result before any hook: dropped until a path accepts it, untracked, no rule.</summary>
+    private static NfHookResult Begin(ref DecodedPacket packet)
     {
-        Fate = NfFate.Dropped,
-        DropEntry = -1,
-        CtEntry = -1,
-        CtState = CtState.Untracked,
-        Reject = new XtRejectRecord(default, -1),
-        TupleBefore = TupleOf(packet),
-    };
+        NfHookResult r = default;
+        Begin(ref r, ref packet);
+        return r;
+    }
 
     /// <summary>
-    /// <see cref="Begin(ref DecodedPacket)"/> where the result lives (the bridge's field): cleared and filled in place, where
-    /// an assignment built the ~300-byte result in a temporary and copied it into the heap through the
+    /// The same, where the result lives (the bridge's field): cleared and filled in place, where an
+    /// assignment built the ~300-byte result in a temporary and copied it into the heap through the
     /// bulk write-barrier helper (its strings) once per bridged frame.
     /// </summary>
     private static void Begin(ref NfHookResult r, ref DecodedPacket packet)

@@ -49,8 +49,12 @@ internal interface IReceivedPackets : IDisposable
     void Finish();
 }
 
-/// <summary>One thread: the loop reads the stream itself (the frame is the reader's buffer).</summary>
-internal sealed class DirectReceive(PacketStream stream) : IReceivedPackets
+/// <summary>
+/// One thread: the loop reads the stream itself (the frame is the reader's buffer). A struct, so the
+/// loop that takes it as a type argument calls it directly (as <see cref="ReplayJob"/>'s Staged
+/// wrapper does for <see cref="ReceiveStage"/>); it holds nothing but the stream.
+/// </summary>
+internal readonly struct DirectReceive(PacketStream stream) : IReceivedPackets
 {
     public bool MoveNext() => stream.MoveNext();
 

@@ -239,38 +239,6 @@ public sealed partial class ReplayJob
 
             public void Dispose() => s.Dispose();
         }
-
-        /// <summary>The stream read on this thread, as a struct type argument.</summary>
-        public readonly struct Direct(DirectReceive s) : IReceivedPackets
-        {
-            public bool MoveNext() => s.MoveNext();
-
-            public int Source => s.Source;
-
-            public ref readonly CaptureRecord Record => ref s.Record;
-
-            public ReadOnlySpan<byte> Frame => s.Frame;
-
-            public Span<byte> PrivateFrame => s.PrivateFrame;
-
-            public ref readonly DecodedPacket Packet => ref s.Packet;
-
-            public int Point => s.Point;
-
-            public string PointName => s.PointName;
-
-            public PacketDirection Direction => s.Direction;
-
-            public ulong Fingerprint => s.Fingerprint;
-
-            public bool PeekNextFingerprint(out ulong fingerprint) => s.PeekNextFingerprint(out fingerprint);
-
-            public ref readonly DecodedPacket PeekPacket(int ahead) => ref s.PeekPacket(ahead);
-
-            public void Finish() => s.Finish();
-
-            public void Dispose() => s.Dispose();
-        }
     }
 
     /// <summary>Whether <paramref name="src"/> is an address of <paramref name="dev"/> (a loop: no closure per packet first seen leaving a bridge port).</summary>

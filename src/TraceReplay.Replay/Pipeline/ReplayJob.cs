@@ -151,22 +151,23 @@ public sealed partial class ReplayJob(HostSnapshot snapshot, NfHost host, long w
         ArgumentNullException.ThrowIfNull(captures);
         ArgumentNullException.ThrowIfNull(sink);
         using var packets = new PacketStream(captures, _interfaces, policy);
-        using IReceivedPackets stream = ReceiveThread && StopAfterPacket == long.MaxValue ? new ReceiveStage(packets) : new DirectReceive(packets);
-        return Run(captures, packets, stream, sink);
+        if (!ReceiveThread || StopAfterPacket != long.MaxValue)
+            return Run(captures, packets, new DirectReceive(packets), sink);
+        using var staged = new ReceiveStage(packets);
+        return Run(captures, packets, new SimulateLoop.Staged(staged), sink);
     }
 
-    private ReplaySummary Run(IReadOnlyList<CaptureSource> captures, PacketStream packets, IReceivedPackets stream, IReplaySink sink)
+    /// <summary>
+    /// The run over one kind of stream, a struct type argument: each kind gets a loop of its own whose
+    /// calls to the stream are direct and inlined, not ten interface calls per sighting.
+    /// </summary>
+    private ReplaySummary Run<TStream>(IReadOnlyList<CaptureSource> captures, PacketStream packets, TStream stream, IReplaySink sink)
+        where TStream : struct, IReceivedPackets
     {
         var correlator = new SightingCorrelator(windowNs);
         var fidelity = new FidelityTracker(Coverage(captures, packets), dev => _interfaces.ByName(dev)?.Master, windowNs);
         var loop = new SimulateLoop(this, correlator, fidelity, sink, captures.Count);
-
-        // The stream's class is known here, once: each gets a loop of its own (a struct type argument)
-        // whose calls to it are direct and inlined, not ten interface calls per sighting.
-        if (stream is ReceiveStage staged)
-            loop.Run(new SimulateLoop.Staged(staged));
-        else
-            loop.Run(new SimulateLoop.Direct((DirectReceive)stream));
+        loop.Run(stream);
         stream.Finish();
         fidelity.Finish(loop.Decided);
         var perFile = loop.PerFile;
