@@ -47,9 +47,9 @@ public sealed partial class RunDatabaseSink
     /// <summary>
     /// The rows waiting for an outcome, and those after them, as values in a ring (no references, so
     /// no write barriers). An outcome is written into its row where it waits, found by sighting
-    /// number through an <see cref="AwaitIndex"/>, rather than kept in a table of outcomes added to
-    /// and removed from per packet; rows go to the writer in the order added as soon as none before
-    /// them awaits.
+    /// number through an <see cref="IdRing{T}"/> of held positions (the numbers awaiting at once span
+    /// one window, as the fidelity tracker's packet ids do), rather than kept in a table of outcomes;
+    /// rows go to the writer in the order added as soon as none before them awaits.
     /// </summary>
     internal sealed class HeldRows(RunWriter writer)
     {
@@ -58,9 +58,9 @@ public sealed partial class RunDatabaseSink
         private bool[] _awaits = new bool[1024];
         private long _head, _tail;
 
-        // Captured sightings are numbered 1, 2, … and the host's own packets -1, -2, … (ReplayJob.AddGenerated),
-        // each in the order they are added: an index for each, ordered by the number's magnitude.
-        private readonly AwaitIndex _captured = new(), _generated = new();
+        // Captured sightings are numbered 1, 2, … and the host's own packets -1, -2, … (ReplayJob.AddGenerated):
+        // an index of the awaiting ones' held positions for each, by the number's magnitude.
+        private readonly IdRing<long> _captured = new(), _generated = new();
 
         /// <summary>Rows held now (tests).</summary>
         public long Count => _tail - _head;
@@ -80,24 +80,25 @@ public sealed partial class RunDatabaseSink
             _rows[slot] = row;
             _awaits[slot] = awaits;
             if (awaits)
-                (row.Id >= 0 ? _captured : _generated).Add(Math.Abs(row.Id), pos);
+                IndexOf(row.Id).Add(Math.Abs(row.Id)) = pos;
         }
+
+        private IdRing<long> IndexOf(long sightingNumber) => sightingNumber >= 0 ? _captured : _generated;
 
         /// <summary>Sets the observed text (a handle) of the awaiting row numbered <paramref name="sightingNumber"/>; a number with no awaiting row is ignored.</summary>
         public void Decide(long sightingNumber, int observed)
         {
-            var index = sightingNumber >= 0 ? _captured : _generated;
-            long pos = index.Find(Math.Abs(sightingNumber));
-            if (pos < _head)
+            var index = IndexOf(sightingNumber);
+            long key = Math.Abs(sightingNumber);
+            ref long held = ref index.Find(key);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref held))
                 return;
+            long pos = held;
+            index.Remove(key);
             int slot = (int)(pos & (_rows.Length - 1));
-            if (!_awaits[slot])
-                return;
             _rows[slot].Observed = observed;
             _awaits[slot] = false;
             Release();
-            // The oldest entries are usually decided first: keep the index's front an awaiting row, so the next lookup is one compare.
-            Trim(index);
         }
 
         /// <summary>Every row still held, decided or not, in order (the end of the run).</summary>
@@ -105,9 +106,15 @@ public sealed partial class RunDatabaseSink
         {
             int mask = _rows.Length - 1;
             for (; _head < _tail; _head++)
-                writer.AddPacket(_rows[_head & mask]);
-            Trim(_captured);
-            Trim(_generated);
+            {
+                ref readonly var row = ref _rows[_head & mask];
+                if (_awaits[_head & mask])
+                {
+                    IndexOf(row.Id).Remove(Math.Abs(row.Id));
+                    _awaits[_head & mask] = false;
+                }
+                writer.AddPacket(row);
+            }
         }
 
         private void Release()
@@ -120,13 +127,6 @@ public sealed partial class RunDatabaseSink
             }
         }
 
-        private void Trim(AwaitIndex index)
-        {
-            int mask = _rows.Length - 1;
-            while (index.TryPeek(out long pos) && (pos < _head || !_awaits[pos & mask]))
-                index.Pop();
-        }
-
         private void Grow()
         {
             var rows = new PacketRecord[_rows.Length * 2];
@@ -137,73 +137,6 @@ public sealed partial class RunDatabaseSink
                 awaits[p & (rows.Length - 1)] = _awaits[p & (_rows.Length - 1)];
             }
             (_rows, _awaits) = (rows, awaits);
-        }
-    }
-
-    /// <summary>
-    /// (key, held position) of rows awaiting an outcome, keys increasing in the order added: a ring
-    /// searched from its oldest entry and else by halving.
-    /// </summary>
-    private sealed class AwaitIndex
-    {
-        private long[] _keys = new long[256];
-        private long[] _pos = new long[256];
-        private int _head, _count;
-
-        public void Add(long key, long pos)
-        {
-            if (_count == _keys.Length)
-                Grow();
-            int i = (_head + _count) & (_keys.Length - 1);
-            _keys[i] = key;
-            _pos[i] = pos;
-            _count++;
-        }
-
-        /// <summary>The held position of <paramref name="key"/>; -1 when it has no entry.</summary>
-        public long Find(long key)
-        {
-            if (_count > 0 && _keys[_head] == key)
-                return _pos[_head];
-            int mask = _keys.Length - 1;
-            int lo = 0, hi = _count - 1;
-            while (lo <= hi)
-            {
-                int mid = (lo + hi) >>> 1;
-                int i = (_head + mid) & mask;
-                long k = _keys[i];
-                if (k == key)
-                    return _pos[i];
-                if (k < key)
-                    lo = mid + 1;
-                else
-                    hi = mid - 1;
-            }
-            return -1;
-        }
-
-        public bool TryPeek(out long pos)
-        {
-            pos = _count > 0 ? _pos[_head] : -1;
-            return _count > 0;
-        }
-
-        public void Pop()
-        {
-            _head = (_head + 1) & (_keys.Length - 1);
-            _count--;
-        }
-
-        private void Grow()
-        {
-            var keys = new long[_keys.Length * 2];
-            var pos = new long[keys.Length];
-            for (int i = 0; i < _count; i++)
-            {
-                keys[i] = _keys[(_head + i) & (_keys.Length - 1)];
-                pos[i] = _pos[(_head + i) & (_keys.Length - 1)];
-            }
-            (_keys, _pos, _head) = (keys, pos, 0);
         }
     }
 }
