@@ -141,7 +141,7 @@ internal static class ReplayCommand
         private readonly List<NfFate> _fateOrder = [];
 
         // One text per drop cause (NfHookResult.DropDescription formats and allocates a string each time).
-        private readonly Dictionary<DropKey, string> _why = [];
+        private readonly Dictionary<NfDropKey, string> _why = [];
 
         public Dictionary<NfFate, long> Fates => _fateOrder.ToDictionary(f => f, f => _fates[(int)f]);
 
@@ -159,19 +159,12 @@ internal static class ReplayCommand
                 DependsOnUnknown++;
             if (r.Fate == NfFate.Dropped)
             {
-                var key = DropKey.Of(r);
+                var key = r.DropKey;
                 if (!_why.TryGetValue(key, out string? why))
                     _why.Add(key, why = r.DropDescription());
                 ref var drop = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Drops, why, out _);
                 drop = (drop.Packets + 1, drop.Example ?? $"packet {sighting.Sighting.PacketId}: {packet.Src} > {packet.Dst} {L4Protocol.Name(packet.Protocol)}{(packet.DstPort != 0 ? " dport " + packet.DstPort.ToString(CultureInfo.InvariantCulture) : string.Empty)}");
             }
-        }
-
-        /// <summary>Everything <see cref="NfHookResult.DropDescription"/> reads.</summary>
-        private readonly record struct DropKey(TraceReplay.Netfilter.Tables.XtTableInfo? Table, int Entry, NfDropCause Cause, TraceReplay.Netfilter.Bridge.BrOutcome Bridge,
-            TraceReplay.Netfilter.Routing.RouteDropReason Route, TraceReplay.Netfilter.Conntrack.CtReason Ct, TraceReplay.Netfilter.Nat.NatVerdict Nat, NfIpDropReason Ip)
-        {
-            public static DropKey Of(in NfHookResult r) => new(r.DropTable, r.DropEntry, r.DropCause, r.BridgeDrop, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
         }
     }
 

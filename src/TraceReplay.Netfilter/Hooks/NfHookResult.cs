@@ -212,6 +212,12 @@ public struct NfHookResult
 
     internal static NfPath Bit(NfInetHook hook, int step) => (NfPath)(1UL << ((int)hook * 8 + step));
 
+    /// <summary>
+    /// Everything <see cref="DropDescription"/> reads: results with equal keys are described alike, so
+    /// a caller that shows the text per packet (the summary, packets.drop_reason) formats it once per key.
+    /// </summary>
+    public readonly NfDropKey DropKey => new(DropTable, DropEntry, DropCause, BridgeDrop.Table, BridgeDrop.Entry, BridgeDrop.Stage, RouteDrop, CtReason, NatVerdict, IpDrop);
+
     /// <summary>Who decided: "filter:INPUT:policy", "filter:DOCKER-USER:rule:1" (also for a queue), "routing:NoRoute", "nat:DropNoAddress", … (allocates: for reports).</summary>
     public readonly string DropDescription()
     {
@@ -290,3 +296,7 @@ public readonly record struct NfIngress(string Dev, long TimeNs, PacketType Pack
 
 /// <summary>A locally generated packet: its time, mark, and the device its socket is bound to (SO_BINDTODEVICE / IP_MULTICAST_IF), if any.</summary>
 public readonly record struct NfEgress(long TimeNs, uint Mark = 0, string? BoundDev = null);
+
+/// <summary>The inputs of <see cref="NfHookResult.DropDescription"/> (<see cref="NfHookResult.DropKey"/>).</summary>
+public readonly record struct NfDropKey(XtTableInfo? Table, int Entry, NfDropCause Cause, Bridge.EbtTableInfo? EbTable, int EbEntry, Bridge.BrStage Stage,
+    RouteDropReason Route, CtReason Ct, NatVerdict Nat, NfIpDropReason Ip);

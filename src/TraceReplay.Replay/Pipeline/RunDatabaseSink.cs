@@ -30,7 +30,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
     // Texts as the writer's handles (RunWriter.TextHandle), made once per key, not per row.
     private readonly Dictionary<PathKey, int> _paths = [];
     private readonly Dictionary<(PathKey, TraceReplay.Netfilter.Reject.NfGeneratedBy), int> _generatedPaths = [];
-    private readonly Dictionary<DropKey, int> _reasons = [];
+    private readonly Dictionary<NfDropKey, int> _reasons = [];
     private readonly int _observationPath, _notIpPath, _bridgedPath, _bridgePortPath, _unknownDirectionPath;
 
     /// <summary>
@@ -42,13 +42,6 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         public static PathKey Of(in NfHookResult r) => (r.Path & NfPath.Bridge) == 0
             ? new(r.Path, null, null, false)
             : new(r.Path, r.PhysInDev, r.BridgeOutPorts > 1 ? null : r.PhysOutDev ?? r.InDev, r.BridgeOutPorts > 1);
-    }
-
-    /// <summary>What <see cref="NfHookResult.DropDescription"/> reads when no rule of an ip table decided: one text per key, not a string per dropped row.</summary>
-    private readonly record struct DropKey(NfDropCause Cause, TraceReplay.Netfilter.Bridge.EbtTableInfo? EbTable, int EbEntry, TraceReplay.Netfilter.Bridge.BrStage Stage,
-        TraceReplay.Netfilter.Routing.RouteDropReason Route, TraceReplay.Netfilter.Conntrack.CtReason Ct, NatVerdict Nat, NfIpDropReason Ip)
-    {
-        public static DropKey Of(in NfHookResult r) => new(r.DropCause, r.BridgeDrop.Table, r.BridgeDrop.Entry, r.BridgeDrop.Stage, r.RouteDrop, r.CtReason, r.NatVerdict, r.IpDrop);
     }
 
     // The first packet's time: entries of the starting table (conntrack.txt) were live from then on.
@@ -153,7 +146,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 }
                 else
                 {
-                    ref var why = ref CollectionsMarshal.GetValueRefOrAddDefault(_reasons, DropKey.Of(r), out bool known);
+                    ref var why = ref CollectionsMarshal.GetValueRefOrAddDefault(_reasons, r.DropKey, out bool known);
                     if (!known)
                         why = _writer.TextHandle(r.DropDescription());
                     row.DropReason = why;
