@@ -13,6 +13,7 @@ const string Usage = """
            TraceReplay.Benchmarks analytics [--packets N] [--db FILE]
            TraceReplay.Benchmarks generate --out FILE [--packets N] [--snaplen S] [--flows N] [--rate PPS] [--seed N]
            TraceReplay.Benchmarks scale [--connections N] [--packets M] [--dir DIR] [--keep]
+           TraceReplay.Benchmarks floor --run RUN.duckdb [--dir DIR] [--threads 1,2]
     """;
 
 switch (args.FirstOrDefault())
@@ -49,6 +50,7 @@ switch (args.FirstOrDefault())
         return AnalyticsRun.Run(args[1..]);
     case "generate": return GenerateRun.Run(args[1..]);
     case "scale": return ScaleRun.Run(args[1..]);
+    case "floor": return FloorRun.Run(args[1..]);
     default:
         Console.Error.WriteLine(Usage);
         return 2;
