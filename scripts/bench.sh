@@ -62,6 +62,7 @@ mkdir -p "$BENCH_DIR"
 cleanup() {
   if [ "$KEEP" != 1 ]; then
     rm -f "$BENCH_DIR/capture.pcap" "$BENCH_DIR/capture-sll1.pcap" "$BENCH_DIR/run.duckdb" "$BENCH_DIR"/*.log "$BENCH_DIR"/*.time
+    rmdir "$BENCH_DIR/floor" 2>/dev/null || true
     [ "$own_dir" = 1 ] && rmdir "$BENCH_DIR" 2>/dev/null || true
   fi
 }
@@ -128,3 +129,20 @@ say "  CPU s by thread: simulate $(stat simulate_thread_cpu_seconds), receive $(
 say "  in the loop, CPU ns per sighting: simulate $(stat simulate_thread_loop_cpu_ns_per_sighting), receive $(stat receive_thread_loop_cpu_ns_per_sighting), writer $(stat writer_thread_loop_cpu_ns_per_sighting), other $(stat other_threads_loop_cpu_ns_per_sighting)"
 say "  (the simulate thread is the critical path: on free cores the loop takes about its CPU time, whatever the load was)"
 say "(ratio above 1: we take longer. Wall times compare tools only on an idle machine; with other work running, compare CPU seconds)"
+
+# --- 4. floors --------------------------------------------------------------------------------------
+# What the targets are up against on this machine: DuckDB storing the run's own rows with nothing of ours
+# around it (FloorRun), and reading the file (tcpdump above). Their CPU together, spread over every core,
+# is the least wall time any replay of this file into DuckDB could take here.
+say ""
+say "== floors: DuckDB alone storing this run's rows ($BENCH floor --run RUN.duckdb --threads $(nproc))"
+"$BENCH" floor --run "$BENCH_DIR/run.duckdb" --threads "$(nproc)" --dir "$BENCH_DIR/floor" >"$BENCH_DIR/floor.log" 2>&1 || { cat "$BENCH_DIR/floor.log"; exit 1; }
+sed -n '/all tables/,$p' "$BENCH_DIR/floor.log" | sed 's/^ */  /'
+store_cpu=$(awk '/all tables/ { for (i = 1; i <= NF; i++) if ($i == "CPU") { print $(i + 1); exit } }' "$BENCH_DIR/floor.log")
+if [ -n "${WALL[tcpdump]:-}" ] && [ -n "$store_cpu" ]; then
+  awk -v s="$store_cpu" -v r="${CPU[tcpdump]}" -v tw="${WALL[tcpdump]}" -v n="$(nproc)" -v o="$ours" -v k="$sightings" 'BEGIN {
+    least = (s + r) / n
+    printf "  storing (%.2f CPU s) + reading as tcpdump does (%.2f CPU s), on %d cores and nothing else: at least %.2f s wall,\n", s, r, n, least
+    printf "  %.1fx tcpdump'"'"'s wall and %.2f M sightings/s, before any simulation; ours: %.2f s (%.1fx)\n", least / tw, k / least / 1e6, o, o / tw
+  }'
+fi
