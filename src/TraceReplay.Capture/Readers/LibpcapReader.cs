@@ -56,17 +56,20 @@ public sealed unsafe partial class LibpcapReader : CaptureReader
     }
 
     /// <summary>
-    /// libpcap freads the file through its stdio stream, whose buffer glibc sizes to st_blksize (4 KiB on
-    /// ext4): a read system call per 4 KiB, 650,000 of them for the 2.66 GB bench capture (`strace -c`),
-    /// which cost the receive thread about a third of its CPU time. A stream's buffer can only be chosen by
-    /// setvbuf, and libpcap has already read the file header by the time SharpPcap hands the pcap_t over.
-    /// glibc's setvbuf with a caller's buffer syncs the stream first (_IO_default_setbuf → _IO_SYNC: the
-    /// read-ahead is given back with an lseek) and frees the buffer it allocated itself, so the switch is
-    /// safe there, though ISO C leaves setvbuf after I/O undefined; this reader already binds to glibc
-    /// (libc.so.6). If setvbuf refuses, the stream keeps its own buffer and ours is freed at once.
+    /// libpcap freads the file through its stdio stream, whose buffer glibc sizes to st_blksize capped at
+    /// BUFSIZ (4 KiB on ext4): a read system call per 4 KiB, 650,000 of them for the 2.66 GB bench capture
+    /// (`strace -c`), which cost the receive thread about a third of its CPU time. A stream's buffer can only
+    /// be chosen by setvbuf, and libpcap has already read the file header by the time SharpPcap hands the
+    /// pcap_t over. glibc's setvbuf with a caller's buffer syncs the stream first (_IO_default_setbuf →
+    /// _IO_SYNC: the read-ahead is given back with an lseek), frees the buffer it allocated itself and marks
+    /// ours as the caller's, which fclose leaves alone. ISO C leaves setvbuf after I/O undefined; this reader
+    /// already binds to glibc (libc.so.6). The give-back needs a seekable file: on a pipe glibc's sync would
+    /// drop the read-ahead, so a stream that cannot seek keeps its buffer, as does one where setvbuf refuses.
     /// </summary>
     private void WidenStdioBuffer()
     {
+        if (lseek(fileno(_file), 0, SeekCurrent) < 0)
+            return;
         _stdioBuffer = (byte*)NativeMemory.Alloc(StdioBufferSize);
         if (setvbuf(_file, _stdioBuffer, FullyBuffered, StdioBufferSize) != 0)
         {
@@ -152,6 +155,12 @@ public sealed unsafe partial class LibpcapReader : CaptureReader
 
     [LibraryImport("libc.so.6")]
     private static partial long ftell(nint stream);
+
+    [LibraryImport("libc.so.6")]
+    private static partial int fileno(nint stream);
+
+    [LibraryImport("libc.so.6")]
+    private static partial long lseek(int fd, long offset, int whence);
 
     [LibraryImport("libc.so.6")]
     private static partial int setvbuf(nint stream, byte* buffer, int mode, nuint size);

@@ -45,7 +45,7 @@ public sealed class LibpcapReaderTests : IDisposable
     [Fact]
     public void Every_record_is_read_whole_and_in_place_across_the_stdio_buffer()
     {
-        // ~4,000 records of 42-1,443 bytes: ~2.9 MB, eleven 256 KiB buffer fills, the first one right after
+        // 4,000 records of 42-1,442 bytes: ~3.0 MB, twelve 256 KiB buffer fills, the first one right after
         // the switch. Offsets follow from the layout: 24-byte file header, 16-byte record headers.
         const int records = 4000;
         string path = Write("many.pcap", records);
@@ -95,9 +95,12 @@ public sealed class LibpcapReaderTests : IDisposable
     [Fact]
     public void Reading_takes_one_read_system_call_per_256_KiB_not_per_4_KiB()
     {
-        // ~2.9 MB: glibc's default buffer (st_blksize, 4 KiB on ext4 and tmpfs) would take ~700 read(2)s,
-        // the 256 KiB one takes 12. /proc/thread-self/io counts this thread's own system calls, so the
-        // test's neighbours do not count.
+        // ~3.0 MB: glibc's default buffer (st_blksize capped at 8 KiB: 4 KiB on ext4 and tmpfs) takes ~740
+        // read(2)s (743 measured without the wider buffer), the 256 KiB one 12 plus the one that finds the
+        // end; the bound leaves room for a few reads the runtime might make on this thread meanwhile.
+        // /proc/thread-self/io counts this thread's own system calls, so the test's neighbours do not count.
+        if (!File.Exists("/proc/thread-self/io"))
+            Assert.Skip("/proc/thread-self/io is not available here (per-thread I/O accounting)");
         string path = Write("count.pcap", 4000);
         long bytes = new FileInfo(path).Length;
         using var reader = CaptureFile.Open(path, BadRecordPolicy.Stop);
@@ -106,7 +109,7 @@ public sealed class LibpcapReaderTests : IDisposable
         {
         }
         long calls = ReadSyscalls() - before;
-        Assert.InRange(calls, 1, (bytes / (256 * 1024)) + 4);
+        Assert.InRange(calls, 1, (bytes / (256 * 1024)) + 10);
     }
 
     private static long ReadSyscalls()
