@@ -62,7 +62,7 @@ mkdir -p "$BENCH_DIR"
 cleanup() {
   if [ "$KEEP" != 1 ]; then
     rm -f "$BENCH_DIR/capture.pcap" "$BENCH_DIR/capture-sll1.pcap" "$BENCH_DIR/run.duckdb" "$BENCH_DIR"/*.log "$BENCH_DIR"/*.time
-    rmdir "$BENCH_DIR/floor" 2>/dev/null || true
+    rm -f "$BENCH_DIR/floor/floor.duckdb" "$BENCH_DIR/floor/floor.duckdb.wal"; rmdir "$BENCH_DIR/floor" 2>/dev/null || true
     [ "$own_dir" = 1 ] && rmdir "$BENCH_DIR" 2>/dev/null || true
   fi
 }
@@ -136,12 +136,16 @@ say "(ratio above 1: we take longer. Wall times compare tools only on an idle ma
 # is the least wall time any replay of this file into DuckDB could take here.
 say ""
 say "== floors: DuckDB alone storing this run's rows ($BENCH floor --run RUN.duckdb --threads $(nproc))"
-"$BENCH" floor --run "$BENCH_DIR/run.duckdb" --threads "$(nproc)" --dir "$BENCH_DIR/floor" >"$BENCH_DIR/floor.log" 2>&1 || { cat "$BENCH_DIR/floor.log"; exit 1; }
-sed -n '/all tables/,$p' "$BENCH_DIR/floor.log" | sed 's/^ */  /'
-store_cpu=$(awk '/all tables/ { for (i = 1; i <= NF; i++) if ($i == "CPU") { print $(i + 1); exit } }' "$BENCH_DIR/floor.log")
+if "$BENCH" floor --run "$BENCH_DIR/run.duckdb" --threads "$(nproc)" --dir "$BENCH_DIR/floor" >"$BENCH_DIR/floor.log" 2>&1; then
+  sed -n '/COMMIT + CHECKPOINT/,$p' "$BENCH_DIR/floor.log" | sed 's/^ */  /'
+  store_cpu=$(awk '/all tables/ { for (i = 1; i <= NF; i++) if ($i == "CPU") { print $(i + 1); exit } }' "$BENCH_DIR/floor.log")
+else
+  say "  floor failed: $(tail -2 "$BENCH_DIR/floor.log" | tr '\n' ' ')"; store_cpu=
+fi
 if [ -n "${WALL[tcpdump]:-}" ] && [ -n "$store_cpu" ]; then
   awk -v s="$store_cpu" -v r="${CPU[tcpdump]}" -v tw="${WALL[tcpdump]}" -v n="$(nproc)" -v o="$ours" -v k="$sightings" 'BEGIN {
     least = (s + r) / n
+    if (least <= 0 || tw <= 0) exit
     printf "  storing (%.2f CPU s) + reading as tcpdump does (%.2f CPU s), on %d cores and nothing else: at least %.2f s wall,\n", s, r, n, least
     printf "  %.1fx tcpdump'"'"'s wall and %.2f M sightings/s, before any simulation; ours: %.2f s (%.1fx)\n", least / tw, k / least / 1e6, o, o / tw
   }'

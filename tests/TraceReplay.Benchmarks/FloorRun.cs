@@ -7,12 +7,13 @@ namespace TraceReplay.Benchmarks;
 /// <summary>
 /// `floor --run RUN.duckdb [--dir DIR] [--threads 1,2]`: what DuckDB alone costs to store a run's rows, with
 /// nothing of ours in the way. Every base table of the run is first copied into an in-memory temporary table
-/// (untimed), then written into a fresh database file by DuckDB itself, `CREATE TABLE … AS SELECT` in one
-/// transaction plus the CHECKPOINT, as the replay's one transaction does: the same types (ENUMs included), the
-/// same rows and the same compression and statistics work, but no capture reading, no simulation, no row
-/// filling and no hand-over between threads. Per table and in all it prints wall and process CPU time
-/// (CPU ns per row), and the ceiling that follows: the sightings per second that this storage alone allows
-/// with every core of the machine doing nothing else. A replay into DuckDB cannot run faster than that.
+/// (untimed), then written into a fresh database file by DuckDB itself: `CREATE TABLE … AS SELECT` per table,
+/// all in one transaction, then COMMIT and CHECKPOINT, as the replay's single transaction ends. The same
+/// types (ENUMs included; checked), the same rows and the same compression and statistics work, but no
+/// capture reading, no simulation, no row filling and no hand-over between threads. It prints wall and
+/// process CPU time per table (CPU ns per row) and for the commit, in all, and the ceiling that follows:
+/// the packets rows (one per sighting, plus generated replies) per second that this storage alone allows with every core doing nothing else. A replay
+/// into DuckDB cannot run faster than that.
 /// </summary>
 public static class FloorRun
 {
@@ -27,7 +28,16 @@ public static class FloorRun
             {
                 case "--run": run = args[i + 1]; break;
                 case "--dir": dir = args[i + 1]; break;
-                case "--threads": threads = [.. args[i + 1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture))]; break;
+                case "--threads":
+                    try
+                    {
+                        threads = [.. args[i + 1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture))];
+                    }
+                    catch (FormatException)
+                    {
+                        return Usage($"--threads {args[i + 1]}: a comma-separated list of whole numbers");
+                    }
+                    break;
                 default: return Usage($"unknown option {args[i]}");
             }
         }
@@ -42,6 +52,26 @@ public static class FloorRun
 
         Directory.CreateDirectory(dir);
         string target = Path.Combine(dir, "floor.duckdb");
+        if (Path.GetFullPath(target) == Path.GetFullPath(run))
+            return Usage($"--dir {dir}: the copy would overwrite the run itself ({target}); choose another folder");
+        try
+        {
+            return Measure(run, target, threads);
+        }
+        catch (DuckDBException e)
+        {
+            Console.Error.WriteLine($"floor: {run}: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            File.Delete(target);
+            File.Delete(target + ".wal");
+        }
+    }
+
+    private static int Measure(string run, string target, int[] threads)
+    {
         long sightings = 0;
         Console.WriteLine($"run: {run}");
         foreach (int t in threads)
@@ -64,39 +94,19 @@ public static class FloorRun
                 return Usage($"{run}: not a run database of schema 3 or later (no packets_data table)");
             sightings = Count(c, "src.packets_data");
 
-            // The ENUM types the run's tables use, defined in this database so the copies keep them
-            // (a CTAS across catalogs would otherwise fail or store text).
-            using (var cmd = c.CreateCommand())
-            {
-                cmd.CommandText = "SELECT type_name, string_agg(quote, ', ') FROM (SELECT type_name, '''' || replace(unnest(enum_range_values), '''', '''''') || '''' AS quote FROM (SELECT type_name, labels AS enum_range_values FROM duckdb_types() WHERE database_name = 'src' AND logical_type = 'ENUM')) GROUP BY type_name";
-                using var r = cmd.ExecuteReader();
-                var defs = new List<string>();
-                while (r.Read())
-                    defs.Add($"CREATE TYPE \"{r.GetString(0)}\" AS ENUM ({r.GetString(1)})");
-                r.Close();
-                foreach (var d in defs)
-                    Exec(c, d);
-            }
-
             Console.WriteLine($"threads {t}:");
             double totalCpu = 0, totalWall = 0;
             long totalRows = 0;
+            using var process = Process.GetCurrentProcess();
+            Exec(c, "BEGIN");
             foreach (var table in tables)
             {
-                long rows = Count(c, $"src.\"{table}\"");
+                string name = "\"" + table.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+                long rows = Count(c, $"src.{name}");
                 if (rows == 0)
                     continue;
-                Exec(c, $"CREATE TEMP TABLE mem AS SELECT * FROM src.\"{table}\"");
-                var process = Process.GetCurrentProcess();
-                var cpu0 = process.TotalProcessorTime;
-                var sw = Stopwatch.StartNew();
-                Exec(c, "BEGIN");
-                Exec(c, $"CREATE TABLE \"{table}\" AS SELECT * FROM temp.mem");
-                Exec(c, "COMMIT");
-                Exec(c, "CHECKPOINT");
-                sw.Stop();
-                process.Refresh();
-                double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+                Exec(c, $"CREATE TEMP TABLE mem AS SELECT * FROM src.{name}");
+                var (wall, cpu) = Timed(process, () => Exec(c, $"CREATE TABLE {name} AS SELECT * FROM temp.mem"));
                 Exec(c, "DROP TABLE temp.mem");
                 if (Types(c, "src", table) is var want && Types(c, "floor", table) is var got && (want != got || got.Length == 0))
                 {
@@ -104,19 +114,37 @@ public static class FloorRun
                     return 1;
                 }
                 totalCpu += cpu;
-                totalWall += sw.Elapsed.TotalSeconds;
+                totalWall += wall;
                 totalRows += rows;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {table,-22} {rows,10:N0} rows  wall {sw.Elapsed.TotalSeconds,6:F2} s  CPU {cpu,6:F2} s  {cpu * 1e9 / rows,6:F0} CPU ns/row"));
+                    $"  {table,-22} {rows,10:N0} rows  wall {wall,6:F2} s  CPU {cpu,6:F2} s  {cpu * 1e9 / rows,6:F0} CPU ns/row"));
             }
+            var (commitWall, commitCpu) = Timed(process, () =>
+            {
+                Exec(c, "COMMIT");
+                Exec(c, "CHECKPOINT");
+            });
+            totalCpu += commitCpu;
+            totalWall += commitWall;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {"all tables",-22} {totalRows,10:N0} rows  wall {totalWall,6:F2} s  CPU {totalCpu,6:F2} s  {totalCpu * 1e9 / sightings,6:F0} CPU ns/sighting"));
+                $"  {"COMMIT + CHECKPOINT",-22} {"",10}       wall {commitWall,6:F2} s  CPU {commitCpu,6:F2} s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  ceiling: {Environment.ProcessorCount * sightings / totalCpu / 1e6:F2} M sightings/s with all {Environment.ProcessorCount} cores storing and nothing else ({sightings / totalWall / 1e6:F2} M/s at this run's wall time)"));
+                $"  {"all tables",-22} {totalRows,10:N0} rows  wall {totalWall,6:F2} s  CPU {totalCpu,6:F2} s  {totalCpu * 1e9 / sightings,6:F0} CPU ns per packets row"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  ceiling: {Environment.ProcessorCount * sightings / totalCpu / 1e6:F2} M packets rows/s (a row per sighting) with all {Environment.ProcessorCount} cores storing and nothing else ({sightings / totalWall / 1e6:F2} M/s at this run's wall time)"));
         }
-        File.Delete(target);
-        File.Delete(target + ".wal");
         return 0;
+    }
+
+    private static (double Wall, double Cpu) Timed(Process process, Action work)
+    {
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        work();
+        sw.Stop();
+        process.Refresh();
+        return (sw.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu0).TotalSeconds);
     }
 
     private static int Usage(string why)
