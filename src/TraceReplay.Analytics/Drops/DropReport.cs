@@ -47,7 +47,7 @@ public static class DropReports
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(filter);
-        var (where, args) = Where(filter);
+        var (where, args) = Where(run, filter);
         // The filtered flows, recomputed by each query below: only aggregates and the top rows per
         // cause leave DuckDB, so a run with millions of dropped flows costs scans, not memory.
         string flows = $"""
@@ -111,7 +111,7 @@ public static class DropReports
         return new DropReport(run.Path, result.Sum(c => c.Flows), result.Sum(c => c.Packets), result);
     }
 
-    private static (string Where, object?[] Args) Where(DropFilter f)
+    private static (string Where, object?[] Args) Where(RunDatabase run, DropFilter f)
     {
         var clauses = new List<string>();
         var args = new List<object?>();
@@ -134,32 +134,37 @@ public static class DropReports
         if (f.UntilUs is { } until)
             clauses.Add($"epoch_us(ts) <= {P(until)}");
         if (!string.IsNullOrEmpty(f.Src))
-            clauses.Add(Address("src", f.Src, P));
+            clauses.Add(Address(run, "src", f.Src, P));
         if (!string.IsNullOrEmpty(f.Dst))
-            clauses.Add(Address("dst", f.Dst, P));
+            clauses.Add(Address(run, "dst", f.Dst, P));
         if (f.Port is { } port)
             clauses.Add($"(sport = {P(port)} OR dport = {P(port)})");
         return (clauses.Count == 0 ? string.Empty : "WHERE " + string.Join(" AND ", clauses), [.. args]);
     }
 
     /// <summary>
-    /// An address or an IPv4 prefix such as 10.0.0.0/8, compared as the run stores it: packets_keyed's
-    /// COLUMN_key is the run_text id of the address's text, so the filter picks the ids from run_text
-    /// (a few thousand rows) and the packets are an integer semi-join, not text made for every row.
+    /// An address or a prefix such as 10.0.0.0/8 or 2001:db8::/48, compared as the run stores it:
+    /// packets_keyed's COLUMN_key is the run_text id of the address's text, so the filter picks the ids
+    /// from run_text (a few thousand rows) and the packets are an integer semi-join, not text made for
+    /// every row. An IPv4 prefix holds the run's dotted texts, an IPv6 prefix its IPv6 texts (IPv4
+    /// addresses, mapped or not, are printed dotted, so ::/0 is every IPv6 address, as 0.0.0.0/0 is every
+    /// IPv4 one).
     /// </summary>
-    private static string Address(string column, string value, Func<object?, string> p)
+    private static string Address(RunDatabase run, string column, string value, Func<object?, string> p)
     {
         string key = column + "_key";
         if (!value.Contains('/', StringComparison.Ordinal))
         {
             if (!System.Net.IPAddress.TryParse(value, out var a))
-                throw new ArgumentException($"--{column} {value}: not an address or IPv4 prefix");
+                throw new ArgumentException($"--{column} {value}: not an address or prefix");
             // The text as the run wrote it (IpAddr's form: an IPv4-mapped address dotted). An address
             // seen again after the writer's bounded id table started over has a second id, hence IN.
             return $"{key} IN (SELECT id FROM run_text WHERE text = {p(Capture.Decode.IpAddr.FromIPAddress(a).ToString())})";
         }
-        if (!System.Net.IPNetwork.TryParse(value, out var net) || net.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            throw new ArgumentException($"--{column} {value}: not an address or IPv4 prefix (IPv6 prefixes are not supported yet; give the address)");
+        if (!System.Net.IPNetwork.TryParse(value, out var net))
+            throw new ArgumentException($"--{column} {value}: not an address or prefix (such as 10.0.0.0/8 or 2001:db8::/32)");
+        if (net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            return Ipv6Prefix(run, key, net);
         uint lo = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(net.BaseAddress.GetAddressBytes());
         // C# masks a 32-bit shift count to 5 bits (x >> 32 == x): /32 has no host bits, it is not "everything".
         uint hostBits = net.PrefixLength >= 32 ? 0u : uint.MaxValue >> net.PrefixLength;
@@ -168,6 +173,25 @@ public static class DropReports
         // TRY_CAST: DuckDB may evaluate the number before the pattern, on a path or a reason.
         const string N = "((TRY_CAST(split_part(text, '.', 1) AS UBIGINT) << 24) | (TRY_CAST(split_part(text, '.', 2) AS UBIGINT) << 16) | (TRY_CAST(split_part(text, '.', 3) AS UBIGINT) << 8) | TRY_CAST(split_part(text, '.', 4) AS UBIGINT))";
         return $"{key} IN (SELECT id FROM run_text WHERE regexp_full_match(text, '[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}') AND {N} BETWEEN {p((long)lo)} AND {p((long)hi)})";
+    }
+
+    /// <summary>
+    /// The ids of run_text's IPv6 addresses inside <paramref name="net"/>. RFC 5952 text compresses zeros,
+    /// so no text pattern or split gives the 128-bit value in SQL: the texts with a colon (paths and
+    /// reasons among them, which do not parse) are read and tested here, and the ids go back as a list.
+    /// </summary>
+    private static string Ipv6Prefix(RunDatabase run, string key, System.Net.IPNetwork net)
+    {
+        var ids = new List<long>();
+        foreach (var r in run.Rows("SELECT id, text FROM run_text WHERE contains(text, ':') ORDER BY id"))
+        {
+            if (System.Net.IPAddress.TryParse((string)r[1]!, out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+                && !a.IsIPv4MappedToIPv6 && net.Contains(a))
+            {
+                ids.Add(RunDatabase.ToLong(r[0]));
+            }
+        }
+        return ids.Count == 0 ? "FALSE" : $"{key} IN ({string.Join(',', ids.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)))})";
     }
 
     internal static int? Int(object? v) => v is null ? null : Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture);

@@ -16,8 +16,8 @@ internal static class DropsCommand
         var rule = new Option<string>("--rule") { Description = "Only this cause: filter:INPUT:policy, filter:DOCKER-USER:rule:1, routing:NoRoute, a rules.id, or a pattern such as 'filter:*'." };
         var since = RunArguments.Time("--since", "Only packets at or after this time");
         var until = RunArguments.Time("--until", "Only packets at or before this time");
-        var src = new Option<string>("--src") { Description = "Only packets from this address or IPv4 prefix (as captured, before NAT)." };
-        var dst = new Option<string>("--dst") { Description = "Only packets to this address or IPv4 prefix (as captured, before NAT)." };
+        var src = new Option<string>("--src") { Description = "Only packets from this address or prefix, IPv4 or IPv6 (as captured, before NAT)." };
+        var dst = new Option<string>("--dst") { Description = "Only packets to this address or prefix, IPv4 or IPv6 (as captured, before NAT)." };
         var port = new Option<int?>("--port") { Description = "Only packets with this source or destination port." };
         var top = new Option<int>("--top") { Description = "How many sources, destinations, ports, flows and example packets per cause.", DefaultValueFactory = _ => 5 };
         var command = new Command("drops", "Every rule or reason (no route, rp_filter, ip_forward off, conntrack INVALID or table full, no free NAT port …) that dropped or rejected traffic: flows, packets, time range, top sources, destinations and ports, packets to trace.")

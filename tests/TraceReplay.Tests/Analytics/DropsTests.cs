@@ -114,7 +114,11 @@ public sealed class DropsTests(DockerHostRun run) : CliTestBase, IClassFixture<D
 
         (code, _, stderr) = Run("drops", run.Db, "--src", "10.0.0.0/33");
         Assert.Equal(ExitCodes.Usage, code);
-        Assert.Contains("--src 10.0.0.0/33: not an address or IPv4 prefix", stderr, StringComparison.Ordinal);
+        Assert.Contains("--src 10.0.0.0/33: not an address or prefix", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Run("drops", run.Db, "--dst", "2001:db8::/129");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--dst 2001:db8::/129: not an address or prefix (such as 10.0.0.0/8 or 2001:db8::/32)", stderr, StringComparison.Ordinal);
 
         (code, _, stderr) = Run("drops", run.Db, "--port", "70000");
         Assert.Equal(ExitCodes.Usage, code);
