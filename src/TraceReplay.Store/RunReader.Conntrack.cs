@@ -28,10 +28,14 @@ public sealed partial class RunReader
                 WHERE epoch_us(c.first_ts) <= $1 AND (c.last_ts IS NULL OR epoch_us(c.last_ts) > $1)
             ),
             ev AS (
-                SELECT e.ct_id, epoch_us(e.ts) AS ets, e.status, e.tcp_state, e.mark, e.timeout_s,
-                       row_number() OVER (PARTITION BY e.ct_id ORDER BY e.ts DESC, e.rowid DESC) AS rn
-                FROM conntrack_events e JOIN live l ON l.ct_id = e.ct_id
-                WHERE epoch_us(e.ts) >= l.f AND epoch_us(e.ts) <= $1
+                SELECT ct_id, ets, status, tcp_state, mark, timeout_s,
+                       row_number() OVER (PARTITION BY ct_id ORDER BY ets DESC, real DESC, seq DESC) AS rn
+                FROM (
+                    SELECT e.ct_id, epoch_us(e.ts) AS ets, e.status, e.tcp_state, e.mark, e.timeout_s, 1 AS real, e.rowid AS seq
+                    FROM conntrack_events e JOIN live l ON l.ct_id = e.ct_id
+                    WHERE epoch_us(e.ts) >= l.f AND epoch_us(e.ts) <= $1
+                    /*START*/
+                )
             ),
             pk AS (
                 SELECT p.ct_id, max(epoch_us(p.ts)) AS last_pkt FROM packets p JOIN live l ON l.ct_id = p.ct_id
@@ -45,9 +49,19 @@ public sealed partial class RunReader
             FROM live l LEFT JOIN ev ON ev.ct_id = l.ct_id AND ev.rn = 1 LEFT JOIN pk ON pk.ct_id = l.ct_id
             ORDER BY l.ct_id
             """;
+        // The starting table's entries (conntrack_start, from runs made since it exists): their state as
+        // they went live stands in for an event until the first real one. A slot used again later has a
+        // later first_ts, so only the entry the row describes takes it; a time before it went live (a
+        // first sighting that met no conntrack) sees it as it went live.
+        const string start = """
+                    UNION ALL
+                    SELECT s.ct_id, least(epoch_us(s.ts), $1), s.status, s.tcp_state, s.mark, s.timeout_s, 0, 0
+                    FROM conntrack_start s JOIN live l ON l.ct_id = s.ct_id AND l.f <= epoch_us(s.ts)
+            """;
+        string query = sql.Replace("/*START*/", HasTable("conntrack_start") ? start : string.Empty, StringComparison.Ordinal);
         long atNs = atUs * 1000;
         var entries = new List<ConntrackListEntry>();
-        foreach (var row in QueryRows(sql, atUs))
+        foreach (var row in QueryRows(query, atUs))
         {
             long deadlineNs = row.TimeoutS < 0 ? long.MaxValue : (Math.Max(row.EventUs, row.LastPacketUs) * 1000) + (row.TimeoutS * NsPerSecond);
             if (deadlineNs <= atNs)

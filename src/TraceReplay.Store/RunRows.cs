@@ -128,6 +128,18 @@ public struct ConnectionRow
     public ulong ReplyBytes;
 }
 
+/// <summary>A row of <c>conntrack_start</c>: an entry of the snapshot's starting table as it went live.</summary>
+public struct ConntrackStartRow
+{
+    public long TimestampUs;
+    public long CtId;
+    public byte Protocol;
+    public CtStatus Status;
+    public TcpConntrack TcpState;
+    public uint Mark;
+    public long TimeoutSeconds;
+}
+
 /// <summary>trace_packet's comments (ipt_do_table): what kind of entry a TRACE line names.</summary>
 public enum RuleTraceType : byte
 {

@@ -154,6 +154,18 @@ public static partial class RunSchema
             N("reply_bytes", ColKind.UInt64, "DESTROY with accounting: bytes reply direction"),
         ]);
 
+    internal static readonly TableDef ConntrackStart = new(
+        "conntrack_start",
+        "The snapshot's starting connection table (conntrack.txt) as it went live at the first packet, which no event reports: each entry's state then. Its tuples and later life are the connections row with the same ct_id and first_ts = ts",
+        [
+            C("ts", ColKind.Ts, "when the starting table went live: the first packet's time (UTC)"),
+            C("ct_id", ColKind.Int64, "conntrack entry id (connections.ct_id)"),
+            C("status", ColKind.UInt32, "IPS_* status bits at the start"),
+            E("tcp_state", "tcp_state_t", true, "TCP conntrack state at the start (NULL for other protocols)"),
+            C("mark", ColKind.UInt32, "ct mark at the start"),
+            C("timeout_s", ColKind.Int64, "seconds left on the entry's timeout at the start, as conntrack.txt gave them"),
+        ]);
+
     internal static readonly TableDef RuleTrace = new(
         "rule_trace",
         "With --trace: every rule a packet was checked against and the result, as the TRACE target logs it (nf_log_trace: TRACE: table:chain:type:rulenum)",
@@ -212,7 +224,7 @@ public static partial class RunSchema
         ]);
 
     /// <summary>The tables, created in this order; run_text first so the views that read it (packets, packets_keyed) can be created with their tables.</summary>
-    internal static readonly TableDef[] Tables = [RunText, Packets, Rules, Connections, NatMappings, ConntrackEvents, RuleTrace, Captures, RunInfo, Fidelity];
+    internal static readonly TableDef[] Tables = [RunText, Packets, Rules, Connections, NatMappings, ConntrackEvents, ConntrackStart, RuleTrace, Captures, RunInfo, Fidelity];
 
     /// <summary>Views for everyday questions; plain SQL so any DuckDB client can use them.</summary>
     internal static readonly (string Name, string Comment, string Sql)[] Views =

@@ -61,6 +61,7 @@ public sealed partial class RunWriter : IDisposable
     private readonly DuckDBConnection _db;
     private readonly Table[] _tables;
     private readonly Table _packets, _rules, _connections, _nat, _events, _trace, _captures, _info, _fidelity, _text;
+    private readonly Table _ctStart;
     private readonly TextIds _ids;
     private bool _completed;
     private bool _disposed;
@@ -147,6 +148,7 @@ public sealed partial class RunWriter : IDisposable
         (_packets, _rules, _connections, _nat, _events, _trace, _captures, _info, _fidelity, _text) =
             (Of(RunSchema.Packets), Of(RunSchema.Rules), Of(RunSchema.Connections), Of(RunSchema.NatMappings), Of(RunSchema.ConntrackEvents),
              Of(RunSchema.RuleTrace), Of(RunSchema.Captures), Of(RunSchema.RunInfo), Of(RunSchema.Fidelity), Of(RunSchema.RunText));
+        _ctStart = Of(RunSchema.ConntrackStart);
         CreateRowSources();
         AddInfo("schema_version", RunSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
@@ -348,6 +350,19 @@ public sealed partial class RunWriter : IDisposable
             b.Null();
         b.Text(r.Verdict);
         EndRow(_trace);
+    }
+
+    /// <summary>An entry of the snapshot's starting connection table as it went live (conntrack_start).</summary>
+    public void AddConntrackStart(in ConntrackStartRow r)
+    {
+        var b = _ctStart.Buffer;
+        b.Ts(r.TimestampUs);
+        b.I64(r.CtId);
+        b.U32((uint)r.Status);
+        b.Text(r.Protocol == 6 ? TcpStateName(r.TcpState) : null);
+        b.U32(r.Mark);
+        b.I64(r.TimeoutSeconds);
+        EndRow(_ctStart);
     }
 
     public void AddCapture(in CaptureRow r)

@@ -21,7 +21,7 @@ public static partial class ParquetExport
     private static readonly (string Table, string? Time)[] Tables =
     [
         ("packets", "ts"), ("rules", null), ("connections", "first_ts"), ("nat_mappings", "setup_ts"),
-        ("conntrack_events", "ts"), ("rule_trace", null), ("captures", "first_ts"), ("run_info", null),
+        ("conntrack_events", "ts"), ("conntrack_start", "ts"), ("rule_trace", null), ("captures", "first_ts"), ("run_info", null),
     ];
 
     private const string Pattern = "data_{i}";

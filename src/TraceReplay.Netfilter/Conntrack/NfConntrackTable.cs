@@ -424,8 +424,18 @@ public sealed partial class NfConntrackTable
             if (e.SecurityContext is not null)
                 (_secctx ??= [])[idx] = e.SecurityContext;
             Link(idx);
+            _started.Add(new NfStartedEntry(idx, now, e.Orig.Protocol, ct.Status, ct.Tcp.State, ct.Mark, e.SecondsLeft));
         }
     }
+
+    /// <summary>
+    /// The starting table's entries as <see cref="Start"/> made them live, in slot order of insertion:
+    /// what no conntrack event reports (the kernel had them before the capture began), kept for the run
+    /// database's conntrack_start so the table can be rebuilt at any time of the run.
+    /// </summary>
+    public IReadOnlyList<NfStartedEntry> Started => _started;
+
+    private readonly List<NfStartedEntry> _started = [];
 
     // ---------------------------------------------------------------- internals
 

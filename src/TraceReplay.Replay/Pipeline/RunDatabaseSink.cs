@@ -259,8 +259,17 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         // The bindings still open at the end (closed ones were written as they closed): no removal time.
         foreach (var m in _host.Nat.OpenMappings())
             OnMappingClosed(m);
-        // Connections still live at the end of the capture: no end time.
+        // The starting table as it went live: the state no event reports, for `conntrack RUN --at`.
         var ct = _host.Conntrack;
+        foreach (var st in ct.Started)
+        {
+            _writer.AddConntrackStart(new ConntrackStartRow
+            {
+                TimestampUs = FirstNs(0) / 1000, CtId = st.Entry, Protocol = st.Protocol, Status = st.Status, TcpState = st.TcpState,
+                Mark = st.Mark, TimeoutSeconds = st.SecondsLeft,
+            });
+        }
+        // Connections still live at the end of the capture: no end time.
         foreach (int entry in ct.ConfirmedEntries())
         {
             ref var c = ref ct[entry];

@@ -148,13 +148,15 @@ public sealed class RunCommandsTests : CliTestBase
         ConntrackList.Dump(host.Conntrack, summary.Captures[0].LastNs, expected);
 
         // kernel/conntrack-end.txt is the kernel's conntrack -L right after the traffic: the same 9
-        // entries (tuples, states, flags, marks). Timeouts are left out: the kernel read its table
-        // about 2 s after the last packet, and the run database keeps no timeout for an entry of the
-        // starting table that no event touched (the IGMP one), so `conntrack RUN` cannot age it.
+        // entries (tuples, states, flags, marks). Timeouts are left out of that comparison: the kernel
+        // read its table about 2 s after the last packet.
         var kernel = CtLines(File.ReadAllText(Path.Combine(DockerHost, "kernel", "conntrack-end.txt")));
         Assert.Equal(9, kernel.Length);
         Assert.Equal(kernel, CtLines(expected.ToString()));
         Assert.Equal(kernel, CtLines(stdout));
+        // Against the simulated table itself, timeouts included: the starting table's IGMP entry, which
+        // no event touches, is aged from the time left it started with (conntrack_start).
+        Assert.Equal(expected.ToString(), stdout);
     }
 
     private sealed class NullSink : IReplaySink
@@ -179,6 +181,12 @@ public sealed class RunCommandsTests : CliTestBase
         Assert.Equal(2, lines.Length);
         Assert.Contains(lines, l => l.Contains("src=172.17.0.2 dst=203.0.113.9 sport=57546 dport=7000", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("src=172.17.0.1 dst=224.0.0.22", StringComparison.Ordinal));
+        // As they started (conntrack_start), not as they ended: conntrack.txt gives the port-7000
+        // connection ESTABLISHED with 431,997 s left and the IGMP entry 597 s when the table went live
+        // at the first packet (22:54:21.475007); 1.024993 s later that is 431,995.98 and 595.98 s,
+        // which conntrack -L prints in whole seconds. The connection's FIN comes at 22:54:25.33.
+        Assert.Contains(lines, l => l.StartsWith("ipv4     2 tcp      6 431995 ESTABLISHED src=172.17.0.2 dst=203.0.113.9 sport=57546 dport=7000", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ipv4     2 unknown  2 595 src=172.17.0.1 dst=224.0.0.22", StringComparison.Ordinal));
 
         (code, stdout, stderr) = Run("conntrack", db, "--at", "2026-11-26T22:54:23.31Z");
         Assert.True(code == 0, stderr);

@@ -65,6 +65,39 @@ public sealed class RunReaderTests : IDisposable
         Assert.Equal(left, e.SecondsLeft);
     }
 
+    private static NfConntrackTuple Tcp(int sport) => new(IpAddr.FromV4(0x0A000001), IpAddr.FromV4(0x08080808), (ushort)sport, 443, 6, false);
+
+    /// <summary>
+    /// A starting-table entry (conntrack.txt) has no NEW event: slot 1 went live at T0 ESTABLISHED with
+    /// 1,000 s left (conntrack_start), turned TIME_WAIT with 120 s at T0+10 s (an UPDATE), and is still
+    /// live at the end, where connections holds its last state. Before the UPDATE the table shows the
+    /// starting state aged from T0, after it the UPDATE's.
+    /// </summary>
+    private string RunWithStartingTable()
+    {
+        string path = Path.Combine(_dir, "start.duckdb");
+        using var w = RunWriter.Create(path);
+        var t = Tcp(5000);
+        w.AddPacket(new PacketRow { Id = 1, PacketId = 1, TimestampUs = T0, CapturePoint = "eth0", Family = RunFamily.Ipv4, Protocol = 17, Src = t.Src, Dst = t.Dst, SrcPort = 1, DstPort = 2, CtId = -1 });
+        w.AddPacket(new PacketRow { Id = 2, PacketId = 2, TimestampUs = T0 + (10 * S), CapturePoint = "eth0", Family = RunFamily.Ipv4, Protocol = 6, Src = t.Src, Dst = t.Dst, SrcPort = 5000, DstPort = 443, CtId = 1, CtState = CtState.Established });
+        w.AddConntrackStart(new ConntrackStartRow { TimestampUs = T0, CtId = 1, Protocol = 6, Status = CtStatus.Confirmed | CtStatus.Assured | CtStatus.SeenReply, TcpState = TcpConntrack.Established, TimeoutSeconds = 1000 });
+        w.AddConntrackEvent(new NfConntrackEvent(NfctEventType.Update, NfctEventMask.ProtoInfo, (T0 + (10 * S)) * 1000, 1, t, t.Invert(), 0, CtStatus.Confirmed | CtStatus.Assured | CtStatus.SeenReply,
+            TcpConntrack.TimeWait, 0, 0, 0, 0, 0, (T0 + (130 * S)) * 1000, false));
+        w.AddConnection(new ConnectionRow { CtId = 1, Orig = t, Reply = t.Invert(), FirstUs = T0, LastUs = -1, Status = CtStatus.Confirmed | CtStatus.Assured | CtStatus.SeenReply, TcpState = TcpConntrack.TimeWait });
+        w.Complete();
+        return path;
+    }
+
+    [Theory]
+    [InlineData(5, TcpConntrack.Established, 995)] // the starting state, 5 s into its 1,000
+    [InlineData(12, TcpConntrack.TimeWait, 118)]   // the UPDATE's at +10 s: 120 - 2
+    public void A_starting_table_entry_shows_its_starting_state_until_its_first_event(int atS, TcpConntrack state, long left)
+    {
+        using var reader = RunReader.Open(RunWithStartingTable());
+        var e = Assert.Single(reader.ConntrackAt(T0 + (atS * S), withCounters: false));
+        Assert.Equal((5000, state, left), (e.Orig.SrcPort, e.TcpState, e.SecondsLeft));
+    }
+
     [Fact]
     public void Anything_but_a_run_database_is_refused_naming_the_file()
     {
