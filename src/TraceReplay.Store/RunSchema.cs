@@ -156,9 +156,9 @@ public static partial class RunSchema
 
     internal static readonly TableDef ConntrackStart = new(
         "conntrack_start",
-        "The snapshot's starting connection table (conntrack.txt) as it went live at the first packet, which no event reports: each entry's state then. Its tuples and later life are the connections row with the same ct_id and first_ts = ts",
+        "The snapshot's starting connection table (conntrack.txt) as it went live at the first packet, which no event reports: each entry's state then. Its tuples and later life are the connections row with the same ct_id whose first_ts (the run's first sighting) is at or before ts",
         [
-            C("ts", ColKind.Ts, "when the starting table went live: the first packet's time (UTC)"),
+            C("ts", ColKind.Ts, "when the starting table went live: the first packet that met conntrack (UTC); its entries' deadlines count from then"),
             C("ct_id", ColKind.Int64, "conntrack entry id (connections.ct_id)"),
             C("status", ColKind.UInt32, "IPS_* status bits at the start"),
             E("tcp_state", "tcp_state_t", true, "TCP conntrack state at the start (NULL for other protocols)"),

@@ -259,13 +259,15 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         // The bindings still open at the end (closed ones were written as they closed): no removal time.
         foreach (var m in _host.Nat.OpenMappings())
             OnMappingClosed(m);
-        // The starting table as it went live: the state no event reports, for `conntrack RUN --at`.
+        // The starting table as it went live: the state no event reports, for `conntrack RUN --at`. Its
+        // time is the first packet that met conntrack (its deadlines count from then), which may follow
+        // the first sighting (connections.first_ts of these entries) when that was ARP or other non-IP.
         var ct = _host.Conntrack;
         foreach (var st in ct.Started)
         {
             _writer.AddConntrackStart(new ConntrackStartRow
             {
-                TimestampUs = FirstNs(0) / 1000, CtId = st.Entry, Protocol = st.Protocol, Status = st.Status, TcpState = st.TcpState,
+                TimestampUs = st.AtNs / 1000, CtId = st.Entry, Protocol = st.Protocol, Status = st.Status, TcpState = st.TcpState,
                 Mark = st.Mark, TimeoutSeconds = st.SecondsLeft,
             });
         }

@@ -205,6 +205,39 @@ public sealed class RunCommandsTests : CliTestBase
     }
 
     [Fact]
+    public void The_starting_table_ages_from_the_first_packet_that_met_conntrack_not_the_first_sighting()
+    {
+        // On eth0: an ARP request at T (a sighting, but no IP: conntrack does not see it), then a UDP
+        // datagram to the host's address at T+2 s, the first packet through conntrack, when the starting
+        // table (conntrack.txt: the port-7000 connection with 431,997 s left) goes live. At T+3 s it has
+        // 431,996 s left; counted from the first sighting it would show 431,994.
+        const long T = 1_795_575_600_000_000_000;
+        string pcap = Path.Combine(Dir, "late.pcap");
+        using (var w = TraceReplay.Capture.Writers.PcapWriter.Create(pcap, TraceReplay.Capture.LinkType.Ethernet, 65535))
+        {
+            var remoteMac = System.Net.NetworkInformation.PhysicalAddress.Parse("02-00-00-00-00-02");
+            var arp = new PacketDotNet.EthernetPacket(remoteMac, System.Net.NetworkInformation.PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF"), PacketDotNet.EthernetType.Arp)
+            {
+                PayloadPacket = new PacketDotNet.ArpPacket(PacketDotNet.ArpOperation.Request, System.Net.NetworkInformation.PhysicalAddress.Parse("00-00-00-00-00-00"),
+                    System.Net.IPAddress.Parse("198.51.100.1"), remoteMac, System.Net.IPAddress.Parse("198.51.100.2")),
+            };
+            w.Write(T, arp.Bytes);
+            var udp = Frames.UdpV4("198.51.100.2", 40000, "198.51.100.1", 9);
+            Convert.FromHexString("8e0fd1128808").CopyTo(udp, 0); // eth0's address (snapshot/link.json): PACKET_HOST
+            w.Write(T + 2_000_000_000, udp);
+        }
+        string db = Path.Combine(Dir, "late.duckdb");
+        var (code, _, stderr) = Run("replay", "-q", "--host", Snapshot, "eth0=" + pcap, "--out", db);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("2", Scalar(db, "SELECT count(*) FROM conntrack_start"));
+        Assert.Equal(((T / 1000) + 2_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture), Scalar(db, "SELECT DISTINCT epoch_us(ts) FROM conntrack_start"));
+
+        (code, string stdout, stderr) = Run("conntrack", db, "--at", "+3");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("tcp      6 431996 ESTABLISHED src=172.17.0.2 dst=203.0.113.9 sport=57546 dport=7000", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Conntrack_of_a_snapshot_folder_still_prints_its_starting_table()
     {
         var (code, stdout, _) = Run("conntrack", Snapshot);
