@@ -33,7 +33,9 @@ public sealed partial class RunReader
                 FROM (
                     SELECT e.ct_id, epoch_us(e.ts) AS ets, e.status, e.tcp_state, e.mark, e.timeout_s, 1 AS real, e.rowid AS seq
                     FROM conntrack_events e JOIN live l ON l.ct_id = e.ct_id
-                    WHERE epoch_us(e.ts) >= l.f AND epoch_us(e.ts) <= $1
+                    -- A live connection's own DESTROY is after $1; one at or after its first_ts is the
+                    -- previous entry of the slot, taken back in the same microsecond (early_drop at start).
+                    WHERE epoch_us(e.ts) >= l.f AND epoch_us(e.ts) <= $1 AND e.type <> 'DESTROY'
                     /*START*/
                 )
             ),
@@ -50,9 +52,10 @@ public sealed partial class RunReader
             ORDER BY l.ct_id
             """;
         // The starting table's entries (conntrack_start, from runs made since it exists): their state as
-        // they went live stands in for an event until the first real one. A slot used again later has a
-        // later first_ts, so only the entry the row describes takes it; a time before it went live (a
-        // first sighting that met no conntrack) sees it as it went live.
+        // they went live stands in for an event until the first real one (a real event at the same time
+        // wins). The rows are the entries that went live, one per slot; a slot's later entry has its own
+        // NEW. A time before the table went live (a first sighting that met no conntrack) sees it as it
+        // went live.
         const string start = """
                     UNION ALL
                     SELECT s.ct_id, least(epoch_us(s.ts), $1), s.status, s.tcp_state, s.mark, s.timeout_s, 0, 0

@@ -11,7 +11,7 @@ public sealed record ExportedTable(string Table, long Rows, IReadOnlyList<string
 /// DIR/TABLE/date=YYYY-MM-DD/host=NAME/data_N.parquet (DESIGN.md: runs of many hosts analysed together
 /// by DuckDB, Spark, Trino or pandas with hive partitioning). The date is the UTC day of each row's own
 /// time (packets.ts, connections.first_ts, nat_mappings.setup_ts, conntrack_events.ts,
-/// captures.first_ts); tables without one (rules, rule_trace, run_info) take the day the run's
+/// conntrack_start.ts, captures.first_ts); tables without one (rules, rule_trace, run_info) take the day the run's
 /// capture starts, so one run's rows of a day sit together. Other hosts' partitions in DIR are left
 /// alone; this host's are only replaced with overwrite.
 /// </summary>
@@ -80,6 +80,10 @@ public static partial class ParquetExport
         var result = new List<ExportedTable>();
         foreach (var (table, time) in Tables)
         {
+            // A table newer than the run (conntrack_start, before it existed) is left out, not an error.
+            // information_schema.tables lists views too: packets is one (over packets_data).
+            if (run.Scalar<long>($"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = '{table}'") == 0)
+                continue;
             long rows = run.Scalar<long>($"SELECT count(*) FROM {table}");
             string target = Path.Combine(dir, table);
             var before = Directory.Exists(target) ? Directory.EnumerateFiles(target, "*.parquet", SearchOption.AllDirectories).ToHashSet(StringComparer.Ordinal) : [];

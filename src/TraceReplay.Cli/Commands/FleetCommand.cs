@@ -31,7 +31,7 @@ internal static class FleetCommand
     private static Command Query()
     {
         var dir = Dir();
-        var sql = new Argument<string>("SQL") { Description = "Read-only SQL, as for `tracereplay query`, over the views packets, rules, connections, nat_mappings, conntrack_events, rule_trace, captures, run_info (each with host and date columns) and v_drops, v_drops_by_rule, v_hosts." };
+        var sql = new Argument<string>("SQL") { Description = "Read-only SQL, as for `tracereplay query`, over the views packets, rules, connections, nat_mappings, conntrack_events, conntrack_start, rule_trace, captures, run_info (each with host and date columns) and v_drops, v_drops_by_rule, v_hosts." };
         var format = Format();
         var command = new Command("query", "Run read-only SQL over every host's exported tables at once (e.g. SELECT host, count(*) FROM packets WHERE verdict = 'DROP' GROUP BY host).") { dir, sql, format };
         command.SetAction((parse, _) =>

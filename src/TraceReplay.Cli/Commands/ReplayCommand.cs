@@ -27,7 +27,7 @@ internal static class ReplayCommand
         var counters = new Option<bool>("--counters") { Description = "Print the rules with the simulated counters, as iptables-save -c." };
         var noCt = new Option<bool>("--no-initial-conntrack") { Description = "Start with an empty connection table even if the snapshot has conntrack.txt (use when it was taken after the capture)." };
         var skipBad = CommonOptions.SkipBad();
-        var outFile = new Option<FileInfo?>("--out") { Description = "Write the run database (DuckDB): packets, rules with simulated counters, connections, conntrack_events, nat_mappings, rule_trace (--trace), captures, run_info. Written aside and renamed at the end, so a failed run leaves no file." };
+        var outFile = new Option<FileInfo?>("--out") { Description = "Write the run database (DuckDB): packets, rules with simulated counters, connections, conntrack_events, conntrack_start (the snapshot's starting table), nat_mappings, rule_trace (--trace), captures, run_info. Written aside and renamed at the end, so a failed run leaves no file." };
         var arrow = new Option<DirectoryInfo?>("--arrow") { Description = "Also write every table as an Arrow IPC file into this folder (needs --out)." };
         var trace = new Option<bool>("--trace") { Description = "Record every rule each packet was checked against and the result in rule_trace, as the TRACE target logs it (needs --out)." };
         var traceFilter = new Option<string?>("--trace-filter") { Description = "With --trace, only these packets: ids and ranges of packets.packet_id, e.g. 45 or 1-100,250." };

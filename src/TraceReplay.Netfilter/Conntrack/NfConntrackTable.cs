@@ -424,8 +424,23 @@ public sealed partial class NfConntrackTable
             if (e.SecurityContext is not null)
                 (_secctx ??= [])[idx] = e.SecurityContext;
             Link(idx);
-            _started.Add(new NfStartedEntry(idx, now, e.Orig.Protocol, ct.Status, ct.Tcp.State, ct.Mark, e.SecondsLeft));
+            _started.Add(new NfStartedEntry(idx, now, e.Orig.Protocol, ct.Status, ct.Tcp.State, ct.Mark, e.SecondsLeft) { Orig = e.Orig });
         }
+        // A table at nf_conntrack_max early-drops or reaps to make room, and may take back entries this
+        // loop inserted (DESTROY events at this same time): only the entries still holding their slot
+        // went live, the last one inserted where a slot was taken twice.
+        var kept = new List<NfStartedEntry>(_started.Count);
+        var slots = new HashSet<int>();
+        for (int i = _started.Count - 1; i >= 0; i--)
+        {
+            var st = _started[i];
+            ref NfConn c = ref _entries[st.Entry];
+            if (slots.Add(st.Entry) && (c.Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) == (SlotFlags.InUse | SlotFlags.Hashed) && c.Orig == st.Orig)
+                kept.Add(st);
+        }
+        kept.Reverse();
+        _started.Clear();
+        _started.AddRange(kept);
     }
 
     /// <summary>

@@ -188,7 +188,9 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
                 // The entry's confirmation time (its NEW event's) travels with it, so no table per live
                 // connection is kept here. Entries of the starting table (conntrack.txt, StartNs 0) had no
                 // NEW here: they were live from the first packet.
-                long first = FirstNs(e.StartNs);
+                // An entry of the starting table taken back while the table went live (early_drop at
+                // nf_conntrack_max) is destroyed before the first sighting's row sets the run's start.
+                long first = e.StartNs == 0 && _startNs < 0 ? e.Time : FirstNs(e.StartNs);
                 _writer.AddConnection(new ConnectionRow
                 {
                     CtId = e.Entry, Orig = e.Orig, Reply = e.Reply, FirstUs = first / 1000, LastUs = e.Time / 1000,

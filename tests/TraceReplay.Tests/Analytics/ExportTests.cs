@@ -21,6 +21,26 @@ public sealed class ExportTests(DockerHostRun run) : CliTestBase, IClassFixture<
     }
 
     [Fact]
+    public void A_run_made_before_a_table_existed_exports_the_tables_it_has()
+    {
+        // Runs of schema 3 made before conntrack_start was added have every other table.
+        string old = Path.Combine(Dir, "old.duckdb");
+        File.Copy(run.Db, old);
+        using (var c = new DuckDBConnection($"Data Source={old}"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "DROP TABLE conntrack_start";
+            cmd.ExecuteNonQuery();
+        }
+        string dir = Path.Combine(Dir, "pq-old");
+        var (code, stdout, stderr) = Run("export", old, "--parquet", dir);
+        Assert.True(code == 0, stderr);
+        Assert.False(Directory.Exists(Path.Combine(dir, "conntrack_start")));
+        Assert.True(Directory.Exists(Path.Combine(dir, "conntrack_events")), stdout);
+    }
+
+    [Fact]
     public void Every_table_comes_back_from_hive_partitioned_parquet_with_its_rows_date_and_host()
     {
         string dir = Path.Combine(Dir, "pq");
@@ -32,7 +52,7 @@ public sealed class ExportTests(DockerHostRun run) : CliTestBase, IClassFixture<
         db.Open();
         // The capture's day (UTC) is the partition of the packets; the host is the run file's name.
         string day = Text(db, "SELECT strftime(make_timestamp(epoch_us(min(first_ts))), '%Y-%m-%d') FROM captures");
-        foreach (string table in new[] { "packets", "rules", "connections", "nat_mappings", "conntrack_events", "captures", "run_info" })
+        foreach (string table in new[] { "packets", "rules", "connections", "nat_mappings", "conntrack_events", "conntrack_start", "captures", "run_info" })
         {
             string glob = Path.Combine(dir, table, "**", "*.parquet");
             long rows = Scalar(db, $"SELECT count(*) FROM {table}");
