@@ -99,6 +99,28 @@ public sealed class RunReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_slot_taken_back_while_the_starting_table_went_live_shows_the_entry_that_kept_it()
+    {
+        // At nf_conntrack_max the starting table's load early-drops its own earlier entries: A (mark 1)
+        // went into slot 2 and was dropped at T0 (DESTROY at T0) for B (mark 2, 500 s left), which kept
+        // slot 2. At T0+1 s the slot holds B as it started: mark 2, 499 s, not A's DESTROY.
+        string path = Path.Combine(_dir, "full.duckdb");
+        using (var w = RunWriter.Create(path))
+        {
+            NfConntrackTuple a = Udp(3000), b = Udp(4000);
+            w.AddPacket(new PacketRow { Id = 1, PacketId = 1, TimestampUs = T0, CapturePoint = "eth0", Family = RunFamily.Ipv4, Protocol = 17, Src = a.Src, Dst = a.Dst, SrcPort = 9, DstPort = 9, CtId = -1 });
+            w.AddConntrackEvent(new NfConntrackEvent(NfctEventType.Destroy, NfctEventMask.Destroy, T0 * 1000, 2, a, a.Invert(), 0, CtStatus.Confirmed, TcpConntrack.None, 1, 0, 0, 0, 0, T0 * 1000, false));
+            w.AddConnection(new ConnectionRow { CtId = 2, Orig = a, Reply = a.Invert(), FirstUs = T0, LastUs = T0, Status = CtStatus.Confirmed, Mark = 1 });
+            w.AddConntrackStart(new ConntrackStartRow { TimestampUs = T0, CtId = 2, Protocol = 17, Status = CtStatus.Confirmed, Mark = 2, TimeoutSeconds = 500 });
+            w.AddConnection(new ConnectionRow { CtId = 2, Orig = b, Reply = b.Invert(), FirstUs = T0, LastUs = -1, Status = CtStatus.Confirmed, Mark = 2 });
+            w.Complete();
+        }
+        using var reader = RunReader.Open(path);
+        var e = Assert.Single(reader.ConntrackAt(T0 + S, withCounters: false));
+        Assert.Equal((4000, 2u, 499L), (e.Orig.SrcPort, e.Mark, e.SecondsLeft));
+    }
+
+    [Fact]
     public void Anything_but_a_run_database_is_refused_naming_the_file()
     {
         string text = Path.Combine(_dir, "x.duckdb");
