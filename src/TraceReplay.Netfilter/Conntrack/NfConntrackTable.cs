@@ -317,6 +317,29 @@ public sealed partial class NfConntrackTable
     }
 
     /// <summary>
+    /// Not a kernel operation: moves a confirmed entry's reply tuple to <paramref name="newReply"/>, as
+    /// if NAT had chosen it when the entry was made. For a port the kernel chose at random (a clash in
+    /// nf_nat_l4proto_unique_tuple takes get_random_u16() for SNAT) and the capture shows: from then on
+    /// the flow meets the entry the host really held. False, and nothing changed, when the entry is not
+    /// live or another entry holds that tuple.
+    /// </summary>
+    public bool AdoptReply(int entry, in NfConntrackTuple newReply, long now)
+    {
+        ref NfConn ct = ref this[entry];
+        if ((ct.Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) != (SlotFlags.InUse | SlotFlags.Hashed) || TupleTaken(in newReply, ct.Zone, entry, now))
+            return false;
+        int node = (entry * 2) + 1;
+        UnlinkNode(Bucket(_nodeHash[node]), node);
+        ct.Reply = newReply;
+        uint hash = Hash(in newReply, ct.Zone);
+        int bucket = Bucket(hash);
+        _nodeHash[node] = hash;
+        _next[node] = _buckets[bucket];
+        _buckets[bucket] = new CtHashLink(node, hash);
+        return true;
+    }
+
+    /// <summary>
     /// nf_conntrack_tuple_taken: is <paramref name="tuple"/> already one direction of a confirmed,
     /// unexpired connection other than <paramref name="ignoredEntry"/> (the one being NATed, -1 for
     /// none) and not the same flow as it? NAT's nf_nat_used_tuple asks it with the inverse of the tuple

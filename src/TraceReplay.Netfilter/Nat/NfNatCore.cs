@@ -109,6 +109,13 @@ public sealed class NfNatCore
     /// nf_nat_cleanup_conntrack, when the connection is destroyed: forgets its by-source entry (held
     /// since its SRC binding, null or not).
     /// </summary>
+    /// <summary>The by-source entry of a SNATed connection whose reply tuple was moved (<see cref="NfConntrackTable.AdoptReply"/>), so find_appropriate_src reuses what the host really bound.</summary>
+    public void Rebind(in NfConntrackTuple original, in NfConntrackTuple oldReply, in NfConntrackTuple newReply)
+    {
+        if (_bySource.Remove(original, oldReply))
+            _bySource.Add(original, newReply);
+    }
+
     public void Destroy(in NfConntrackTuple original, in NfConntrackTuple reply, CtStatus status)
     {
         if ((status & CtStatus.SrcNatDone) != 0)

@@ -148,6 +148,34 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
         return NatVerdict.Accept;
     }
 
+    /// <summary>Source ports taken from the capture where the simulation chose another (<see cref="AdoptSourcePort"/>).</summary>
+    public long SourcePortsAdopted { get; private set; }
+
+    /// <summary>
+    /// The capture shows <paramref name="entry"/>'s first packet leaving with source port
+    /// <paramref name="port"/> where this simulation's SNAT chose another: the kernel resolved a clash
+    /// with a random port (nf_nat_l4proto_unique_tuple), which no replay can predict. The entry, the
+    /// by-source index and the binding's record take the capture's port, so the replies to it find their
+    /// connection. Only a plain SNAT binding of a port protocol is moved (not one a DNAT also rewrote);
+    /// false when nothing was changed.
+    /// </summary>
+    public bool AdoptSourcePort(int entry, ushort port, long nowNs)
+    {
+        ref readonly NfConn ct = ref conntrack[entry];
+        if ((ct.Status & CtStatus.SrcNat) == 0 || (ct.Status & CtStatus.DstNat) != 0 || ct.Orig.Protocol is not (6 or 17 or 132 or 136 or 33)
+            || _replies.ContainsKey(Key(entry, NfNatManipType.Src)) || !_open.ContainsKey(Key(entry, NfNatManipType.Src)))
+        {
+            return false;
+        }
+        var old = ct.Reply;
+        var moved = old with { DstPort = port };
+        if (!conntrack.AdoptReply(entry, moved, nowNs))
+            return false;
+        core.Rebind(ct.Orig, old, moved);
+        SourcePortsAdopted++;
+        return true;
+    }
+
     private static long Key(int entry, NfNatManipType manip) => ((long)entry << 1) | (manip == NfNatManipType.Dst ? 1L : 0L);
 
     /// <summary>The record of an open binding, given its entry's tuples (DESTROY's copy, or the live entry's).</summary>
