@@ -123,6 +123,26 @@ public sealed partial class NfHost
     public NfConntrackTable Conntrack { get; }
     public NfNatCore NatCore { get; }
     public NfNatHook Nat { get; }
+
+    /// <summary>
+    /// The capture saw the first packet of <paramref name="entry"/> leave as <paramref name="seen"/> where
+    /// the simulation predicted <paramref name="predicted"/>, the same but for the source port: SNAT's
+    /// port, which the kernel picks at random on a clash. Takes the capture's port into the entry
+    /// (<see cref="NfNatHook.AdoptSourcePort"/>) when the entry is still the connection that packet made
+    /// (<paramref name="original"/>) and the SNAT port is what was predicted; false otherwise.
+    /// </summary>
+    public bool AdoptNatSourcePort(int entry, in NfConntrackTuple original, in NfConntrackTuple predicted, in NfConntrackTuple seen, long nowNs)
+    {
+        if (seen.Src != predicted.Src || seen.Dst != predicted.Dst || seen.DstPort != predicted.DstPort || seen.Protocol != predicted.Protocol
+            || seen.IsV6 != predicted.IsV6 || seen.SrcPort == predicted.SrcPort)
+        {
+            return false;
+        }
+        ref readonly NfConn ct = ref Conntrack[entry];
+        if (ct.Orig != original || ct.Reply.DstPort != predicted.SrcPort || ct.Reply.Dst != predicted.Src)
+            return false;
+        return Nat.AdoptSourcePort(entry, seen.SrcPort, nowNs);
+    }
     public IpRouter Router { get; }
     public NfDefrag Defrag { get; }
 

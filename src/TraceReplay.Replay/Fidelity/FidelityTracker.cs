@@ -56,6 +56,11 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         public bool Flood;
         public bool BridgeSent;
         public NfConntrackTuple Predicted;
+
+        // The conntrack entry the packet made, when it was its first packet (NEW, original direction): the
+        // one whose NAT port the capture may correct (NatPortToAdopt); -1 otherwise.
+        public int NewEntry;
+        public NfConntrackTuple NewEntryOrig;
         public FidelityOutcome Best; // best egress outcome seen so far (None: no egress seen)
         public string? SeenPoint;
         public NfConntrackTuple Seen;
@@ -83,6 +88,9 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         p.Flood = r.BridgeOutPorts > 1;
         p.BridgeSent = r.BridgeOutPorts > 0;
         p.Predicted = r.TupleAfter;
+        bool made = r.CtEntry >= 0 && r.CtState == CtState.New && r.CtDirection == CtDirection.Original;
+        p.NewEntry = made ? r.CtEntry : -1;
+        p.NewEntryOrig = made ? r.TupleBefore : default;
         p.Best = FidelityOutcome.None;
         p.SeenPoint = null;
         p.Seen = default;
@@ -111,6 +119,22 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         p.LastNs = timeNs;
         _byTime.Enqueue((packetId, timeNs));
         return o;
+    }
+
+    /// <summary>
+    /// For a packet whose egress was just seen differing from the prediction in its NAT ports only
+    /// (<see cref="FidelityOutcome.NatPortDiffers"/>): the conntrack entry it made as its connection's
+    /// first packet, the entry's original tuple then, and the egress predicted. False when the packet made
+    /// no entry (not NEW, or a reply).
+    /// </summary>
+    public bool NatPortToAdopt(long packetId, out int entry, out NfConntrackTuple original, out NfConntrackTuple predicted)
+    {
+        ref Pending p = ref _pending.Find(packetId);
+        bool found = !Unsafe.IsNullRef(ref p) && p.NewEntry >= 0;
+        entry = found ? p.NewEntry : -1;
+        original = found ? p.NewEntryOrig : default;
+        predicted = found ? p.Predicted : default;
+        return found;
     }
 
     /// <summary>An outgoing sighting the simulation never had as input: counted as observed egress it cannot explain.</summary>

@@ -96,7 +96,14 @@ public sealed partial class ReplayJob
             if (s.Role == SightingRole.Observation)
             {
                 Observations++;
-                var observed = captured.HasIp ? fidelity.Observe(s.PacketId, point, direction, NfHost.TupleOf(captured), ns) : FidelityOutcome.None;
+                var observed = FidelityOutcome.None;
+                if (captured.HasIp)
+                {
+                    var seen = NfHost.TupleOf(captured);
+                    observed = fidelity.Observe(s.PacketId, point, direction, seen, ns);
+                    if (observed == FidelityOutcome.NatPortDiffers)
+                        AdoptNatPort(s.PacketId, seen, ns);
+                }
                 sink.Add(new ReplayedSighting(number, s, SightingHandling.Observation, point, direction, ns) { Observed = observed }, captured);
                 return true;
             }
@@ -108,6 +115,18 @@ public sealed partial class ReplayJob
             }
             Enter(number, s, frame, stream.PrivateFrame, captured, pointId, point, direction, ns);
             return true;
+        }
+
+        /// <summary>
+        /// A connection's first packet left with another SNAT source port than the simulation chose: the
+        /// kernel's random pick on a clash. The entry takes the capture's port, so its replies and later
+        /// packets meet the connection the host had (the packet's own row keeps the prediction and its
+        /// NatPortDiffers outcome).
+        /// </summary>
+        private void AdoptNatPort(long packetId, in NfConntrackTuple seen, long ns)
+        {
+            if (fidelity.NatPortToAdopt(packetId, out int entry, out var original, out var predicted))
+                _host.AdoptNatSourcePort(entry, original, predicted, seen, ns);
         }
 
         /// <summary>A packet's first sighting: into the simulated host by the bridge or PREROUTING (received) or OUTPUT (sent by the host).</summary>
