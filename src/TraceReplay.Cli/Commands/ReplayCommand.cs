@@ -193,7 +193,8 @@ internal static class ReplayCommand
         foreach (var (why, (n, example)) in sink.Drops.OrderByDescending(d => d.Value.Packets))
             o.WriteLine($"  {N(n),7}  {why,-36} e.g. {example}");
         o.WriteLine($"NAT:         {N(nf.Nat.MappingsMade)} mappings ({N(nf.Nat.SrcMappingsMade)} source, {N(nf.Nat.DstMappingsMade)} destination)"
-            + (nf.Nat.SourcePortsAdopted > 0 ? $"; {N(nf.Nat.SourcePortsAdopted)} SNAT port(s) taken from the capture (the kernel's random pick on a clash)" : string.Empty));
+            + (nf.Nat.SourcePortsAdopted > 0 ? $"; {N(nf.Nat.SourcePortsAdopted)} SNAT port(s) taken from the capture (the kernel's random pick on a clash)" : string.Empty)
+            + (nf.Nat.SourcePortsNotAdopted > 0 ? $"; {N(nf.Nat.SourcePortsNotAdopted)} seen SNAT port(s) not taken (outside the rule's ports, held by another connection, or the connection gone)" : string.Empty));
         foreach (var m in nf.Nat.FirstMappings)
             o.WriteLine($"  {(m.Manip == TraceReplay.Netfilter.Nat.NfNatManipType.Src ? "SNAT" : "DNAT")} {m.Original.Src}:{m.Original.SrcPort} > {m.Original.Dst}:{m.Original.DstPort} via {m.NatAddress}:{m.NatPort}");
         foreach (var rs in new[] { snapshot.Iptables, snapshot.Ip6tables }.Where(r => r.Tables.Count > 0 && r.HasCounters))

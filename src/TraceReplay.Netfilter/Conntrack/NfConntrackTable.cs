@@ -116,6 +116,10 @@ public sealed partial class NfConntrackTable
         }
     }
 
+    /// <summary>Whether <paramref name="entry"/> holds a confirmed connection still in the hash (not freed, dying or awaiting its free): what can be looked up by index without throwing.</summary>
+    public bool IsLive(int entry) =>
+        (uint)entry < (uint)_highWater && (_entries[entry].Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) == (SlotFlags.InUse | SlotFlags.Hashed);
+
     /// <summary>The SELinux context a dumped entry carried (secctx=), kept only to print it back.</summary>
     public string? SecurityContext(int entry) => _secctx is not null && _secctx.TryGetValue(entry, out var s) ? s : null;
 
@@ -325,8 +329,10 @@ public sealed partial class NfConntrackTable
     /// </summary>
     public bool AdoptReply(int entry, in NfConntrackTuple newReply, long now)
     {
-        ref NfConn ct = ref this[entry];
-        if ((ct.Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) != (SlotFlags.InUse | SlotFlags.Hashed) || TupleTaken(in newReply, ct.Zone, entry, now))
+        if (!IsLive(entry))
+            return false;
+        ref NfConn ct = ref _entries[entry];
+        if (TupleTaken(in newReply, ct.Zone, entry, now))
             return false;
         int node = (entry * 2) + 1;
         UnlinkNode(Bucket(_nodeHash[node]), node);

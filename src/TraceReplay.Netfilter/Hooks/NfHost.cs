@@ -138,9 +138,13 @@ public sealed partial class NfHost
         {
             return false;
         }
+        // Other packets ran between this one's ingress and its egress sighting: its entry may be gone
+        // (early_drop of a new, unreplied entry at nf_conntrack_max), or its slot another connection's.
+        if (!Conntrack.IsLive(entry))
+            return Nat.RefuseAdoption();
         ref readonly NfConn ct = ref Conntrack[entry];
         if (ct.Orig != original || ct.Reply.DstPort != predicted.SrcPort || ct.Reply.Dst != predicted.Src)
-            return false;
+            return Nat.RefuseAdoption();
         return Nat.AdoptSourcePort(entry, seen.SrcPort, nowNs);
     }
     public IpRouter Router { get; }

@@ -105,10 +105,6 @@ public sealed class NfNatCore
         return SetupInfo(ref taken, original, ref reply, ref status, range, manip);
     }
 
-    /// <summary>
-    /// nf_nat_cleanup_conntrack, when the connection is destroyed: forgets its by-source entry (held
-    /// since its SRC binding, null or not).
-    /// </summary>
     /// <summary>The by-source entry of a SNATed connection whose reply tuple was moved (<see cref="NfConntrackTable.AdoptReply"/>), so find_appropriate_src reuses what the host really bound.</summary>
     public void Rebind(in NfConntrackTuple original, in NfConntrackTuple oldReply, in NfConntrackTuple newReply)
     {
@@ -116,6 +112,10 @@ public sealed class NfNatCore
             _bySource.Add(original, newReply);
     }
 
+    /// <summary>
+    /// nf_nat_cleanup_conntrack, when the connection is destroyed: forgets its by-source entry (held
+    /// since its SRC binding, null or not).
+    /// </summary>
     public void Destroy(in NfConntrackTuple original, in NfConntrackTuple reply, CtStatus status)
     {
         if ((status & CtStatus.SrcNatDone) != 0)

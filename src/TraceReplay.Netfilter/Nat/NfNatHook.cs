@@ -46,7 +46,9 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
     // and the two connections' bindings share a key: the sequence tells them apart.
     private long _sequenceAtEvents;
 
-    private readonly record struct OpenBinding(long SetUpNs, long Sequence, int RuleId);
+    // The ports the binding's rule allowed (its range, or the original port's class when the rule gave
+    // none: nf_nat_l4proto_unique_tuple), so a port adopted from the capture can be checked against them.
+    private readonly record struct OpenBinding(long SetUpNs, long Sequence, int RuleId, ushort MinPort = 0, ushort MaxPort = 0);
 
     /// <summary>Receives each binding when it closes; null drops the records (only the counts remain).</summary>
     public INfNatMappingSink? MappingSink { get; set; }
@@ -141,7 +143,8 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
                 SrcMappingsMade++;
             else
                 DstMappingsMade++;
-            _open[key] = new OpenBinding(nowNs, sequence, ruleId);
+            var (minPort, maxPort) = PortsAllowed(range, ruleId, ct.Orig, manip);
+            _open[key] = new OpenBinding(nowNs, sequence, ruleId, minPort, maxPort);
             if (_first.Count < Examples)
                 _first.Add(NatMapping.Create(nowNs, ct.Orig, reply, ruleId, manip) with { Sequence = sequence });
         }
@@ -150,6 +153,30 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
 
     /// <summary>Source ports taken from the capture where the simulation chose another (<see cref="AdoptSourcePort"/>).</summary>
     public long SourcePortsAdopted { get; private set; }
+
+    /// <summary>Seen source ports not taken: the connection was gone or another's, its binding not a plain SNAT, the port outside what the rule allowed, or held by another connection.</summary>
+    public long SourcePortsNotAdopted { get; private set; }
+
+    internal bool RefuseAdoption()
+    {
+        SourcePortsNotAdopted++;
+        return false;
+    }
+
+    /// <summary>
+    /// The source ports a SNAT binding could have taken: the rule's port range when it gave one, else the
+    /// original port's class that nf_nat_l4proto_unique_tuple keeps (1–511, 600–1023, 1024–65535);
+    /// (0, 0) for a null binding, which may only have moved within that class too.
+    /// </summary>
+    private static (ushort Min, ushort Max) PortsAllowed(in NfNatRange2 range, int ruleId, in NfConntrackTuple original, NfNatManipType manip)
+    {
+        if (manip != NfNatManipType.Src)
+            return (0, 0);
+        if (ruleId >= 0 && range.ProtoSpecified)
+            return (range.MinProto, range.MaxProto);
+        ushort port = original.SrcPort;
+        return port < 1024 ? (port <= 511 ? ((ushort)1, (ushort)511) : ((ushort)600, (ushort)1023)) : ((ushort)1024, (ushort)65535);
+    }
 
     /// <summary>
     /// The capture shows <paramref name="entry"/>'s first packet leaving with source port
@@ -161,17 +188,29 @@ public sealed class NfNatHook(NfConntrackTable conntrack, NfNatCore core)
     /// </summary>
     public bool AdoptSourcePort(int entry, ushort port, long nowNs)
     {
+        if (!conntrack.IsLive(entry))
+            return RefuseAdoption();
         ref readonly NfConn ct = ref conntrack[entry];
-        if ((ct.Status & CtStatus.SrcNat) == 0 || (ct.Status & CtStatus.DstNat) != 0 || ct.Orig.Protocol is not (6 or 17 or 132 or 136 or 33)
-            || _replies.ContainsKey(Key(entry, NfNatManipType.Src)) || !_open.ContainsKey(Key(entry, NfNatManipType.Src)))
+        long key = Key(entry, NfNatManipType.Src);
+        if ((ct.Status & CtStatus.SrcNat) == 0 || (ct.Status & CtStatus.DstNat) != 0 || ct.Orig.Protocol is not (6 or 17 or 132 or 136)
+            || _replies.ContainsKey(key) || !_open.TryGetValue(key, out var binding) || port < binding.MinPort || port > binding.MaxPort)
         {
-            return false;
+            return RefuseAdoption();
         }
         var old = ct.Reply;
         var moved = old with { DstPort = port };
+        // The simulation moved a port the kernel kept (a clash only this replay had): the entry would
+        // be un-NATed and the binding no mapping; that divergence is left as it is, not papered over.
+        if (binding.RuleId < 0 && moved == ct.Orig.Invert())
+            return RefuseAdoption();
         if (!conntrack.AdoptReply(entry, moved, nowNs))
-            return false;
+            return RefuseAdoption();
         core.Rebind(ct.Orig, old, moved);
+        for (int i = 0; i < _first.Count; i++)
+        {
+            if (_first[i].Sequence == binding.Sequence)
+                _first[i] = NatMapping.Create(binding.SetUpNs, ct.Orig, moved, binding.RuleId, NfNatManipType.Src) with { Sequence = binding.Sequence };
+        }
         SourcePortsAdopted++;
         return true;
     }

@@ -57,8 +57,9 @@ public sealed class FidelityTracker(FidelityCoverage coverage, Func<string, stri
         public bool BridgeSent;
         public NfConntrackTuple Predicted;
 
-        // The conntrack entry the packet made, when it was its first packet (NEW, original direction): the
-        // one whose NAT port the capture may correct (NatPortToAdopt); -1 otherwise.
+        // The packet's conntrack entry while it is NEW and the packet in the original direction (its
+        // first packet, or a retransmission before any reply): the one whose NAT port the capture may
+        // correct (NatPortToAdopt); -1 otherwise.
         public int NewEntry;
         public NfConntrackTuple NewEntryOrig;
         public FidelityOutcome Best; // best egress outcome seen so far (None: no egress seen)

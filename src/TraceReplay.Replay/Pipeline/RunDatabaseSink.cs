@@ -290,6 +290,7 @@ public sealed partial class RunDatabaseSink : IReplaySink, INfConntrackEventSink
         _writer.AddInfo("packets", summary.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _writer.AddInfo("simulated", summary.Simulated.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _writer.AddInfo("nat_ports_adopted", _host.Nat.SourcePortsAdopted.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _writer.AddInfo("nat_ports_not_adopted", _host.Nat.SourcePortsNotAdopted.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _writer.AddInfo("snapshot", _snapshot.Directory);
         foreach (var w in _snapshot.Warnings)
             _writer.AddInfo("warning", w.ToString());

@@ -53,4 +53,33 @@ public sealed class AdoptReplyTests
         Assert.Equal(before, t[second].Reply);
         Assert.True(t.TupleTaken(before, 0, -1, Now + 1));
     }
+
+    [Fact]
+    public void An_entry_in_the_middle_of_a_hash_chain_is_relinked_and_its_neighbours_still_found()
+    {
+        // One bucket: every node on one chain, so the moved reply node sits between others.
+        var t = new NfConntrackTable(new NfConntrackSettings { Buckets = 1 });
+        t.LoadInitial([Snat(40000, 40000), Snat(40001, 40001), Snat(40002, 40002)]);
+        t.Start(Now);
+        int middle = t.ConfirmedEntries().Single(e => t[e].Orig.SrcPort == 40001);
+        var old = t[middle].Reply;
+        Assert.True(t.AdoptReply(middle, old with { DstPort = 61000 }, Now + 1));
+        foreach (int e in t.ConfirmedEntries())
+        {
+            Assert.True(t.TupleTaken(t[e].Orig, 0, -1, Now + 1));
+            Assert.True(t.TupleTaken(t[e].Reply, 0, -1, Now + 1));
+        }
+        Assert.False(t.TupleTaken(old, 0, -1, Now + 1));
+    }
+
+    [Fact]
+    public void A_slot_that_no_longer_holds_a_connection_is_refused_without_throwing()
+    {
+        var t = Table(Snat(40000, 52429));
+        int entry = Assert.Single(t.ConfirmedEntries());
+        Assert.False(t.IsLive(entry + 1));
+        Assert.False(t.AdoptReply(entry + 1, t[entry].Reply with { DstPort = 1 }, Now + 1));
+        Assert.False(t.AdoptReply(-1, t[entry].Reply, Now + 1));
+        Assert.True(t.IsLive(entry));
+    }
 }
