@@ -81,8 +81,7 @@ public static partial class ParquetExport
         foreach (var (table, time) in Tables)
         {
             // A table newer than the run (conntrack_start, before it existed) is left out, not an error.
-            // information_schema.tables lists views too: packets is one (over packets_data).
-            if (run.Scalar<long>($"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = '{table}'") == 0)
+            if (!run.HasTable(table))
                 continue;
             long rows = run.Scalar<long>($"SELECT count(*) FROM {table}");
             string target = Path.Combine(dir, table);

@@ -52,8 +52,7 @@ public static class RunReports
     {
         var observed = run.Rows("SELECT observed, count(*) FROM packets WHERE observed IS NOT NULL GROUP BY observed ORDER BY 2 DESC, 1")
             .Select(r => ((string)r[0]!, AnalyticsRun.ToLong(r[1]))).ToList();
-        bool table = run.Scalar<long>("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'fidelity'") > 0;
-        if (!table)
+        if (!run.HasTable("fidelity"))
             return new FidelitySection(observed.Count > 0, [], [], 0, observed);
         var columns = run.Rows("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'fidelity' ORDER BY column_index")
             .Select(r => (string)r[0]!).ToList();

@@ -104,6 +104,10 @@ public sealed class RunDatabase : IDisposable
 
     public string? InfoValue(string key) => Info.TryGetValue(key, out var v) && v.Count > 0 ? v[0] : null;
 
+    /// <summary>Whether the run has a table or view of this name (a run made before a table was added lacks it).</summary>
+    public bool HasTable(string name) =>
+        Scalar<long>("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = $1", name) > 0;
+
     /// <summary>Whether the run has rows in <paramref name="table"/> (rule_trace is only filled with --trace).</summary>
     public bool HasRows(string table) => Scalar<long>($"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)") > 0;
 
