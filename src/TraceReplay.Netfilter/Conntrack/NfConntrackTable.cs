@@ -111,7 +111,7 @@ public sealed partial class NfConntrackTable
     {
         for (int i = 0; i < _highWater; i++)
         {
-            if ((_entries[i].Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) == (SlotFlags.InUse | SlotFlags.Hashed))
+            if (IsLive(i))
                 yield return i;
         }
     }
@@ -463,8 +463,7 @@ public sealed partial class NfConntrackTable
         for (int i = _started.Count - 1; i >= 0; i--)
         {
             var st = _started[i];
-            ref NfConn c = ref _entries[st.Entry];
-            if (slots.Add(st.Entry) && (c.Slot & (SlotFlags.InUse | SlotFlags.Hashed | SlotFlags.DeferredFree)) == (SlotFlags.InUse | SlotFlags.Hashed) && c.Orig == st.Orig)
+            if (slots.Add(st.Entry) && IsLive(st.Entry) && _entries[st.Entry].Orig == st.Orig)
                 kept.Add(st);
         }
         kept.Reverse();
